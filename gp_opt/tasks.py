@@ -1,0 +1,284 @@
+"""Cheap CPU fitness tasks for tests and demos.
+
+Each task is a callable ``task(candidate) -> FitnessRecord`` with the same record shape the GPU
+surrogate returns. ``candidate`` is either an optimizer genome (anything with ``to_json``; it is
+trained with :class:`gp_opt.optim.EvolvedOptimizer`) or an *optimizer factory*
+``factory(params, lr, total_steps) -> torch.optim.Optimizer`` (a torch baseline, see
+:func:`torch_factory`). Both go through the same training loop.
+
+A task trains once per learning rate of a small grid and keeps the best score; higher is better.
+NaN/inf (or any exception inside the training) makes that learning rate a failed stage; when every
+learning rate fails the record is :meth:`FitnessRecord.failed` -- a task never raises for a bad
+candidate. Every run seeds its own torch generator inside ``torch.random.fork_rng`` so that an
+evaluation is a pure function of the candidate and leaves the global RNG untouched (the search
+relies on this to replay a killed run exactly).
+
+>>> import torch
+>>> rec = get_task("quadratic", steps=20)(torch_factory(torch.optim.Adam))
+>>> rec.status, rec.fitness > 0
+('ok', True)
+"""
+from __future__ import annotations
+
+import functools
+import math
+import time
+from dataclasses import dataclass, field, replace
+from typing import Any, Callable, Iterable
+
+import numpy as np
+import torch
+
+from .errors import GpOptError
+from .fitness import FitnessRecord
+
+OptimizerFactory = Callable[[Iterable[torch.Tensor], float, int], torch.optim.Optimizer]
+
+#: the default learning-rate grid (a coarse version of the surrogate's 7-rate screen)
+DEFAULT_LRS = (1.0, 0.1, 0.01, 0.001)
+
+
+# ---------------------------------------------------------------------------------------------
+# optimizer factories
+
+
+def torch_factory(cls: type, **kwargs: Any) -> OptimizerFactory:
+    """A factory for a torch optimizer class, e.g. ``torch_factory(torch.optim.SGD, momentum=0.9)``."""
+
+    def make(params: Iterable[torch.Tensor], lr: float, total_steps: int) -> torch.optim.Optimizer:
+        return cls(params, lr=lr, **kwargs)
+
+    make.__name__ = f"{cls.__name__}_factory"
+    return make
+
+
+def evolved_factory(genome: Any, warmup_steps: int = 0, hold_steps: int = 0) -> OptimizerFactory:
+    """A factory training ``genome`` with ``gp_opt.optim.EvolvedOptimizer`` (imported lazily)."""
+
+    def make(params: Iterable[torch.Tensor], lr: float, total_steps: int) -> torch.optim.Optimizer:
+        from .optim import EvolvedOptimizer  # lazy: the optimizer package is optional for tasks
+
+        return EvolvedOptimizer(params, genome, lr, total_steps, warmup_steps=warmup_steps,
+                                hold_steps=hold_steps)
+
+    return make
+
+
+def as_factory(candidate: Any) -> OptimizerFactory:
+    """A genome (has ``to_json``) becomes an evolved-optimizer factory; a callable is a factory."""
+    if hasattr(candidate, "to_json"):
+        return evolved_factory(candidate)
+    if callable(candidate):
+        return candidate
+    raise GpOptError(f"a task needs a genome or an optimizer factory, got {type(candidate).__name__}")
+
+
+def _finite_or_str(x: float) -> float | str:
+    return float(x) if math.isfinite(x) else str(float(x))
+
+
+# ---------------------------------------------------------------------------------------------
+# the task base
+
+
+@dataclass(frozen=True)
+class Task:
+    """A cheap fitness task. Subclasses implement :meth:`_train` for one learning rate."""
+
+    name: str = "task"
+    lrs: tuple[float, ...] = DEFAULT_LRS
+    steps: int = 100
+    seed: int = 0
+
+    def __call__(self, candidate: Any) -> FitnessRecord:
+        t0 = time.perf_counter()
+        try:
+            factory = as_factory(candidate)
+        except GpOptError as exc:
+            return FitnessRecord.failed(str(exc), seconds=time.perf_counter() - t0)
+        stages: list[dict[str, Any]] = []
+        best: tuple[float, float] | None = None  # (score, lr)
+        for lr in self.lrs:
+            st = time.perf_counter()
+            try:
+                with torch.random.fork_rng(devices=[]):
+                    torch.manual_seed(self.seed)
+                    score, info = self._train(factory, float(lr))
+                status = "ok" if math.isfinite(score) else "failed"
+                reason = None if status == "ok" else info.pop("reason", "NaN/inf")
+            except Exception as exc:  # noqa: BLE001 - a bad candidate must never crash the search
+                score, info, status, reason = -math.inf, {}, "failed", f"{type(exc).__name__}: {exc}"
+            stage = {"lr": float(lr), "status": status, "score": _finite_or_str(score),
+                     "seconds": time.perf_counter() - st}
+            stage.update({k: (_finite_or_str(v) if isinstance(v, float) else v) for k, v in info.items()})
+            if reason:
+                stage["reason"] = reason
+            stages.append(stage)
+            if status == "ok" and (best is None or score > best[0]):
+                best = (score, float(lr))
+        seconds = time.perf_counter() - t0
+        if best is None:
+            return FitnessRecord.failed(f"{self.name}: NaN/inf or error at every learning rate",
+                                        stages=stages, seconds=seconds)
+        return FitnessRecord(fitness=float(best[0]), stages=stages, best_lr=best[1], seconds=seconds,
+                             extra={"task": self.name})
+
+    def with_options(self, **kw: Any) -> "Task":
+        return replace(self, **kw)
+
+    def _train(self, factory: OptimizerFactory, lr: float) -> tuple[float, dict[str, Any]]:
+        raise NotImplementedError
+
+
+def _run_loop(params: list[torch.Tensor], factory: OptimizerFactory, lr: float, steps: int,
+              loss_fn: Callable[[int], torch.Tensor]) -> tuple[bool, int]:
+    """Train ``steps`` steps; returns (finished without NaN/inf, steps run)."""
+    opt = factory(params, lr, steps)
+    for t in range(steps):
+        opt.zero_grad(set_to_none=True)
+        loss = loss_fn(t)
+        if not torch.isfinite(loss):
+            return False, t
+        loss.backward()
+        opt.step()
+        if not all(bool(torch.isfinite(p).all()) for p in params):
+            return False, t + 1
+    return True, steps
+
+
+def _neg_log10(loss: float) -> float:
+    if not math.isfinite(loss):
+        return -math.inf
+    return -math.log10(max(loss, 1e-12))
+
+
+@dataclass(frozen=True)
+class NoisyQuadratic(Task):
+    """``f(x) = 1/2 sum_i lambda_i (x_i - c_i)^2``, eigenvalues log-spaced over ``condition``, plus
+    Gaussian gradient noise of std ``noise``. Score: ``-log10`` of the final noiseless loss."""
+
+    name: str = "quadratic"
+    dim: int = 20
+    condition: float = 100.0
+    noise: float = 0.05
+    steps: int = 100
+
+    def _train(self, factory: OptimizerFactory, lr: float) -> tuple[float, dict[str, Any]]:
+        gen = torch.Generator().manual_seed(self.seed)
+        lam = torch.logspace(0, math.log10(self.condition), self.dim, dtype=torch.float64) / math.sqrt(self.condition)
+        center = torch.randn(self.dim, generator=gen, dtype=torch.float64)
+        x = torch.zeros(self.dim, dtype=torch.float64, requires_grad=True)
+        noise = torch.randn(self.steps, self.dim, generator=gen, dtype=torch.float64) * self.noise
+
+        def loss_fn(t: int) -> torch.Tensor:
+            d = x - center
+            return 0.5 * (lam * d * d).sum() + (noise[t] * x).sum()
+
+        ok, ran = _run_loop([x], factory, lr, self.steps, loss_fn)
+        with torch.no_grad():
+            d = x - center
+            final = float(0.5 * (lam * d * d).sum())
+        if not ok or not math.isfinite(final):
+            return -math.inf, {"steps_run": ran, "final_loss": final, "reason": "NaN/inf loss"}
+        return _neg_log10(final), {"steps_run": ran, "final_loss": final}
+
+
+@dataclass(frozen=True)
+class Rosenbrock(Task):
+    """The 2-D Rosenbrock valley from (-1.5, 2). Score: ``-log10`` of the final loss."""
+
+    name: str = "rosenbrock"
+    steps: int = 200
+    lrs: tuple[float, ...] = (0.1, 0.01, 0.001, 0.0001)
+
+    def _train(self, factory: OptimizerFactory, lr: float) -> tuple[float, dict[str, Any]]:
+        xy = torch.tensor([-1.5, 2.0], dtype=torch.float64, requires_grad=True)
+
+        def loss_fn(t: int) -> torch.Tensor:
+            return (1 - xy[0]) ** 2 + 100 * (xy[1] - xy[0] ** 2) ** 2
+
+        ok, ran = _run_loop([xy], factory, lr, self.steps, loss_fn)
+        with torch.no_grad():
+            final = float(loss_fn(0))
+        if not ok or not math.isfinite(final):
+            return -math.inf, {"steps_run": ran, "final_loss": final, "reason": "NaN/inf loss"}
+        return _neg_log10(final), {"steps_run": ran, "final_loss": final}
+
+
+@functools.lru_cache(maxsize=4)
+def _digits(seed: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    from sklearn.datasets import load_digits
+
+    x, y = load_digits(return_X_y=True)
+    x = x.astype(np.float32)
+    order = np.random.default_rng(seed).permutation(len(x))
+    x, y = x[order], y[order]
+    n_val = len(x) // 5
+    mean, std = x[n_val:].mean(0), x[n_val:].std(0) + 1e-3
+    x = (x - mean) / std
+    t = torch.from_numpy
+    return t(x[n_val:]), t(y[n_val:]).long(), t(x[:n_val]), t(y[:n_val]).long()
+
+
+@dataclass(frozen=True)
+class Digits(Task):
+    """A tiny MLP (64-``hidden``-10, tanh; ``hidden=0`` is logistic regression) on scikit-learn's
+    bundled 8x8 digits, minibatches of ``batch``. Score: validation accuracy in [0, 1]."""
+
+    name: str = "digits"
+    hidden: int = 32
+    batch: int = 64
+    steps: int = 150
+
+    def _train(self, factory: OptimizerFactory, lr: float) -> tuple[float, dict[str, Any]]:
+        xtr, ytr, xva, yva = _digits(self.seed)
+        gen = torch.Generator().manual_seed(self.seed)
+        if self.hidden:
+            model = torch.nn.Sequential(torch.nn.Linear(64, self.hidden), torch.nn.Tanh(),
+                                        torch.nn.Linear(self.hidden, 10))
+        else:
+            model = torch.nn.Linear(64, 10)
+        with torch.no_grad():
+            for p in model.parameters():
+                p.copy_(torch.randn(p.shape, generator=gen) * (0.1 if p.dim() == 1 else 1 / math.sqrt(p.shape[-1])))
+        idx = torch.randint(0, len(xtr), (self.steps, self.batch), generator=gen)
+        params = list(model.parameters())
+
+        def loss_fn(t: int) -> torch.Tensor:
+            b = idx[t]
+            return torch.nn.functional.cross_entropy(model(xtr[b]), ytr[b])
+
+        ok, ran = _run_loop(params, factory, lr, self.steps, loss_fn)
+        if not ok:
+            return -math.inf, {"steps_run": ran, "reason": "NaN/inf loss or weights"}
+        with torch.no_grad():
+            logits = model(xva)
+            val_loss = float(torch.nn.functional.cross_entropy(logits, yva))
+            acc = float((logits.argmax(1) == yva).float().mean())
+        if not math.isfinite(val_loss):
+            return -math.inf, {"steps_run": ran, "reason": "NaN/inf validation loss"}
+        return acc, {"steps_run": ran, "val_loss": val_loss, "val_accuracy": acc}
+
+
+TASKS: dict[str, Callable[..., Task]] = {
+    "quadratic": NoisyQuadratic,
+    "rosenbrock": Rosenbrock,
+    "digits": Digits,
+    "logreg-digits": functools.partial(Digits, name="logreg-digits", hidden=0),
+}
+
+
+def task_names() -> list[str]:
+    return sorted(TASKS)
+
+
+def get_task(name: str, **options: Any) -> Task:
+    """The task called ``name``; ``options`` override its fields (``steps``, ``lrs``, ``seed``...)."""
+    try:
+        make = TASKS[name]
+    except (KeyError, TypeError):
+        raise GpOptError(f"unknown task {name!r}; known tasks: {', '.join(task_names())}") from None
+    try:
+        return make(**options)
+    except TypeError as exc:
+        raise GpOptError(f"bad option for task {name!r}: {exc}") from None
