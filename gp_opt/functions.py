@@ -1,0 +1,155 @@
+"""The sympy functions of the grammar that have no closed form in sympy.
+
+Each class says how it prints (LaTeX via ``_latex``) and how gp_opt.printer writes it as torch
+code (``torch_call``). Ops that are not plain elementwise maths (state, randomness, a reduction
+over the whole tensor) print as a call on the engine's context object, ``ctx.<name>(...)``; the
+tensor kernels they run are the small pure functions at the end of this module, shared by every
+engine (the optimizer, the batched integrity check).
+
+>>> import sympy as sp
+>>> x = sp.Symbol("x")
+>>> sp.latex(EMA(x, 0.95))
+'\\\\operatorname{EMA}_{0.95}\\\\left(x\\\\right)'
+"""
+from __future__ import annotations
+
+import mpmath
+import sympy as sp
+import torch
+
+
+class GpFunction(sp.Function):
+    """Base class: a named function with its own LaTeX and torch spelling."""
+
+    latex_name = ""
+    # Python source of the torch function for elementwise functions; None for ctx calls.
+    torch_call: str | None = None
+    # For ops needing an engine: "stateful", "stochastic" or "tensorwise".
+    kind = "scalar"
+
+    def _latex(self, printer):
+        args = ", ".join(printer._print(a) for a in self.args[:1])
+        return r"\operatorname{%s}\left(%s\right)" % (self.latex_name or type(self).__name__, args)
+
+
+class I1e(GpFunction):
+    """Exponentially scaled modified Bessel function of order 1: e^-|x| I1(x)."""
+
+    nargs = 1
+    latex_name = "i_{1e}"
+    torch_call = "torch.special.i1e"
+
+    @classmethod
+    def eval(cls, x):
+        if x.is_zero:
+            return sp.S.Zero
+        if x.could_extract_minus_sign():
+            return -cls(-x)  # odd function: lets simplify cancel i1e(x) + i1e(-x)
+
+    def _eval_evalf(self, prec):
+        x = self.args[0]._to_mpmath(prec)
+        with mpmath.workprec(prec):
+            return sp.Float(mpmath.besseli(1, x) * mpmath.exp(-abs(x)), precision=prec)
+
+
+class Softplus(GpFunction):
+    """ln(1 + e^x), computed stably in torch."""
+
+    nargs = 1
+    latex_name = "softplus"
+    torch_call = "torch.nn.functional.softplus"
+
+    def _eval_evalf(self, prec):
+        x = self.args[0]._to_mpmath(prec)
+        with mpmath.workprec(prec):
+            return sp.Float(mpmath.log1p(mpmath.exp(x)), precision=prec)
+
+    def _eval_rewrite_as_log(self, x, **kwargs):
+        return sp.log(1 + sp.exp(x))
+
+
+class Drop(GpFunction):
+    """Dropout with probability p (kept entries scaled by 1/(1-p)); a fresh draw every call."""
+
+    nargs = 2
+    kind = "stochastic"
+
+    def _latex(self, printer):
+        return r"\operatorname{drop}_{%s}\left(%s\right)" % (
+            sp.sstr(self.args[1]), printer._print(self.args[0]))
+
+
+class Norm(GpFunction):
+    """x / max(1, ||x||_2), the norm taken over each whole parameter tensor."""
+
+    nargs = 1
+    kind = "tensorwise"
+    latex_name = "norm"
+
+
+class EMA(GpFunction):
+    """Bias-corrected exponential moving average of x over the steps (state s, decay beta)."""
+
+    nargs = 2
+    kind = "stateful"
+
+    def _latex(self, printer):
+        return r"\operatorname{EMA}_{%s}\left(%s\right)" % (
+            sp.sstr(self.args[1]), printer._print(self.args[0]))
+
+
+class Delta(GpFunction):
+    """x minus the previous step's x (the previous input starts at 0)."""
+
+    nargs = 1
+    kind = "stateful"
+
+    def _latex(self, printer):
+        return r"\Delta\left(%s\right)" % printer._print(self.args[0])
+
+
+class RunMax(GpFunction):
+    """Running elementwise maximum of x over the steps (starts at 0)."""
+
+    nargs = 1
+    kind = "stateful"
+    latex_name = "runmax"
+
+
+#: Names a grammar expression may use beyond sympy's own functions.
+FUNCTIONS = {cls.__name__: cls for cls in (I1e, Softplus, Drop, Norm, EMA, Delta, RunMax)}
+
+#: The kinds of ops that need an engine context (and the name of the ctx method they call).
+ENGINE_CALLS = {"Drop": "dropout", "Norm": "norm", "EMA": "ema", "Delta": "delta",
+                "RunMax": "running_max"}
+
+
+# ---------------------------------------------------------------- tensor kernels
+# Pure functions: (input, state, ...) -> (output, new state). Engines own where state lives.
+
+def ema_kernel(x, state, t, beta):
+    """EMA with bias correction; ``t`` is the 0-based step. Returns (output, new state)."""
+    state = state * beta + x * (1.0 - beta)
+    return state / (1.0 - beta ** (t + 1)), state
+
+
+def delta_kernel(x, state):
+    """Change since the previous step: x - p, then p <- x."""
+    return x - state, x
+
+
+def running_max_kernel(x, state):
+    """Running maximum; state starts at 0."""
+    state = torch.maximum(state, x)
+    return state, state
+
+
+def dropout_kernel(x, p, generator=None):
+    """Dropout that always drops (it is part of the update rule, not a training-only layer)."""
+    keep = torch.empty_like(x).bernoulli_(1.0 - p, generator=generator)
+    return x * keep / (1.0 - p)
+
+
+def norm_kernel(x, norms):
+    """x / max(1, ||x||) given the per-tensor norms already broadcast to x's shape."""
+    return x / torch.clamp_min(norms, 1.0)
