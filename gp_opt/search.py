@@ -1,0 +1,876 @@
+"""The evolutionary search on DEAP: the paper's particle GA and regularized evolution.
+
+Both algorithms are written in the shape of DEAP's ``algorithms.ea*`` and only talk to a
+``deap.base.Toolbox`` that provides, for whatever the individuals are (a genome, a toy vector):
+
+================  ============================================================================
+``individual``    ``individual(rng) -> payload`` -- a random, valid payload
+``mutate``        ``mutate(payload, rng, history, tally) -> payload`` -- a child that is valid,
+                  passes the integrity check and whose key is not in ``history`` (supports
+                  ``in``); it adds to the :class:`collections.Counter` ``tally``
+                  (``integrity_rejections``, ``invalid``, ``duplicates``)
+``evaluate``      ``evaluate(payload) -> FitnessRecord`` (a float is accepted too); must not
+                  consume the global RNGs (seed its own) so that a resumed run replays exactly
+``map``           ``map(func, iterable)`` -- swap in ``Pool.imap`` for parallel evaluation
+``serialize``     ``serialize(payload) -> JSON-able``; ``deserialize`` the inverse
+``key``           ``key(payload) -> str`` -- the dedup key (canonical key / fingerprint)
+================  ============================================================================
+
+The individuals DEAP sees are ``creator.GpOptIndividual`` objects: the payload plus its key, its
+:class:`FitnessRecord` and a maximising ``creator.GpOptFitness``.
+
+Every candidate goes through one fitness cache keyed by ``toolbox.key``: a key seen before reuses
+its record (a *cache hit*) instead of evaluating again. With a :class:`gp_opt.rundir.RunDir` every
+candidate is logged as soon as it is known and the state is checkpointed after every time step, so
+a killed run resumes to the same result (:func:`resume_search`).
+"""
+from __future__ import annotations
+
+import collections
+import logging
+import math
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+import numpy as np
+from deap import base, creator, tools
+
+from .errors import CheckpointError, GpOptError
+from .fitness import FitnessRecord, OK
+
+log = logging.getLogger("gp_opt.search")
+
+FITNESS_TYPE = "GpOptFitness"
+INDIVIDUAL_TYPE = "GpOptIndividual"
+ALGORITHMS = ("particle", "regularized")
+TOY_TASK = "toy"
+
+
+class Candidate:
+    """A payload with its dedup key, fitness record and ids (base class of ``GpOptIndividual``)."""
+
+    def __init__(self, payload: Any, key: str | None = None, record: FitnessRecord | None = None,
+                 meta: dict[str, Any] | None = None):
+        self.payload = payload
+        self.key = key
+        self.record = record
+        self.meta = meta or {}
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Candidate):
+            return NotImplemented
+        if self.key is not None and other.key is not None:
+            return self.key == other.key
+        return bool(self.payload == other.payload)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        fit = self.record.fitness if self.record is not None else None
+        return f"{type(self).__name__}(key={self.key!r}, fitness={fit!r})"
+
+
+if not hasattr(creator, FITNESS_TYPE):
+    creator.create(FITNESS_TYPE, base.Fitness, weights=(1.0,))
+if not hasattr(creator, INDIVIDUAL_TYPE):
+    creator.create(INDIVIDUAL_TYPE, Candidate, fitness=getattr(creator, FITNESS_TYPE))
+
+
+def make_individual(payload: Any, key: str | None, record: FitnessRecord | None,
+                    meta: dict[str, Any] | None = None) -> Candidate:
+    ind = getattr(creator, INDIVIDUAL_TYPE)(payload, key, record, meta)
+    if record is not None:
+        ind.fitness.values = (float(record.fitness),)
+    return ind
+
+
+def _is_ok(ind: Candidate | None) -> bool:
+    return ind is not None and ind.record is not None and ind.record.status == OK and \
+        not math.isnan(ind.record.fitness)
+
+
+def _score(ind: Candidate | None) -> float:
+    if not _is_ok(ind):
+        return -math.inf
+    return float(ind.record.fitness)
+
+
+def same_key(a: Candidate, b: Candidate) -> bool:
+    """The hall of fame's ``similar``: two individuals are the same optimizer if their keys match."""
+    return a == b
+
+
+def default_stats() -> tools.Statistics:
+    """avg/std/min/max of the finite fitnesses of a population."""
+
+    def finite(vals: Iterable[float]) -> np.ndarray:
+        a = np.asarray([v for v in vals if math.isfinite(v)], dtype=float)
+        return a
+
+    stats = tools.Statistics(lambda ind: ind.fitness.values[0] if ind.fitness.valid else -math.inf)
+    stats.register("avg", lambda v: float(np.mean(finite(v))) if len(finite(v)) else float("nan"))
+    stats.register("std", lambda v: float(np.std(finite(v))) if len(finite(v)) else float("nan"))
+    stats.register("min", lambda v: float(np.min(finite(v))) if len(finite(v)) else float("nan"))
+    stats.register("max", lambda v: float(np.max(finite(v))) if len(finite(v)) else float("nan"))
+    return stats
+
+
+class History:
+    """The keys a particle has seen, in order; ``in`` is O(1). Passed to ``toolbox.mutate``."""
+
+    def __init__(self, keys: Iterable[str] = ()):
+        self.order: list[str] = []
+        self._set: set[str] = set()
+        for k in keys:
+            self.add(k)
+
+    def add(self, key: str | None) -> None:
+        if key is not None and key not in self._set:
+            self._set.add(key)
+            self.order.append(key)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._set
+
+    def __len__(self) -> int:
+        return len(self.order)
+
+    def __iter__(self):
+        return iter(self.order)
+
+
+# ---------------------------------------------------------------------------------------------
+# the engine shared by both algorithms: cache, log, replay, counters, progress
+
+
+@dataclass
+class _Slot:
+    payload: Any
+    meta: dict[str, Any]
+    mutate_seconds: float = 0.0
+
+
+class _Engine:
+    COUNTERS = ("candidates", "evals", "cache_hits", "rejected", "integrity_rejections", "invalid",
+                "duplicates", "mutation_failures")
+
+    def __init__(self, toolbox: base.Toolbox, rng: np.random.Generator, rundir: Any, verbose: bool):
+        self.toolbox = toolbox
+        self.rng = rng
+        self.rundir = rundir
+        self.verbose = verbose
+        self.cache: dict[str, FitnessRecord] = {}
+        self.tally: collections.Counter = collections.Counter({k: 0 for k in self.COUNTERS})
+        self.n_logged = 0
+        self.replay: dict[int, dict[str, Any]] = {}
+        self.started = time.perf_counter()
+        self.seconds_before = 0.0  # wall time of earlier (killed) sessions of this run
+
+    # -- helpers ----------------------------------------------------------------------------
+
+    def key(self, payload: Any) -> str | None:
+        fn = getattr(self.toolbox, "key", None)
+        if fn is None:
+            return None
+        return fn(payload)
+
+    def serialize(self, payload: Any) -> Any:
+        fn = getattr(self.toolbox, "serialize", None)
+        return fn(payload) if fn is not None else payload
+
+    def deserialize(self, obj: Any) -> Any:
+        fn = getattr(self.toolbox, "deserialize", None)
+        return fn(obj) if fn is not None else obj
+
+    def ind_to_dict(self, ind: Candidate) -> dict[str, Any]:
+        return {"individual": self.serialize(ind.payload), "key": ind.key,
+                "record": ind.record.to_dict() if ind.record is not None else None, "meta": ind.meta}
+
+    def ind_from_dict(self, d: dict[str, Any]) -> Candidate:
+        rec = FitnessRecord.from_dict(d["record"]) if d.get("record") is not None else None
+        return make_individual(self.deserialize(d["individual"]), d.get("key"), rec, d.get("meta"))
+
+    def mutate(self, parent: Candidate, history: History, meta: dict[str, Any]) -> _Slot | None:
+        t0 = time.perf_counter()
+        try:
+            child = self.toolbox.mutate(parent.payload, self.rng, history, self.tally)
+        except GpOptError as exc:
+            self.tally["mutation_failures"] += 1
+            log.info("no valid child of %s: %s", parent.key, exc)
+            return None
+        return _Slot(child, meta, time.perf_counter() - t0)
+
+    @staticmethod
+    def _as_record(result: Any) -> FitnessRecord:
+        if isinstance(result, FitnessRecord):
+            rec = result
+        elif isinstance(result, (int, float, np.floating, np.integer)):
+            rec = FitnessRecord(fitness=float(result))
+        else:
+            return FitnessRecord.failed(f"evaluate returned {type(result).__name__}, not a FitnessRecord")
+        if rec.status == OK and not math.isfinite(rec.fitness):
+            return FitnessRecord.failed(f"non-finite fitness {rec.fitness}", stages=rec.stages,
+                                        seconds=rec.seconds, extra=rec.extra)
+        return rec
+
+    # -- the one way candidates get a fitness -----------------------------------------------
+
+    def evaluate(self, slots: list[_Slot]) -> list[Candidate]:
+        """Fitness for every slot: cache hit, replay from the log, or evaluation through
+        ``toolbox.map``; each is logged in slot order as soon as it is known."""
+        keys = [self.key(s.payload) for s in slots]
+        plan: list[tuple[str, Any]] = []
+        to_eval: list[Any] = []
+        first_of: dict[str, int] = {}
+        for i, (slot, k) in enumerate(zip(slots, keys)):
+            seq = self.n_logged + i
+            if k is not None and k in self.cache:
+                plan.append(("hit", None))
+            elif k is not None and k in first_of:
+                plan.append(("dup", first_of[k]))
+            elif seq in self.replay:
+                plan.append(("replay", self.replay[seq]))
+            else:
+                plan.append(("eval", None))
+                to_eval.append(slot.payload)
+            if k is not None:
+                first_of.setdefault(k, i)
+        results = iter(self.toolbox.map(self.toolbox.evaluate, to_eval)) if to_eval else iter(())
+        out: list[Candidate] = []
+        for i, (slot, k, (how, arg)) in enumerate(zip(slots, keys, plan)):
+            seq = self.n_logged
+            t0 = time.perf_counter()
+            if how == "eval":
+                rec = self._as_record(next(results))
+                if not rec.seconds:
+                    rec.seconds = time.perf_counter() - t0
+            elif how == "replay":
+                rec = FitnessRecord.from_dict(arg["record"])
+            elif how == "hit":
+                rec = self.cache[k]
+            else:
+                rec = out[arg].record
+            hit = how in ("hit", "dup")
+            if seq in self.replay:
+                line = self.replay.pop(seq)
+                if line.get("key") != k or bool(line.get("cache_hit")) != hit:
+                    raise CheckpointError(
+                        f"candidates.jsonl line {seq} does not match the resumed run (key "
+                        f"{line.get('key')!r} vs {k!r}); the code, grammar or task changed since "
+                        "the run started")
+                write = False
+            else:
+                write = True
+            if not hit and k is not None:
+                self.cache[k] = rec
+            self.tally["candidates"] += 1
+            self.tally["cache_hits" if hit else "evals"] += 1
+            if rec.status != OK:
+                self.tally["rejected"] += 1
+            ind = make_individual(slot.payload, k, rec, dict(slot.meta, seq=seq, cache_hit=hit))
+            if write and self.rundir is not None:
+                self.rundir.append({
+                    "seq": seq, **slot.meta, "key": k, "individual": self.serialize(slot.payload),
+                    "record": rec.to_dict(), "cache_hit": hit,
+                    "seconds": {"mutate": slot.mutate_seconds, "evaluate": 0.0 if hit else rec.seconds},
+                    "time": time.time(),
+                })
+            self.n_logged += 1
+            out.append(ind)
+        return out
+
+    # -- state -------------------------------------------------------------------------------
+
+    def common_state(self) -> dict[str, Any]:
+        from .rundir import rng_state
+
+        return {"n_logged": self.n_logged, "counters": dict(self.tally), "rng": rng_state(self.rng),
+                "seconds": self.seconds_before + time.perf_counter() - self.started}
+
+    def restore_common(self, state: dict[str, Any], lines: list[dict[str, Any]]) -> None:
+        from .rundir import restore_rng
+
+        n = int(state["n_logged"])
+        if len(lines) < n:
+            raise CheckpointError(f"candidates.jsonl has {len(lines)} lines but the checkpoint "
+                                  f"needs {n}: the log was truncated or replaced")
+        self.rng = restore_rng(state["rng"])
+        self.tally = collections.Counter({k: 0 for k in self.COUNTERS})
+        self.tally.update({k: int(v) for k, v in state["counters"].items()})
+        self.seconds_before = float(state.get("seconds", 0.0))
+        self.n_logged = n
+        self.cache = {}
+        self.prime(lines[:n])
+        self.replay = {int(line["seq"]): line for line in lines[n:]}
+
+    def prime(self, lines: list[dict[str, Any]]) -> None:
+        for line in lines:
+            if not line.get("cache_hit") and line.get("key") is not None:
+                self.cache[line["key"]] = FitnessRecord.from_dict(line["record"])
+
+    def elapsed(self) -> float:
+        return self.seconds_before + time.perf_counter() - self.started
+
+    def say(self, text: str) -> None:
+        log.info(text)
+        if self.verbose:
+            print(text, flush=True)
+
+
+def _hof_state(engine: _Engine, hof: tools.HallOfFame) -> dict[str, Any]:
+    return {"maxsize": hof.maxsize, "items": [engine.ind_to_dict(i) for i in hof.items]}
+
+
+def _restore_hof(engine: _Engine, hof: tools.HallOfFame, d: dict[str, Any]) -> None:
+    items = [engine.ind_from_dict(x) for x in d["items"]]
+    hof.items = items
+    hof.keys = [it.fitness for it in reversed(items)]
+
+
+def _restore_logbook(logbook: tools.Logbook, records: list[dict[str, Any]]) -> None:
+    for rec in records:
+        logbook.record(**{k: (float(v) if isinstance(v, str) and v in ("inf", "-inf", "nan") else v)
+                          for k, v in rec.items()})
+
+
+def _fmt_fit(x: float) -> str:
+    return f"{x:.4g}" if math.isfinite(x) else "-"
+
+
+def _summary(engine: _Engine, title: str, rows: list[tuple[str, Candidate]], hof: tools.HallOfFame) -> None:
+    t = engine.tally
+    lines = [f"{title}: {t['candidates']} candidates, {t['evals']} evaluated, {t['cache_hits']} cache "
+             f"hits, {t['rejected']} rejected by the screen, {t['integrity_rejections']} integrity "
+             f"rejections, {engine.elapsed():.1f}s",
+             f"{'':<12} {'fitness':>10} {'best lr':>9}  key"]
+    for name, ind in rows:
+        lr = ind.record.best_lr if ind.record is not None else None
+        lines.append(f"{name:<12} {_fmt_fit(_score(ind)):>10} {('-' if lr is None else f'{lr:g}'):>9}  "
+                     f"{(ind.key or '')[:60]}")
+    for i, ind in enumerate(hof.items[:5]):
+        lines.append(f"{'hof ' + str(i):<12} {_fmt_fit(_score(ind)):>10} "
+                     f"{('-' if ind.record.best_lr is None else f'{ind.record.best_lr:g}'):>9}  "
+                     f"{(ind.key or '')[:60]}")
+    engine.say("\n".join(lines))
+
+
+def _check_toolbox(toolbox: base.Toolbox) -> None:
+    missing = [n for n in ("individual", "mutate", "evaluate", "map") if not hasattr(toolbox, n)]
+    if missing:
+        raise GpOptError(f"the toolbox lacks {', '.join(missing)}")
+
+
+def _positive(**kw: int) -> None:
+    for name, v in kw.items():
+        if not isinstance(v, (int, np.integer)) or v < 1:
+            raise GpOptError(f"{name} must be a positive integer, got {v!r}")
+
+
+# ---------------------------------------------------------------------------------------------
+# the particle-based GA (SPEC section 7)
+
+
+def particle_search(toolbox: base.Toolbox, n_particles: int, n_steps: int, n_children: int,
+                    init_factor: int = 10, max_redraws: int = 4, stats: tools.Statistics | None = None,
+                    halloffame: tools.HallOfFame | None = None, rundir: Any = None,
+                    verbose: bool = True, rng: np.random.Generator | int | None = None,
+                    _resume: tuple[dict[str, Any] | None, list[dict[str, Any]]] | None = None,
+                    ) -> tuple[list[Candidate], tools.Logbook]:
+    """The paper's particle GA. ``init_factor * n_particles`` random individuals are evaluated and
+    the best ``n_particles`` become particles; for ``n_steps`` time steps each particle makes
+    ``n_children`` mutated children (novel within the particle's history); a child failing the
+    screen (status != ok) is replaced by a fresh mutation up to ``max_redraws`` times; the best
+    child becomes the particle's next position even when worse than the parent (aging). A particle
+    none of whose children passes stays where it is. Returns ``(particles, logbook)``;
+    ``halloffame`` (if given) holds the best ok candidates ever seen."""
+    _check_toolbox(toolbox)
+    _positive(n_particles=n_particles, n_steps=n_steps, n_children=n_children, init_factor=init_factor)
+    rng = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
+    stats = stats if stats is not None else default_stats()
+    hof = halloffame if halloffame is not None else tools.HallOfFame(10, similar=same_key)
+    logbook = tools.Logbook()
+    logbook.header = ["step", "nevals", "hits", "rejected", "integrity"] + (stats.fields if stats else [])
+    engine = _Engine(toolbox, rng, rundir, verbose)
+
+    state = None
+    if _resume is not None:
+        state, lines = _resume
+        if state is None:
+            engine.replay = {int(line["seq"]): line for line in lines}
+        else:
+            if state.get("algorithm") != "particle":
+                raise CheckpointError(f"checkpoint is for algorithm {state.get('algorithm')!r}, not 'particle'")
+            engine.restore_common(state, lines)
+
+    def record(step: int, particles: list[Candidate], before: collections.Counter) -> None:
+        d = engine.tally
+        logbook.record(step=step, nevals=d["evals"] - before["evals"], hits=d["cache_hits"] - before["cache_hits"],
+                       rejected=d["rejected"] - before["rejected"],
+                       integrity=d["integrity_rejections"] - before["integrity_rejections"],
+                       **(stats.compile(particles) if stats else {}))
+
+    def checkpoint(step: int, particles: list[Candidate], histories: list[History]) -> None:
+        if rundir is None:
+            return
+        rundir.save_checkpoint({
+            "algorithm": "particle", "step": step,
+            "particles": [engine.ind_to_dict(p) for p in particles],
+            "histories": [h.order for h in histories], "hof": _hof_state(engine, hof),
+            "logbook": list(logbook), **engine.common_state()})
+
+    if state is None:
+        before = engine.tally.copy()
+        n_init = init_factor * n_particles
+        slots = [_Slot(toolbox.individual(engine.rng), {"phase": "init", "step": 0, "particle": None,
+                                                        "slot": i, "attempt": 0}) for i in range(n_init)]
+        pop = engine.evaluate(slots)
+        order = sorted(range(len(pop)), key=lambda i: (-_score(pop[i]), i))
+        particles = [pop[i] for i in order[:n_particles]]
+        for i, p in enumerate(particles):
+            p.meta = dict(p.meta, particle=i)
+        if not all(_is_ok(p) for p in particles):
+            log.warning("only %d of %d initial candidates passed; some particles start rejected",
+                        sum(_is_ok(p) for p in pop), n_init)
+        histories = [History([p.key]) for p in particles]
+        hof.update([p for p in pop if _is_ok(p)])
+        record(0, particles, before)
+        engine.say(f"init: {n_init} random candidates, best {_fmt_fit(_score(particles[0]))}, "
+                   f"{engine.tally['evals']} evals, {engine.tally['cache_hits']} cache hits, "
+                   f"{engine.tally['rejected']} rejected")
+        start = 0
+        checkpoint(0, particles, histories)
+    else:
+        particles = [engine.ind_from_dict(d) for d in state["particles"]]
+        histories = [History(h) for h in state["histories"]]
+        _restore_hof(engine, hof, state["hof"])
+        _restore_logbook(logbook, state["logbook"])
+        start = int(state["step"])
+        if len(particles) != n_particles:
+            raise CheckpointError(f"checkpoint has {len(particles)} particles, the run asks for {n_particles}")
+
+    for step in range(start, n_steps):
+        before = engine.tally.copy()
+        children: list[list[Candidate | None]] = [[None] * n_children for _ in range(n_particles)]
+        for attempt in range(max_redraws + 1):
+            todo = [(p, j) for p in range(n_particles) for j in range(n_children)
+                    if not _is_ok(children[p][j])]
+            if not todo:
+                break
+            slots: list[_Slot] = []
+            where: list[tuple[int, int]] = []
+            for p, j in todo:
+                s = engine.mutate(particles[p], histories[p], {"phase": "step", "step": step + 1,
+                                                               "particle": p, "slot": j, "attempt": attempt})
+                if s is None:
+                    continue
+                histories[p].add(engine.key(s.payload))
+                slots.append(s)
+                where.append((p, j))
+            for (p, j), ind in zip(where, engine.evaluate(slots)):
+                children[p][j] = ind
+        for p in range(n_particles):
+            ok = [c for c in children[p] if _is_ok(c)]
+            if ok:
+                best = max(ok, key=_score)  # first of equals: max keeps the earliest
+                particles[p] = best
+            hof.update(ok)
+            engine.say(f"step {step + 1}/{n_steps} particle {p + 1}/{n_particles}: fitness "
+                       f"{_fmt_fit(_score(particles[p]))} best so far {_fmt_fit(_score(hof[0]) if len(hof) else -math.inf)}"
+                       f" | evals {engine.tally['evals']} cache hits {engine.tally['cache_hits']} rejected "
+                       f"{engine.tally['rejected']} integrity rejections {engine.tally['integrity_rejections']}")
+        record(step + 1, particles, before)
+        checkpoint(step + 1, particles, histories)
+
+    _summary(engine, "particle search done", [(f"particle {i}", p) for i, p in enumerate(particles)], hof)
+    return particles, logbook
+
+
+# ---------------------------------------------------------------------------------------------
+# regularized evolution (Real et al. 2019), the baseline
+
+
+def regularized_evolution(toolbox: base.Toolbox, population_size: int, cycles: int, sample_size: int,
+                          n_children: int = 1, max_redraws: int = 4,
+                          stats: tools.Statistics | None = None,
+                          halloffame: tools.HallOfFame | None = None, rundir: Any = None,
+                          verbose: bool = True, rng: np.random.Generator | int | None = None,
+                          _resume: tuple[dict[str, Any] | None, list[dict[str, Any]]] | None = None,
+                          ) -> tuple[list[Candidate], tools.Logbook]:
+    """Aging evolution: a population of ``population_size`` random individuals; each of ``cycles``
+    cycles draws ``n_children`` tournaments of ``sample_size`` (without replacement), mutates each
+    winner (a child failing the screen is redrawn up to ``max_redraws`` times), evaluates the
+    children through ``toolbox.map``, appends the ok ones and removes as many of the oldest.
+    Returns ``(population, logbook)`` (population oldest first)."""
+    _check_toolbox(toolbox)
+    _positive(population_size=population_size, cycles=cycles, sample_size=sample_size, n_children=n_children)
+    if sample_size > population_size:
+        raise GpOptError(f"sample_size {sample_size} exceeds population_size {population_size}")
+    rng = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
+    stats = stats if stats is not None else default_stats()
+    hof = halloffame if halloffame is not None else tools.HallOfFame(10, similar=same_key)
+    logbook = tools.Logbook()
+    logbook.header = ["cycle", "nevals", "hits", "rejected", "integrity"] + (stats.fields if stats else [])
+    engine = _Engine(toolbox, rng, rundir, verbose)
+
+    state = None
+    if _resume is not None:
+        state, lines = _resume
+        if state is None:
+            engine.replay = {int(line["seq"]): line for line in lines}
+        else:
+            if state.get("algorithm") != "regularized":
+                raise CheckpointError(f"checkpoint is for algorithm {state.get('algorithm')!r}, not 'regularized'")
+            engine.restore_common(state, lines)
+
+    def record(cycle: int, pop: list[Candidate], before: collections.Counter) -> None:
+        d = engine.tally
+        logbook.record(cycle=cycle, nevals=d["evals"] - before["evals"], hits=d["cache_hits"] - before["cache_hits"],
+                       rejected=d["rejected"] - before["rejected"],
+                       integrity=d["integrity_rejections"] - before["integrity_rejections"],
+                       **(stats.compile(pop) if stats else {}))
+
+    def checkpoint(cycle: int, pop: list[Candidate], history: History) -> None:
+        if rundir is not None:
+            rundir.save_checkpoint({
+                "algorithm": "regularized", "step": cycle,
+                "population": [engine.ind_to_dict(p) for p in pop], "history": history.order,
+                "hof": _hof_state(engine, hof), "logbook": list(logbook), **engine.common_state()})
+
+    if state is None:
+        before = engine.tally.copy()
+        slots = [_Slot(toolbox.individual(engine.rng), {"phase": "init", "step": 0, "particle": None,
+                                                        "slot": i, "attempt": 0})
+                 for i in range(population_size)]
+        pop = engine.evaluate(slots)
+        history = History(p.key for p in pop)
+        hof.update([p for p in pop if _is_ok(p)])
+        record(0, pop, before)
+        engine.say(f"init: {population_size} random candidates, best "
+                   f"{_fmt_fit(max(map(_score, pop)))}, {engine.tally['rejected']} rejected")
+        start = 0
+        checkpoint(0, pop, history)
+    else:
+        pop = [engine.ind_from_dict(d) for d in state["population"]]
+        history = History(state["history"])
+        _restore_hof(engine, hof, state["hof"])
+        _restore_logbook(logbook, state["logbook"])
+        start = int(state["step"])
+
+    for cycle in range(start, cycles):
+        before = engine.tally.copy()
+        parents = []
+        for _ in range(n_children):
+            sample = rng_choice(engine.rng, len(pop), sample_size)
+            parents.append(max(sample, key=lambda i: (_score(pop[i]), -i)))
+        children: list[Candidate | None] = [None] * n_children
+        for attempt in range(max_redraws + 1):
+            todo = [j for j in range(n_children) if not _is_ok(children[j])]
+            if not todo:
+                break
+            slots, where = [], []
+            for j in todo:
+                s = engine.mutate(pop[parents[j]], history, {"phase": "cycle", "step": cycle + 1,
+                                                             "particle": None, "slot": j, "attempt": attempt})
+                if s is None:
+                    continue
+                history.add(engine.key(s.payload))
+                slots.append(s)
+                where.append(j)
+            for j, ind in zip(where, engine.evaluate(slots)):
+                children[j] = ind
+        ok = [c for c in children if _is_ok(c)]
+        pop.extend(ok)
+        del pop[:len(ok)]  # the oldest die
+        hof.update(ok)
+        record(cycle + 1, pop, before)
+        engine.say(f"cycle {cycle + 1}/{cycles}: best child {_fmt_fit(max(map(_score, ok), default=-math.inf))} "
+                   f"best so far {_fmt_fit(_score(hof[0]) if len(hof) else -math.inf)} | evals "
+                   f"{engine.tally['evals']} cache hits {engine.tally['cache_hits']} rejected "
+                   f"{engine.tally['rejected']} integrity rejections {engine.tally['integrity_rejections']}")
+        checkpoint(cycle + 1, pop, history)
+
+    best = sorted(pop, key=lambda c: -_score(c))[:5]
+    _summary(engine, "regularized evolution done", [(f"member {i}", p) for i, p in enumerate(best)], hof)
+    return pop, logbook
+
+
+def rng_choice(rng: np.random.Generator, n: int, k: int) -> list[int]:
+    return [int(i) for i in rng.choice(n, size=k, replace=False)]
+
+
+# ---------------------------------------------------------------------------------------------
+# toolboxes
+
+
+class ToyEvaluate:
+    """Cheap fitness of an integer vector: ``-sum((x - target)^2)``; a vector whose first entry is
+    ``reject_value`` fails the 'screen'. Optional ``delay`` seconds per evaluation and an
+    ``eval_log`` file getting one line per real evaluation (used by the kill-and-resume test)."""
+
+    def __init__(self, dim: int = 8, seed: int = 0, delay: float = 0.0, eval_log: str | None = None,
+                 reject_value: int = 7):
+        self.target = np.random.default_rng(seed + 1).integers(-10, 11, size=dim)
+        self.delay = delay
+        self.eval_log = eval_log
+        self.reject_value = reject_value
+
+    def __call__(self, payload: tuple[int, ...]) -> FitnessRecord:
+        t0 = time.perf_counter()
+        if self.delay:
+            time.sleep(self.delay)
+        if self.eval_log:
+            with open(self.eval_log, "a", encoding="utf-8") as fh:
+                fh.write(toy_key(payload) + "\n")
+                fh.flush()
+                os.fsync(fh.fileno())
+        if payload[0] == self.reject_value:
+            return FitnessRecord.rejected("toy screen: first entry is the reject value",
+                                          seconds=time.perf_counter() - t0)
+        x = np.asarray(payload)
+        fit = -float(((x - self.target) ** 2).sum())
+        return FitnessRecord(fitness=fit, stages=[{"sse": -fit}], seconds=time.perf_counter() - t0)
+
+
+def toy_key(payload: tuple[int, ...]) -> str:
+    return ",".join(map(str, payload))
+
+
+def _toy_random(rng: np.random.Generator, dim: int) -> tuple[int, ...]:
+    while True:
+        x = tuple(int(v) for v in rng.integers(-10, 11, size=dim))
+        if sum(x) % 5 != 0:  # the toy 'integrity check'
+            return x
+
+
+def _toy_mutate(payload: tuple[int, ...], rng: np.random.Generator, history: Any,
+                tally: collections.Counter | None = None, tries: int = 100) -> tuple[int, ...]:
+    for _ in range(tries):
+        x = list(payload)
+        i = int(rng.integers(len(x)))
+        x[i] = int(np.clip(x[i] + int(rng.choice([-2, -1, 1, 2])), -10, 10))
+        child = tuple(x)
+        if sum(child) % 5 == 0:
+            if tally is not None:
+                tally["integrity_rejections"] += 1
+            continue
+        if toy_key(child) in history:
+            if tally is not None:
+                tally["duplicates"] += 1
+            continue
+        return child
+    raise GpOptError(f"no valid new neighbour of {payload} in {tries} tries")
+
+
+def make_toy_toolbox(dim: int = 8, seed: int = 0, delay: float = 0.0, eval_log: str | None = None,
+                     evaluate: Callable[[Any], Any] | None = None) -> base.Toolbox:
+    """A toolbox over small integer vectors (a stand-in for genomes in tests, demos and the
+    overhead benchmark): 'integrity' rejects vectors whose sum is a multiple of 5."""
+    tb = base.Toolbox()
+    tb.register("individual", _toy_random, dim=dim)
+    tb.register("mutate", _toy_mutate)
+    tb.register("evaluate", evaluate if evaluate is not None else ToyEvaluate(dim, seed, delay, eval_log))
+    tb.register("map", map)
+    tb.register("serialize", list)
+    tb.register("deserialize", tuple)
+    tb.register("key", toy_key)
+    tb.config = {"kind": "toy", "dim": dim, "seed": seed, "delay": delay, "eval_log": eval_log}
+    return tb
+
+
+def make_toolbox(task: str | Callable[[Any], Any] = "quadratic", grammar: Any = None, *,
+                 task_options: dict[str, Any] | None = None, key: str = "canonical",
+                 mutate_options: dict[str, Any] | None = None) -> base.Toolbox:
+    """A toolbox over :class:`gp_opt.genome.OptimizerGenome`: random genomes, SPEC-7 mutation with
+    integrity and novelty, ``evaluate`` = ``task`` (a name from :mod:`gp_opt.tasks` or any callable
+    genome -> FitnessRecord), JSON (de)serialisation and the dedup key (``"canonical"``: the
+    symbolic canonical key; ``"fingerprint"``: the behavioural fingerprint of :mod:`gp_opt.dedup`)."""
+    from . import genome as genome_mod
+    from . import mutation as mutation_mod
+    from . import symbolic
+    from .tasks import get_task
+
+    if grammar is not None and not hasattr(grammar, "__dict__"):
+        from .grammar import load as load_grammar
+
+        grammar = load_grammar(grammar)
+    if isinstance(task, str):
+        task_name: str | None = task
+        evaluate = get_task(task, **(task_options or {}))
+    elif callable(task):
+        task_name, evaluate = None, task
+    else:
+        raise GpOptError(f"task must be a task name or a callable, got {type(task).__name__}")
+    if key == "canonical":
+        key_fn = symbolic.canonical_key
+    elif key == "fingerprint":
+        from . import dedup
+
+        key_fn = dedup.fingerprint
+    else:
+        raise GpOptError(f"unknown dedup key {key!r}; use 'canonical' or 'fingerprint'")
+
+    tb = base.Toolbox()
+    tb.register("individual", genome_mod.OptimizerGenome.random, grammar=grammar)
+    tb.register("mutate", _GenomeMutate(key_fn, grammar, dict(mutate_options or {})))
+    tb.register("evaluate", evaluate)
+    tb.register("map", map)
+    tb.register("serialize", lambda g: g.to_json())
+    tb.register("deserialize", lambda s: genome_mod.OptimizerGenome.from_json(s, grammar=grammar))
+    tb.register("key", key_fn)
+    tb.config = {"kind": "genome", "task": task_name, "task_options": task_options or {}, "key": key,
+                 "grammar": str(grammar.path) if getattr(grammar, "path", None) else None,
+                 "mutate_options": mutate_options or {}}
+    return tb
+
+
+class _GenomeMutate:
+    """Adapter from the toolbox's ``mutate(payload, rng, history, tally)`` to ``gp_opt.mutation``."""
+
+    def __init__(self, key_fn: Callable[[Any], str], grammar: Any, options: dict[str, Any]):
+        self.key_fn = key_fn
+        self.grammar = grammar
+        self.options = options
+
+    def __call__(self, genome: Any, rng: np.random.Generator, history: Any,
+                 tally: collections.Counter | None = None) -> Any:
+        from . import mutation
+
+        return mutation.mutate(genome, rng, history=history, key=self.key_fn, stats=tally,
+                               **self.options)
+
+
+def toolbox_from_config(cfg: dict[str, Any]) -> base.Toolbox:
+    """Rebuild the toolbox a run directory's config describes (see ``toolbox.config``)."""
+    kind = cfg.get("kind")
+    if kind == "toy":
+        return make_toy_toolbox(dim=cfg["dim"], seed=cfg["seed"], delay=cfg.get("delay", 0.0),
+                                eval_log=cfg.get("eval_log"))
+    if kind == "genome":
+        if cfg.get("task") is None:
+            raise CheckpointError("this run used a custom evaluate function; pass toolbox= to resume it")
+        return make_toolbox(cfg["task"], cfg.get("grammar"), task_options=cfg.get("task_options"),
+                            key=cfg.get("key", "canonical"), mutate_options=cfg.get("mutate_options"))
+    raise CheckpointError(f"run config has an unknown toolbox kind {kind!r}")
+
+
+# ---------------------------------------------------------------------------------------------
+# the functions the command line calls
+
+
+@dataclass
+class SearchResult:
+    out_dir: Path | None
+    population: list[Candidate]
+    logbook: tools.Logbook
+    halloffame: tools.HallOfFame
+    algorithm: str
+
+    @property
+    def best(self) -> Candidate | None:
+        return self.halloffame[0] if len(self.halloffame) else None
+
+
+def _seed_globals(seed: int) -> None:
+    """Seed python's and torch's global RNGs (a genome's dropout or a check may draw from them)."""
+    import random
+
+    import torch
+
+    random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def _run(toolbox: base.Toolbox, cfg: dict[str, Any], rundir: Any, verbose: bool,
+         resume: tuple[dict[str, Any] | None, list[dict[str, Any]]] | None, workers: int) -> SearchResult:
+    hof = tools.HallOfFame(int(cfg["hof_size"]), similar=same_key)
+    if resume is None or resume[0] is None:
+        _seed_globals(int(cfg["seed"]))  # a checkpoint restores them instead
+    pool = None
+    if workers and workers > 1:
+        import multiprocessing
+
+        pool = multiprocessing.get_context("spawn").Pool(workers)
+        toolbox.register("map", pool.imap)
+    try:
+        if cfg["algorithm"] == "particle":
+            pop, lb = particle_search(toolbox, cfg["particles"], cfg["steps"], cfg["children"],
+                                      init_factor=cfg["init_factor"], max_redraws=cfg["max_redraws"],
+                                      halloffame=hof, rundir=rundir, verbose=verbose,
+                                      rng=np.random.default_rng(cfg["seed"]), _resume=resume)
+        else:
+            pop, lb = regularized_evolution(toolbox, cfg["population_size"], cfg["cycles"], cfg["sample_size"],
+                                            n_children=cfg["children_per_cycle"], max_redraws=cfg["max_redraws"],
+                                            halloffame=hof, rundir=rundir, verbose=verbose,
+                                            rng=np.random.default_rng(cfg["seed"]), _resume=resume)
+    finally:
+        if pool is not None:
+            pool.close()
+            pool.join()
+        if rundir is not None:
+            rundir.close()
+    return SearchResult(rundir.path if rundir is not None else None, pop, lb, hof, cfg["algorithm"])
+
+
+def run_search(task: str, out_dir: str | os.PathLike | None, particles: int, steps: int, children: int,
+               seed: int = 0, init_factor: int = 10, algorithm: str = "particle", grammar: Any = None, *,
+               max_redraws: int = 4, hof_size: int = 10, population_size: int | None = None,
+               cycles: int | None = None, sample_size: int | None = None,
+               task_options: dict[str, Any] | None = None, key: str = "canonical",
+               workers: int = 0, verbose: bool = True, toolbox: base.Toolbox | None = None) -> SearchResult:
+    """Run a search into the new run directory ``out_dir`` (None: no directory, nothing saved).
+
+    ``task`` is a task name of :mod:`gp_opt.tasks` (genomes are searched) or ``"toy"`` (small
+    integer vectors: a demo of the machinery). ``algorithm="regularized"`` spends the same budget:
+    a population of ``init_factor * particles`` and ``steps`` cycles of ``particles * children``
+    children unless ``population_size``/``cycles``/``sample_size`` say otherwise.
+    ``workers > 1`` evaluates children in a process pool."""
+    if algorithm not in ALGORITHMS:
+        raise GpOptError(f"unknown algorithm {algorithm!r}; use one of {', '.join(ALGORITHMS)}")
+    _positive(particles=particles, steps=steps, children=children, init_factor=init_factor)
+    if toolbox is None:
+        if task == TOY_TASK:
+            toolbox = make_toy_toolbox(seed=seed, **(task_options or {}))
+        else:
+            toolbox = make_toolbox(task, grammar, task_options=task_options, key=key)
+    pop_size = population_size or init_factor * particles
+    cfg = {"algorithm": algorithm, "task": task, "particles": particles, "steps": steps,
+           "children": children, "seed": int(seed), "init_factor": init_factor, "max_redraws": max_redraws,
+           "hof_size": hof_size, "population_size": pop_size, "cycles": cycles or steps,
+           "sample_size": sample_size or max(2, min(pop_size, pop_size // 4 or 1)),
+           "children_per_cycle": particles * children if algorithm == "regularized" else children,
+           "workers": workers, "toolbox": getattr(toolbox, "config", None)}
+    from .rundir import RunDir
+
+    rundir = RunDir.create(out_dir, cfg) if out_dir is not None else None
+    return _run(toolbox, cfg, rundir, verbose, None, workers)
+
+
+def resume_search(out_dir: str | os.PathLike, toolbox: base.Toolbox | None = None, verbose: bool = True,
+                  workers: int | None = None) -> SearchResult:
+    """Continue the run in ``out_dir`` from its checkpoint, replaying logged candidates. A finished
+    run is 'resumed' to the same result without evaluating anything."""
+    from .rundir import RunDir
+
+    rundir = RunDir.open(out_dir)
+    cfg = rundir.config
+    try:
+        if toolbox is None:
+            if cfg.get("toolbox") is None:
+                raise CheckpointError(f"{out_dir}: the run used a custom toolbox; pass toolbox= to resume")
+            toolbox = toolbox_from_config(cfg["toolbox"])
+        state = rundir.load_checkpoint()
+        lines = rundir.read_candidates(repair=True)
+        if state is not None and state.get("algorithm") != cfg.get("algorithm"):
+            raise CheckpointError(f"{out_dir}: checkpoint algorithm {state.get('algorithm')!r} does not "
+                                  f"match the run's {cfg.get('algorithm')!r}")
+        if verbose:
+            at = "the start" if state is None else f"step {state.get('step')}"
+            print(f"resuming {out_dir} at {at}: {len(lines)} candidates logged", flush=True)
+    except BaseException:
+        rundir.close()
+        raise
+    return _run(toolbox, cfg, rundir, verbose, (state, lines), cfg.get("workers", 0) if workers is None else workers)
