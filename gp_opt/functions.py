@@ -76,7 +76,7 @@ class Drop(GpFunction):
 
     def _latex(self, printer):
         return r"\operatorname{drop}_{%s}\left(%s\right)" % (
-            sp.sstr(self.args[1]), printer._print(self.args[0]))
+            f"{float(self.args[1]):g}", printer._print(self.args[0]))
 
 
 class Norm(GpFunction):
@@ -95,7 +95,7 @@ class EMA(GpFunction):
 
     def _latex(self, printer):
         return r"\operatorname{EMA}_{%s}\left(%s\right)" % (
-            sp.sstr(self.args[1]), printer._print(self.args[0]))
+            f"{float(self.args[1]):g}", printer._print(self.args[0]))
 
 
 class Delta(GpFunction):

@@ -7,7 +7,7 @@ states.
 >>> import sympy as sp
 >>> x, y = sp.symbols("x y")
 >>> torch_source(x / sp.sqrt(1 + y**2))
-'x / torch.sqrt(1 + y ** 2)'
+'x / torch.sqrt(y ** 2 + 1)'
 >>> torch_source(sp.Max(x, 0))
 'torch.clamp(x, min=0.0)'
 """
