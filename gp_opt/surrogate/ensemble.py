@@ -1,0 +1,247 @@
+"""Training runs of the surrogate: several learning rates at once (batched) or one model at a time.
+
+:func:`train_runs` trains one ConvNet per learning rate, all from the same initial weights and on
+the same seeded batches, and reports per-run numbers. With ``batched=True`` the runs form one
+:class:`~gp_opt.surrogate.model.EnsembleConvNet` trained by one optimizer holding one param group
+per member (each with its own ``lr``), so a stage of the screen costs about one forward/backward of
+a K-times wider network instead of K separate ones. With ``batched=False`` each rate trains a plain
+``ConvNet`` in turn: the straightforward reference path.
+
+Per-step statistics (accuracy, loss, the first non-finite step) stay on the device; the host reads
+them every ``check_every`` steps, at the screen's cut step and at validation steps only.
+"""
+from __future__ import annotations
+
+import copy
+import math
+import time
+from contextlib import nullcontext
+from typing import Any, Callable, Sequence
+
+import torch
+import torch.nn.functional as F
+
+from gp_opt.data import AugmentConfig, BatchStream, DeviceData
+from gp_opt.surrogate.model import ConvNet, EnsembleConvNet
+
+__all__ = ["train_runs", "RUN_OK", "RUN_CUT", "RUN_FAILED", "RUN_STOPPED"]
+
+RUN_OK, RUN_CUT, RUN_FAILED, RUN_STOPPED = "ok", "cut", "failed", "stopped"
+
+
+def _initial_model(cfg: Any, data: DeviceData, seed: int) -> ConvNet:
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return ConvNet(cfg.base, data.num_classes, data.in_channels, dropout=cfg.dropout,
+                       bn_momentum=cfg.bn_momentum, bn_eps=cfg.bn_eps)
+
+
+def _augment_for(cfg: Any, data: DeviceData) -> AugmentConfig | None:
+    if not cfg.augment:
+        return None
+    flip = data.flip_ok if cfg.flip is None else bool(cfg.flip)
+    return AugmentConfig.for_image(data.image_size, flip=flip, pad=cfg.pad, cutout=cfg.cutout)
+
+
+def _autocast(cfg: Any, device: torch.device):
+    if device.type == "cuda" and cfg.bf16:
+        return torch.autocast("cuda", dtype=torch.bfloat16, cache_enabled=not cfg.cuda_graphs)
+    return nullcontext()
+
+
+def train_runs(
+    lrs: Sequence[float],
+    factory: Callable,
+    data: DeviceData,
+    cfg: Any,
+    *,
+    run_steps: int,
+    total_steps: int,
+    warmup_steps: int,
+    mode: str = "screen",
+    batched: bool | None = None,
+    seed: int | None = None,
+    stage: str = "",
+    progress: Callable[[dict], None] | None = None,
+) -> list[dict[str, Any]]:
+    """Train one model per rate in ``lrs`` for up to ``run_steps`` steps of a ``total_steps`` schedule.
+
+    ``mode="screen"``: a run is cut at ``cfg.screen_cut_step`` when its training accuracy is below
+    ``cfg.screen_cut_threshold``. ``mode="full"``: validation accuracy every ``cfg.eval_every`` steps
+    (and at the end); a run stops once, after ``cfg.stop_check_after`` steps, its training accuracy
+    is below ``cfg.stop_threshold``. A non-finite loss ends that run as ``failed``.
+    Returns one dict per rate (in order) with ``lr``, ``status``, ``reason``, ``steps``,
+    ``train_acc``, ``train_loss``, ``seconds`` and, in full mode, ``best_val_acc``/``val_history``.
+    """
+    batched = cfg.batched if batched is None else batched
+    seed = cfg.seed if seed is None else seed
+    lrs = [float(v) for v in lrs]
+    if batched or len(lrs) == 1:
+        return _train_group(lrs, factory, data, cfg, run_steps, total_steps, warmup_steps, mode, seed, stage,
+                            progress)
+    out: list[dict[str, Any]] = []
+    for lr in lrs:
+        out += _train_group([lr], factory, data, cfg, run_steps, total_steps, warmup_steps, mode, seed, stage,
+                            progress)
+    return out
+
+
+def _train_group(lrs, factory, data, cfg, run_steps, total_steps, warmup_steps, mode, seed, stage, progress):
+    t_start = time.perf_counter()
+    device = data.device
+    k = len(lrs)
+    init = _initial_model(cfg, data, seed)
+    if k == 1:
+        model = init.to(device)
+        module = model
+        members = [model]
+
+        def forward(x: torch.Tensor) -> torch.Tensor:
+            return module(x).unsqueeze(0)
+    else:
+        members = [copy.deepcopy(init).to(device) for _ in range(k)]
+        module = EnsembleConvNet(members)
+        forward = module
+    groups = [{"params": list(m.parameters()), "lr": lr} for m, lr in zip(members, lrs)]
+    notes: dict[str, Any] = {}
+    cuda = device.type == "cuda"
+    fork_devices = [device] if cuda else []
+    with torch.random.fork_rng(devices=fork_devices):
+        torch.manual_seed(seed + 7919)
+        opt = factory(groups, lrs[0], total_steps, warmup_steps)
+        stream = BatchStream(data.x_train, data.y_train, cfg.batch_size, seed=seed + 1,
+                             augment=_augment_for(cfg, data))
+        module.train()
+        if cuda and cfg.compile:
+            try:
+                forward = torch.compile(forward)
+                notes["compile"] = True
+            except Exception as e:  # noqa: BLE001 - fall back to eager, say so
+                notes["compile"] = f"off: {type(e).__name__}: {e}"
+        if cuda and cfg.cuda_graphs and not cfg.compile:
+            try:
+                sample = stream.next()[0]
+                if cfg.channels_last:
+                    sample = sample.contiguous(memory_format=torch.channels_last)
+                with _autocast(cfg, device):
+                    graphed = torch.cuda.make_graphed_callables(module, (sample,))
+                if k == 1:
+                    forward = lambda x: graphed(x).unsqueeze(0)  # noqa: E731
+                else:
+                    forward = graphed
+                # The graph's warm-up ran a few forward/backward passes: start from clean gradients.
+                for p in module.parameters():
+                    p.grad = None
+                notes["cuda_graphs"] = True
+            except Exception as e:  # noqa: BLE001
+                notes["cuda_graphs"] = f"off: {type(e).__name__}: {e}"
+        res = _loop(lrs, module, forward, opt, stream, data, cfg, run_steps, mode, stage, progress)
+    seconds = time.perf_counter() - t_start
+    for r in res:
+        r["seconds"] = seconds
+        r["batched_with"] = k
+        if notes:
+            r["notes"] = dict(notes)
+    return res
+
+
+def _loop(lrs, module, forward, opt, stream, data, cfg, run_steps, mode, stage, progress):
+    device = data.device
+    k = len(lrs)
+    win = max(1, int(cfg.acc_window))
+    acc_hist = torch.zeros(k, win, device=device)
+    loss_hist = torch.zeros(k, win, device=device)
+    first_bad = torch.full((k,), -1, dtype=torch.long, device=device)
+    active = [True] * k
+    res: list[dict[str, Any]] = [
+        {"stage": stage, "lr": lr, "status": RUN_OK, "reason": None, "steps": 0, "train_acc": float("nan"),
+         "train_loss": float("nan")} for lr in lrs
+    ]
+    if mode == "full":
+        for r in res:
+            r["best_val_acc"] = float("nan")
+            r["val_history"] = []
+    cut_step = int(cfg.screen_cut_step) if mode == "screen" else -1
+    check_every = max(1, int(cfg.check_every))
+    eval_every = max(1, int(cfg.eval_every))
+    autocast = _autocast(cfg, device)
+    channels_last = cfg.channels_last and device.type == "cuda"
+    for step in range(run_steps):
+        xb, yb = stream.next()
+        if channels_last:
+            xb = xb.contiguous(memory_format=torch.channels_last)
+        with autocast:
+            logits = forward(xb)
+        c = logits.shape[-1]
+        losses = F.cross_entropy(logits.float().reshape(-1, c), yb.repeat(k), reduction="none").view(k, -1).mean(1)
+        opt.zero_grad(set_to_none=True)
+        losses.sum().backward()
+        opt.step()
+        with torch.no_grad():
+            slot = step % win
+            acc_hist[:, slot] = (logits.argmax(-1) == yb).float().mean(1)
+            lt = losses.detach()
+            loss_hist[:, slot] = lt
+            first_bad.masked_fill_((~torch.isfinite(lt)) & (first_bad < 0), step)
+        done = step + 1
+        is_eval = mode == "full" and (done % eval_every == 0 or done == run_steps)
+        if not (done % check_every == 0 or done == run_steps or done == cut_step or is_eval):
+            continue
+        n = min(done, win)
+        stats = torch.stack([acc_hist[:, :n].mean(1), loss_hist[:, :n].mean(1), first_bad.float()]).cpu()
+        val = _validate(module, forward, data, cfg, k) if is_eval else None
+        for i in range(k):
+            if not active[i]:
+                continue
+            r = res[i]
+            acc, loss, bad = float(stats[0, i]), float(stats[1, i]), int(stats[2, i])
+            r["steps"], r["train_acc"], r["train_loss"] = done, acc, loss
+            if bad >= 0:
+                r.update(status=RUN_FAILED, steps=bad + 1, reason=f"non-finite loss at step {bad}")
+                active[i] = False
+                continue
+            if val is not None:
+                v = float(val[i])
+                r["val_history"].append([done, v])
+                if not (r["best_val_acc"] >= v):  # also replaces the initial NaN
+                    r["best_val_acc"] = v
+            if done == cut_step and acc < cfg.screen_cut_threshold:
+                r.update(status=RUN_CUT, reason=f"training accuracy {acc:.3f} < {cfg.screen_cut_threshold} "
+                                                f"after {done} steps")
+                active[i] = False
+            elif mode == "full" and done >= cfg.stop_check_after and acc < cfg.stop_threshold:
+                r.update(status=RUN_STOPPED, reason=f"training accuracy {acc:.3f} < {cfg.stop_threshold} "
+                                                    f"after {done} steps")
+                active[i] = False
+        if progress is not None:
+            progress({"stage": stage, "step": done, "run_steps": run_steps,
+                      "runs": [{"lr": r["lr"], "status": r["status"], "train_acc": r["train_acc"],
+                                **({"best_val_acc": r["best_val_acc"]} if mode == "full" else {})} for r in res]})
+        if not any(active):
+            break
+    for r in res:
+        for key in ("train_acc", "train_loss"):
+            if r[key] is not None and not math.isfinite(r[key]):
+                r[key] = None  # JSON has no NaN/inf; the status and reason say what happened
+    return res
+
+
+@torch.no_grad()
+def _validate(module, forward, data: DeviceData, cfg: Any, k: int) -> list[float]:
+    """Validation accuracy of each member (eval mode: running BN statistics, no dropout)."""
+    was_training = module.training
+    module.eval()
+    correct = torch.zeros(k, device=data.device)
+    n = int(data.x_val.shape[0])
+    bs = max(1, int(cfg.val_batch_size))
+    with _autocast(cfg, data.device):
+        for i in range(0, n, bs):
+            xv = data.x_val[i:i + bs]
+            if cfg.channels_last and data.device.type == "cuda":
+                xv = xv.contiguous(memory_format=torch.channels_last)
+            # Always the eager module here: a CUDA-graphed callable is captured for training mode.
+            out = module(xv)
+            out = out.unsqueeze(0) if out.dim() == 2 else out
+            correct += (out.argmax(-1) == data.y_val[i:i + bs]).float().sum(1)
+    module.train(was_training)
+    return (correct / max(1, n)).tolist()

@@ -1,0 +1,381 @@
+"""The paper's surrogate fitness protocol (SPEC section 6) for any torch optimizer or genome.
+
+Stage 1, the learning-rate screen: train ``screen_steps`` (800) steps at each of 10, 0.01, 1e-5;
+reject unless one reaches ``screen_threshold_first`` (25 %) training accuracy; then also at 1, 0.1,
+1e-3, 1e-4 and reject unless one of all seven reaches ``screen_threshold_second`` (40 %). A screen
+run is cut at step ``screen_cut_step`` (600) when its training accuracy is below 25 %. A screen run
+follows the *full* run's schedule (``total_steps``, ``warmup_steps``), truncated, so it is still
+warming up when it ends.
+
+Stage 2: train at the best screened rate (highest final training accuracy) for ``total_steps``
+(8,000) steps with ``warmup_steps`` (800) warm-up, validating every ``eval_every`` steps; once past
+``stop_check_after`` (1,000) steps the run stops when its training accuracy is below
+``stop_threshold`` (40 %). Fitness is the best validation accuracy seen (also for a stopped run, as
+in the paper, unless ``stop_rejects``).
+
+"Training accuracy" is the mean accuracy of the last ``acc_window`` training batches (as measured
+in training mode, with augmentation and dropout, the way Keras reports it). A non-finite loss ends
+that run as ``failed``; in the full run it makes the record ``failed``.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from collections import OrderedDict
+from dataclasses import asdict, dataclass
+from typing import Any, Callable
+
+import torch
+
+from gp_opt.data import DeviceData, load_dataset
+from gp_opt.errors import GpOptError
+from gp_opt.fitness import FAILED, OK, REJECTED, FitnessRecord
+from gp_opt.surrogate.baselines import BASELINES, OptimizerFactory, torch_factory
+from gp_opt.surrogate.ensemble import RUN_FAILED, RUN_OK, RUN_STOPPED, train_runs
+
+__all__ = [
+    "SurrogateConfig",
+    "evaluate",
+    "resolve_optimizer",
+    "genome_factory",
+    "get_device_data",
+    "SurrogateEvaluator",
+    "make_evaluator",
+]
+
+
+@dataclass
+class SurrogateConfig:
+    """Every number of the protocol; defaults are SPEC section 6 (CIFAR-10, base 48)."""
+
+    # data
+    dataset: str = "cifar10"
+    data_dir: str | None = None
+    download: bool = False
+    val_fraction: float = 0.1  # only for sets without their own split (CIFAR: last 5,000 images)
+    # model
+    base: int = 48
+    dropout: float = 0.2
+    bn_momentum: float = 0.1  # torch convention (Keras' 0.99 is torch's 0.01)
+    bn_eps: float = 1e-5
+    # training
+    batch_size: int = 128
+    augment: bool = True
+    pad: int | None = None  # None: 4 px scaled to the image size (1 for 8x8)
+    cutout: int | None = None  # None: 8 px scaled to the image size (2 for 8x8)
+    flip: bool | None = None  # None: on unless the dataset forbids it (digits)
+    # stage 1: learning-rate screen
+    screen_lrs_first: tuple[float, ...] = (10.0, 0.01, 1e-5)
+    screen_threshold_first: float = 0.25
+    screen_lrs_second: tuple[float, ...] = (1.0, 0.1, 1e-3, 1e-4)
+    screen_threshold_second: float = 0.40
+    screen_steps: int = 800
+    screen_cut_step: int = 600
+    screen_cut_threshold: float = 0.25
+    fixed_lr: float | None = None  # skip the screen and train at this rate (elimination runs)
+    # stage 2: full run
+    total_steps: int = 8000
+    warmup_steps: int = 800
+    stop_check_after: int = 1000
+    stop_threshold: float = 0.40
+    stop_rejects: bool = False
+    eval_every: int = 400
+    val_batch_size: int = 1000
+    # measurement
+    acc_window: int = 100
+    check_every: int = 100
+    seed: int = 0
+    # execution
+    device: str = "auto"
+    batched: bool = True  # one ensemble per screen stage (False: one model per rate, in turn)
+    bf16: bool = True  # bfloat16 autocast (CUDA only)
+    compile: bool = False  # torch.compile the forward (CUDA only)
+    cuda_graphs: bool = False  # CUDA-graph the forward/backward (CUDA only)
+    channels_last: bool = False  # (CUDA only)
+
+    def __post_init__(self) -> None:
+        self.screen_lrs_first = tuple(float(v) for v in self.screen_lrs_first)
+        self.screen_lrs_second = tuple(float(v) for v in self.screen_lrs_second)
+        problems = []
+        for name in ("base", "batch_size", "screen_steps", "total_steps", "eval_every", "check_every",
+                     "acc_window", "val_batch_size"):
+            if int(getattr(self, name)) < 1:
+                problems.append(f"{name} must be >= 1")
+        for name in ("warmup_steps", "screen_cut_step", "stop_check_after"):
+            if int(getattr(self, name)) < 0:
+                problems.append(f"{name} must be >= 0")
+        if self.warmup_steps > self.total_steps:
+            problems.append("warmup_steps must not exceed total_steps")
+        if self.screen_steps > self.total_steps:
+            problems.append("screen_steps must not exceed total_steps (a screen run is a truncated full run)")
+        if not self.screen_lrs_first and self.fixed_lr is None:
+            problems.append("screen_lrs_first is empty")
+        if not 0.0 <= self.dropout < 1.0:
+            problems.append("dropout must lie in [0, 1)")
+        if problems:
+            raise GpOptError("SurrogateConfig: " + "; ".join(problems))
+
+    @classmethod
+    def preset(cls, name: str, **overrides: Any) -> "SurrogateConfig":
+        """``paper`` (SPEC section 6 on CIFAR-10) or ``smoke`` (digits, base 8, tens of steps, CPU)."""
+        presets = _presets()
+        if name not in presets:
+            raise GpOptError(f"unknown surrogate preset {name!r}; choose one of {', '.join(presets)}")
+        kw = dict(presets[name])
+        kw.update(overrides)
+        return cls(**kw)
+
+    def replace(self, **changes: Any) -> "SurrogateConfig":
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def resolved_device(self) -> torch.device:
+        if self.device == "auto":
+            return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        return torch.device(self.device)
+
+
+def _presets() -> dict[str, dict[str, Any]]:
+    return {
+        "paper": {},
+        # Tiny: 8x8 digits, base 8, batch 64, screens of 40 steps, full run 120 (warm-up 12): the
+        # paper's proportions (cut at 3/4 of a screen, stop check after 1/8 of the full run... roughly),
+        # a few seconds per evaluation on a CPU.
+        "smoke": dict(dataset="digits", base=8, batch_size=64, screen_steps=40, screen_cut_step=30,
+                      total_steps=120, warmup_steps=12, stop_check_after=40, eval_every=20, acc_window=5,
+                      check_every=5, val_batch_size=512),
+    }
+
+
+# ----------------------------------------------------------------------------------------------
+# Optimizers: one interface for stock torch optimizers, factories and genomes
+# ----------------------------------------------------------------------------------------------
+
+
+def genome_factory(genome: Any) -> OptimizerFactory:
+    """A factory building ``gp_opt.optim.EvolvedOptimizer`` for ``genome`` (imported lazily)."""
+    from gp_opt.optim import EvolvedOptimizer  # noqa: PLC0415 - lazy: written by another module owner
+
+    def factory(params: Any, lr: float, total_steps: int, warmup_steps: int = 0) -> torch.optim.Optimizer:
+        return EvolvedOptimizer(params, genome, lr=lr, total_steps=total_steps, warmup_steps=warmup_steps)
+
+    factory.label = f"genome {getattr(genome, 'name', None) or type(genome).__name__}"
+    return factory
+
+
+def _catalog_genome(name: str) -> Any | None:
+    try:
+        from gp_opt import catalog  # noqa: PLC0415
+    except ImportError:
+        return None
+    try:
+        return catalog.get(name)
+    except (KeyError, LookupError, GpOptError, FileNotFoundError):
+        return None
+
+
+def resolve_optimizer(opt: Any) -> tuple[OptimizerFactory, str]:
+    """Turn what the caller passed into ``(factory, label)``.
+
+    Accepted: a factory ``f(params, lr, total_steps, warmup_steps)``; a ``torch.optim.Optimizer``
+    subclass (wrapped by :func:`torch_factory` with the base schedule); a baseline name (``adam``,
+    ``sgd``, ``nesterov``, ``momentum``, ``rmsprop``, ``adamw``, ``qhm``, ``powersign``,
+    ``addsign``); a catalog name (``Opt1``...); or a genome (anything else), run by
+    ``gp_opt.optim.EvolvedOptimizer``. QHM/PowerSign/AddSign use the catalog genomes when the
+    catalog and ``gp_opt.optim`` provide them, else this package's fallback implementations.
+    """
+    if isinstance(opt, str):
+        key = opt.lower()
+        if key in BASELINES and key not in ("qhm", "powersign", "addsign"):
+            f = BASELINES[key]
+            return f, getattr(f, "label", opt)
+        genome = _catalog_genome(opt)
+        if genome is not None:
+            try:
+                return genome_factory(genome), opt
+            except ImportError:
+                pass
+        if key in BASELINES:
+            f = BASELINES[key]
+            return f, getattr(f, "label", opt)
+        raise GpOptError(
+            f"unknown optimizer {opt!r}: not a baseline ({', '.join(BASELINES)}) and not available from "
+            f"gp_opt.catalog/gp_opt.optim")
+    if isinstance(opt, type) and issubclass(opt, torch.optim.Optimizer):
+        f = torch_factory(opt)
+        return f, f.label
+    if callable(opt):
+        return opt, getattr(opt, "label", getattr(opt, "__name__", type(opt).__name__))
+    return genome_factory(opt), getattr(genome_factory, "label", "genome")
+
+
+# ----------------------------------------------------------------------------------------------
+# Data, cached on the device across evaluations
+# ----------------------------------------------------------------------------------------------
+
+_DATA_CACHE: "OrderedDict[tuple, DeviceData]" = OrderedDict()
+
+
+def get_device_data(cfg: SurrogateConfig) -> DeviceData:
+    """The config's dataset, normalised and resident on its device (cached: 2 most recent)."""
+    device = cfg.resolved_device()
+    key = (cfg.dataset, cfg.data_dir, cfg.val_fraction, cfg.seed, str(device))
+    if key in _DATA_CACHE:
+        _DATA_CACHE.move_to_end(key)
+        return _DATA_CACHE[key]
+    ds = load_dataset(cfg.dataset, data_dir=cfg.data_dir, download=cfg.download, val_fraction=cfg.val_fraction,
+                      seed=cfg.seed)
+    dd = ds.to_device(device)
+    _DATA_CACHE[key] = dd
+    while len(_DATA_CACHE) > 2:
+        _DATA_CACHE.popitem(last=False)
+    return dd
+
+
+# ----------------------------------------------------------------------------------------------
+# The protocol
+# ----------------------------------------------------------------------------------------------
+
+
+def _clean(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    for r in runs:
+        v = r.get("best_val_acc")
+        if v is not None and not math.isfinite(v):
+            r["best_val_acc"] = None
+    return runs
+
+
+def _fmt(values) -> str:
+    return ", ".join(f"{v:g}" for v in values)
+
+
+def evaluate(optimizer: Any, config: SurrogateConfig | None = None, *, data: DeviceData | None = None,
+             progress: Callable[[dict], None] | None = None) -> FitnessRecord:
+    """Score ``optimizer`` (factory, torch optimizer class, name or genome) by the surrogate protocol.
+
+    Never raises for a bad candidate: NaN/inf and exceptions inside training become a ``failed``
+    record. User errors (unknown dataset, missing files, bad config) raise :class:`GpOptError`.
+    ``progress`` receives a small dict at every check (stage, step, per-run accuracy).
+    """
+    cfg = config if config is not None else SurrogateConfig()
+    t0 = time.perf_counter()
+    factory, label = resolve_optimizer(optimizer)
+    if data is None:
+        data = get_device_data(cfg)
+    extra: dict[str, Any] = {"optimizer": label, "device": str(data.device), "dataset": data.name,
+                             "config": cfg.to_dict(), "timings": {}}
+    stages: list[dict[str, Any]] = []
+    try:
+        return _protocol(factory, data, cfg, stages, extra, progress, t0)
+    except torch.cuda.OutOfMemoryError:
+        raise
+    except (ImportError, KeyboardInterrupt):
+        raise
+    except Exception as e:  # noqa: BLE001 - a candidate that crashes is a failed candidate
+        return FitnessRecord.failed(f"exception during evaluation: {type(e).__name__}: {e}", stages=stages,
+                                    seconds=time.perf_counter() - t0, extra=extra)
+
+
+def _protocol(factory, data, cfg, stages, extra, progress, t0) -> FitnessRecord:
+    timings = extra["timings"]
+    T, W = cfg.total_steps, cfg.warmup_steps
+
+    def screen(lrs, name):
+        t = time.perf_counter()
+        runs = train_runs(lrs, factory, data, cfg, run_steps=cfg.screen_steps, total_steps=T, warmup_steps=W,
+                          mode="screen", stage=name, progress=progress)
+        timings[name] = time.perf_counter() - t
+        stages.extend(_clean(runs))
+        return runs
+
+    def done(rec: FitnessRecord) -> FitnessRecord:
+        rec.seconds = time.perf_counter() - t0
+        return rec
+
+    if cfg.fixed_lr is not None:
+        best_lr = float(cfg.fixed_lr)
+    else:
+        first = screen(cfg.screen_lrs_first, "screen1")
+        ok_first = [r for r in first if r["status"] == RUN_OK and (r["train_acc"] or 0.0) >= cfg.screen_threshold_first]
+        if not ok_first:
+            return done(FitnessRecord.rejected(
+                f"screen: no learning rate among {_fmt(cfg.screen_lrs_first)} reached "
+                f"{cfg.screen_threshold_first:.0%} training accuracy ({_summary(first)})",
+                stages=stages, extra=extra))
+        second = screen(cfg.screen_lrs_second, "screen2") if cfg.screen_lrs_second else []
+        screened = [r for r in first + second if r["status"] == RUN_OK and r["train_acc"] is not None]
+        passing = [r for r in screened if r["train_acc"] >= cfg.screen_threshold_second]
+        if not passing:
+            return done(FitnessRecord.rejected(
+                f"screen: no learning rate reached {cfg.screen_threshold_second:.0%} training accuracy "
+                f"({_summary(first + second)})", stages=stages, extra=extra))
+        best_lr = max(passing, key=lambda r: r["train_acc"])["lr"]  # max keeps the first of ties
+
+    t = time.perf_counter()
+    full = train_runs([best_lr], factory, data, cfg, run_steps=T, total_steps=T, warmup_steps=W, mode="full",
+                      batched=False, stage="full", progress=progress)
+    timings["full"] = time.perf_counter() - t
+    stages.extend(_clean(full))
+    run = full[0]
+    best_val = run.get("best_val_acc")
+    if run["status"] == RUN_FAILED:
+        extra["best_val_acc"] = best_val
+        return done(FitnessRecord.failed(f"full run at lr {best_lr:g}: {run['reason']}", stages=stages,
+                                         best_lr=best_lr, extra=extra))
+    if best_val is None:
+        return done(FitnessRecord.failed(f"full run at lr {best_lr:g}: no validation accuracy was measured",
+                                         stages=stages, best_lr=best_lr, extra=extra))
+    if run["status"] == RUN_STOPPED:
+        extra["stopped_early"] = run["reason"]
+        if cfg.stop_rejects:
+            extra["best_val_acc"] = best_val
+            return done(FitnessRecord.rejected(f"full run stopped: {run['reason']}", stages=stages,
+                                               best_lr=best_lr, extra=extra))
+    return done(FitnessRecord(fitness=float(best_val), status=OK, stages=stages, best_lr=best_lr, extra=extra))
+
+
+def _summary(runs: list[dict[str, Any]]) -> str:
+    parts = []
+    for r in runs:
+        acc = r["train_acc"]
+        acc_s = "n/a" if acc is None else f"{acc:.3f}"
+        parts.append(f"lr {r['lr']:g}: {r['status']} {acc_s}")
+    return "; ".join(parts)
+
+
+# ----------------------------------------------------------------------------------------------
+# The search's evaluate callable
+# ----------------------------------------------------------------------------------------------
+
+
+class SurrogateEvaluator:
+    """``evaluator(genome) -> FitnessRecord`` with the data loaded once (on first use) and kept on device."""
+
+    def __init__(self, config: SurrogateConfig | None = None,
+                 progress: Callable[[dict], None] | None = None):
+        self.config = config if config is not None else SurrogateConfig()
+        self.progress = progress
+        self._data: DeviceData | None = None
+        self.calls = 0
+
+    @property
+    def data(self) -> DeviceData:
+        if self._data is None:
+            self._data = get_device_data(self.config)
+        return self._data
+
+    def __call__(self, candidate: Any) -> FitnessRecord:
+        self.calls += 1
+        return evaluate(candidate, self.config, data=self.data, progress=self.progress)
+
+
+def make_evaluator(config: SurrogateConfig | None = None, **kw: Any) -> SurrogateEvaluator:
+    """The search's pluggable ``evaluate``: a callable taking a genome and returning a FitnessRecord."""
+    return SurrogateEvaluator(config, **kw)
+
+
+# keep the record's status names importable from here as well
+STATUSES = (OK, REJECTED, FAILED)
