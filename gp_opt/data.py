@@ -290,12 +290,13 @@ def load_cifar(name: str = "cifar10", data_dir: str | os.PathLike | None = None,
     xte, yte = _read_cifar_batch(folder / spec["test"][0], label_key)
     n_cls = spec["num_classes"]
     for what, lab in (("train", y), ("test", yte)):
-        if lab.numel() and (int(lab.min()) < 0 or int(lab.max()) >= n_cls):
+        if len(lab) and (int(lab.min()) < 0 or int(lab.max()) >= n_cls):
             raise DataError(f"{name} {what} labels must lie in 0..{n_cls - 1}")
     n_val = CIFAR_VAL_SIZE if x.shape[0] > 2 * CIFAR_VAL_SIZE else max(1, x.shape[0] // 10)
     xt, yt, xv, yv = _split_tail(x, y, n_val)
     mean, std = _channel_stats(xt)
-    return Dataset(name, xt, yt, xv, yv, n_cls, mean, std, torch.from_numpy(xte), torch.from_numpy(yte),
+    return Dataset(name, xt, yt, xv, yv, n_cls, mean, std, torch.from_numpy(np.ascontiguousarray(xte)),
+                   torch.from_numpy(yte),
                    flip_ok=True, info={"folder": str(folder), "val_size": n_val})
 
 
