@@ -1,0 +1,222 @@
+"""``EvolvedOptimizer``: any genome as a ``torch.optim.Optimizer`` (SPEC section 1).
+
+How a step runs. The genome is compiled once (:mod:`gp_opt.optim.compile`) into one straight-line
+function. Parameters with a gradient are put in *buckets*: one per (device, dtype, update count)
+holding every such parameter of every group. A bucket owns one flat buffer per state (moving
+averages, stateful nodes, momentum) and one for the gradients (and the weights when an operand
+reads them); the per-parameter entries of ``optimizer.state[p]`` are views into those buffers, so
+``state_dict()`` is the ordinary per-parameter torch format. Each step copies the gradients into
+the flat buffer (one ``_foreach_copy_``), runs the genome's function once on the whole buffer and
+adds the result to the parameters (one ``_foreach_add_``): the Python work per step does not grow
+with the graph size times the number of parameter tensors.
+
+Schedules: group ``g`` at its step ``t`` (``group['step']``, counting ``step()`` calls) uses
+``lr_t = group['lr'] * base_lr_factor(t, T, W, H)`` (``base_schedule=False``: ``group['lr']``
+as is, for an external scheduler), the one-cycle momentum ``mu_t`` (``momentum_schedule=False``:
+0.9, or a number: that constant), and each decay function ``d(t)`` from a table computed once.
+Past the end of the run (``t >= T``) every schedule stays at its step ``T - 1`` value.
+Bias corrections (moving averages, the ``ema`` op) use the parameter's own update count (the
+number of steps it had a gradient), like ``torch.optim.Adam``.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable, Iterable
+
+import torch
+
+from gp_opt.genome import OptimizerGenome
+from gp_opt.optim.compile import CompiledGenome, FlatCtx, compile_genome
+from gp_opt.optim.schedules import _check, base_lr_table, momentum_table
+
+__all__ = ["EvolvedOptimizer"]
+
+_LOW_PRECISION = (torch.bfloat16, torch.float16)
+
+
+def _compute_dtype(dtype: torch.dtype) -> torch.dtype:
+    return torch.float32 if dtype in _LOW_PRECISION else dtype
+
+
+class _Bucket:
+    """Parameters sharing (device, dtype, update count), laid out back to back."""
+
+    def __init__(self, params: list[torch.Tensor], group_ids: list[int], n: int,
+                 compiled: CompiledGenome, opt_state: dict):
+        self.params = params
+        self.n = n
+        p0 = params[0]
+        self.device, self.pdtype = p0.device, p0.dtype
+        self.dtype = _compute_dtype(p0.dtype)
+        self.sizes = [p.numel() for p in params]
+        self.numel = sum(self.sizes)
+        # contiguous runs of groups (params are ordered by group)
+        runs: list[list[int]] = []
+        for gid, size in zip(group_ids, self.sizes):
+            if runs and runs[-1][0] == gid:
+                runs[-1][1] += size
+            else:
+                runs.append([gid, size])
+        self.group_runs = [r[0] for r in runs]
+        self.run_sizes = torch.tensor([r[1] for r in runs], dtype=torch.long, device=self.device)
+        kw = dict(dtype=self.dtype, device=self.device)
+        self.gbuf = torch.empty(self.numel, **kw)
+        self.gviews = self._views(self.gbuf)
+        self.wbuf = torch.empty(self.numel, **kw) if compiled.needs_w else None
+        self.wviews = self._views(self.wbuf) if compiled.needs_w else None
+        self.state: dict[str, torch.Tensor] = {}
+        for key in compiled.state_keys:
+            flat = torch.zeros(self.numel, **kw)
+            for p, view in zip(params, self._views(flat)):
+                old = opt_state[p].get(key)
+                if old is not None:
+                    view.copy_(old)
+                opt_state[p][key] = view
+            self.state[key] = flat
+        self.ctx = FlatCtx(self.sizes, self.device)
+
+    def _views(self, flat: torch.Tensor) -> list[torch.Tensor]:
+        return [v.view_as(p) for v, p in zip(flat.split(self.sizes), self.params)]
+
+    def per_element(self, values: list[float]) -> Any:
+        """One value per group run -> a float (all equal) or a tensor over the flat buffer."""
+        first = values[0]
+        if all(v == first for v in values):
+            return first
+        vals = torch.tensor(values, dtype=self.dtype, device=self.device)
+        return torch.repeat_interleave(vals, self.run_sizes, output_size=self.numel)
+
+
+class EvolvedOptimizer(torch.optim.Optimizer):
+    """A genome (``OptimizerGenome``) as a PyTorch optimizer, SPEC section 1 exactly.
+
+    Args:
+        params: parameters or parameter groups. A group may override ``lr``, ``total_steps``,
+            ``warmup_steps``, ``hold_steps``, ``momentum_schedule`` and ``base_schedule``.
+        genome: the update equation, its decay functions, momentum type and sign.
+        lr: the peak learning rate of the base one-cycle schedule.
+        total_steps: ``T``, the run length the schedules and decay functions are laid over.
+        warmup_steps, hold_steps: ``W`` and ``H`` of the base schedule and of ``mu_t``.
+        momentum_schedule: True: the one-cycle momentum ``mu_t``; False: a constant 0.9; a
+            number: that constant.
+        base_schedule: False leaves ``group['lr']`` unscheduled (drive it with a torch
+            ``LRScheduler`` such as :class:`~gp_opt.optim.EvolvedLR`).
+        compile: run the step function through ``torch.compile``.
+
+    Numbers: float32/float64 parameters are updated in their own precision; bfloat16/float16
+    parameters keep float32 state and compute in float32 (rounded once when added to the
+    weights). NaN or inf produced by the genome is written to the weights as is.
+    Dropout ops draw from torch's global RNG of the parameter's device: a resumed run repeats the
+    uninterrupted one bit for bit when the RNG state is saved and restored along with the
+    optimizer (``torch.get_rng_state()`` / ``torch.cuda.get_rng_state_all()``).
+    """
+
+    def __init__(self, params: Iterable, genome: OptimizerGenome, lr: float,
+                 total_steps: int, warmup_steps: int = 0, hold_steps: int = 0,
+                 momentum_schedule: bool | float = True, base_schedule: bool = True,
+                 compile: bool = False):
+        if not isinstance(genome, OptimizerGenome):
+            raise TypeError(f"genome must be an OptimizerGenome, got {type(genome).__name__}")
+        if not lr >= 0.0:
+            raise ValueError(f"invalid learning rate {lr!r}")
+        _check(total_steps, warmup_steps, hold_steps)
+        defaults = dict(lr=lr, total_steps=int(total_steps), warmup_steps=int(warmup_steps),
+                        hold_steps=int(hold_steps), momentum_schedule=momentum_schedule,
+                        base_schedule=bool(base_schedule), step=0)
+        super().__init__(params, defaults)
+        self.genome = genome
+        self.compiled = compile_genome(genome)
+        self._fn: Callable = self.compiled.step
+        self._compile = bool(compile)
+        if compile:
+            self._fn = torch.compile(self.compiled.step, dynamic=True)
+        self._layout_key: Any = None
+        self._buckets: list[_Bucket] = []
+        self._tables: dict[tuple, tuple[list[float], list[float]]] = {}
+
+    # ---------------------------------------------------------------- torch contract
+    def add_param_group(self, param_group: dict) -> None:
+        super().add_param_group(param_group)
+        self._layout_key = None
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        super().load_state_dict(state_dict)
+        self._layout_key = None
+        self._buckets = []
+
+    def __setstate__(self, state: dict) -> None:
+        super().__setstate__(state)
+        self.__dict__.setdefault("_layout_key", None)
+
+    # ---------------------------------------------------------------- schedules
+    def _group_tables(self, group: dict) -> tuple[list[float], list[float]]:
+        key = (group["total_steps"], group["warmup_steps"], group["hold_steps"])
+        if key not in self._tables:
+            _check(*key)
+            self._tables[key] = (base_lr_table(*key), momentum_table(*key))
+        return self._tables[key]
+
+    def schedule(self, group: dict, t: int | None = None) -> dict[str, Any]:
+        """The values group ``group`` uses at its step ``t`` (default: the next step)."""
+        t = group["step"] if t is None else int(t)
+        T = group["total_steps"]
+        tc = min(max(t, 0), T - 1)
+        base, mus = self._group_tables(group)
+        lr = group["lr"] * (base[tc] if group["base_schedule"] else 1.0)
+        ms = group["momentum_schedule"]
+        mu = mus[tc] if ms is True else (0.9 if ms is False else float(ms))
+        return {"lr": lr, "mu": mu, "decays": self.compiled.decay_values(tc, T)}
+
+    # ---------------------------------------------------------------- layout
+    def _layout(self) -> list[_Bucket]:
+        entries = []
+        for gid, group in enumerate(self.param_groups):
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                if p.grad.is_sparse:
+                    raise RuntimeError("EvolvedOptimizer does not support sparse gradients")
+                st = self.state[p]
+                n = int(st.get("step", 0))
+                entries.append((gid, p, n, group["step"] - n))
+        key = tuple((gid, id(p), lag) for gid, p, _, lag in entries)
+        if key != self._layout_key:
+            by: dict[tuple, list] = {}
+            for gid, p, n, _ in entries:
+                by.setdefault((p.device, p.dtype, n), []).append((gid, p))
+            self._buckets = [_Bucket([p for _, p in items], [g for g, _ in items], n,
+                                     self.compiled, self.state)
+                             for (_, _, n), items in by.items()]
+            self._layout_key = key
+        else:
+            # same parameters and lags: every bucket's update count moved on together
+            for b in self._buckets:
+                b.n = int(self.state[b.params[0]].get("step", 0))
+        return self._buckets
+
+    # ---------------------------------------------------------------- step
+    @torch.no_grad()
+    def step(self, closure: Callable | None = None):
+        """One update of every parameter that has a gradient; returns ``closure()``'s loss."""
+        loss = None
+        if closure is not None:
+            with torch.enable_grad():
+                loss = closure()
+        buckets = self._layout()
+        scheds = [self.schedule(g) for g in self.param_groups]
+        fn = self._fn
+        for b in buckets:
+            runs = [scheds[gid] for gid in b.group_runs]
+            lr = b.per_element([s["lr"] for s in runs])
+            mu = b.per_element([s["mu"] for s in runs])
+            d = [b.per_element([s["decays"][k] for s in runs]) for k in range(len(self.compiled.decays))]
+            torch._foreach_copy_(b.gviews, [p.grad for p in b.params])
+            if b.wbuf is not None:
+                torch._foreach_copy_(b.wviews, b.params)
+            b.ctx.bind(b.state, b.n, b.gbuf)
+            delta = fn(b.gbuf, b.wbuf, b.state, b.ctx, b.n, lr, mu, d)
+            torch._foreach_add_(b.params, b._views(delta))
+            for p in b.params:
+                self.state[p]["step"] = b.n + 1
+        for group in self.param_groups:
+            group["step"] += 1
+        return loss
