@@ -1,0 +1,488 @@
+"""EvolvedOptimizer against an independent plain-numpy implementation of SPEC sections 1, 3 and 4.
+
+The reference below is written from the SPEC's tables directly (numpy + scipy.special): it does
+not read the grammar, the printer or any gp_opt code.
+"""
+from __future__ import annotations
+
+import copy
+import io
+import math
+
+import numpy as np
+import pytest
+import torch
+from scipy import special as sps
+
+from gp_opt.genome import DecayGenome, OptimizerGenome
+from gp_opt.optim import EvolvedOptimizer, base_lr_factor, functional_step, momentum_table
+
+EPS = 1e-7
+
+# ---------------------------------------------------------------- the numpy reference (SPEC)
+
+
+def ref_lr_factor(t, T, W, H):
+    if t < W:
+        return t / W
+    if t <= W + H:
+        return 1.0
+    return 0.5 * (1 + math.cos(math.pi * (t - W - H) / (T - W - H)))
+
+
+def ref_mu(T, W, H):
+    return np.concatenate([np.linspace(0.95, 0.85, W), np.full(H, 0.85), np.linspace(0.85, 0.95, T - W - H)])
+
+
+def sched(name, t, T):
+    """SPEC section 4's decay schedules a1..a14."""
+    r = ((2 * t) % T) / T
+    z = 1 - (t + 1) / T
+    a13 = 0.95 * z / (0.05 + 0.95 * z)
+    return {
+        "a1": 1 - t / T, "a2": t / T,
+        "a3": 0.5 * (1 + math.cos(math.pi * t / T)), "a4": 0.5 * (1 - math.cos(math.pi * t / T)),
+        "a5": 0.5 * (1 + math.cos(2 * math.pi * t / T)), "a6": 0.5 * (1 - math.cos(2 * math.pi * t / T)),
+        "a7": 0.5 * (1 + math.cos(math.pi * r)), "a8": 0.5 * (1 - math.cos(math.pi * r)),
+        "a9": 1 - r, "a10": r, "a11": 0.01 ** (t / T), "a12": 1 - 0.01 ** (t / T),
+        "a13": a13, "a14": 0.95 - a13,
+    }[name]
+
+
+def dtanh(x):
+    return 1 - np.tanh(x) ** 2
+
+
+def softsign(x):
+    return x / (1 + np.abs(x))
+
+
+def clip(x, c):
+    return np.minimum(np.maximum(x, -np.abs(c)), np.abs(c))
+
+
+class S:
+    """Per-tensor reference state: the SPEC's operands at the current step."""
+
+    def __init__(self, shape):
+        self.v = np.zeros(shape)
+        self.s = np.zeros(shape)
+        self.lam = np.zeros(shape)
+        self.m = np.zeros(shape)
+        self.extra = {}
+
+    def advance(self, g, t):
+        self.v = 0.9 * self.v + 0.1 * g
+        self.s = 0.99 * self.s + 0.01 * g ** 2
+        self.lam = 0.999 * self.lam + 0.001 * g ** 3
+        self.v_hat = self.v / (1 - 0.9 ** (t + 1))
+        self.s_hat = self.s / (1 - 0.99 ** (t + 1))
+        self.lam_hat = self.lam / (1 - 0.999 ** (t + 1))
+        self.qh = 0.3 * g + 0.7 * self.v_hat
+        self.qh2 = 0.05 * g ** 2 + 0.95 * self.s_hat
+        self.qh3 = 0.01 * g ** 3 + 0.99 * self.lam_hat
+
+
+def reference_run(U, momentum, sign, w0, grad, steps, lr, T, W=0, H=0):
+    """Run SPEC section 1 on a list of numpy tensors; ``U(g, w, st, t, T)`` is the update."""
+    ws = [np.array(w, dtype=np.float64) for w in w0]
+    states = [S(w.shape) for w in ws]
+    mus = ref_mu(T, W, H)
+    for t in range(steps):
+        grads = [grad(i, w) for i, w in enumerate(ws)]
+        for i, (w, g, st) in enumerate(zip(ws, grads, states)):
+            st.advance(g, t)
+            u = sign * U(g, w, st, t, T)
+            lr_t = lr * ref_lr_factor(t, T, W, H)
+            if momentum == "none":
+                ws[i] = w - lr_t * u
+            elif momentum == "momentum":
+                st.m = mus[t] * st.m - lr_t * u
+                ws[i] = w + st.m
+            else:
+                st.m = mus[t] * st.m - lr_t * u
+                ws[i] = w + mus[t] * st.m - lr_t * u
+    return ws
+
+
+# ---------------------------------------------------------------- the problem
+
+SHAPES = [(3, 4), (5,), (2, 2, 2)]
+
+
+def problem(seed=0):
+    rng = np.random.default_rng(seed)
+    w0 = [rng.normal(size=s) for s in SHAPES]
+    a = [rng.uniform(0.5, 2.0, size=s) for s in SHAPES]
+    b = [rng.normal(size=s) for s in SHAPES]
+
+    def grad(i, w):
+        return a[i] * (w - b[i])
+
+    def loss(params):
+        return sum((0.5 * torch.as_tensor(ai) * (p - torch.as_tensor(bi)) ** 2).sum()
+                   for p, ai, bi in zip(params, a, b))
+
+    return w0, grad, loss
+
+
+def run_torch(genome, steps, lr, T, W=0, H=0, dtype=torch.float64, seed=0, **kw):
+    w0, _, loss = problem(seed)
+    params = [torch.nn.Parameter(torch.tensor(w, dtype=dtype)) for w in w0]
+    opt = EvolvedOptimizer(params, genome, lr=lr, total_steps=T, warmup_steps=W, hold_steps=H, **kw)
+    for _ in range(steps):
+        opt.zero_grad()
+        loss(params).backward()
+        opt.step()
+    return [p.detach().to(torch.float64).numpy() for p in params], opt
+
+
+def assert_matches(genome, U, *, steps=32, lr=0.05, T=40, W=5, H=3, rtol=1e-5):
+    w0, grad, _ = problem()
+    ref = reference_run(U, genome.momentum, genome.sign, w0, grad, steps, lr, T, W, H)
+    got, _ = run_torch(genome, steps, lr, T, W, H)
+    for r, g in zip(ref, got):
+        np.testing.assert_allclose(g, r, rtol=rtol, atol=1e-9)
+
+
+def D(nodes):
+    return DecayGenome.from_nodes(nodes)
+
+
+# ---------------------------------------------------------------- hand-built genomes vs reference
+
+HAND = {
+    "adam": (
+        dict(nodes={"h0": ("sqrt_abs", ["s_hat"]), "out": ("div", ["v_hat", "h0"])}),
+        lambda g, w, s, t, T: s.v_hat / (np.sqrt(np.abs(s.s_hat)) + EPS)),
+    "opt61": (
+        dict(nodes={"h0": ("exp", ["wd4"]), "out": ("div", ["qh_g", "h0"])}),
+        lambda g, w, s, t, T: s.qh / np.exp(1e-4 * w)),
+    "opt9_nesterov_decay": (
+        dict(nodes={"h0": ("atan", ["qh_g2"]), "h1": ("exp", ["h0"]),
+                    "out": ("mul", [("g", D({"out": ("erfc", ["a11"])})), "h1"])}, momentum="nesterov"),
+        lambda g, w, s, t, T: sps.erfc(sched("a11", t, T)) * g * np.exp(np.arctan(s.qh2))),
+    "opt10_like": (
+        dict(nodes={"h0": ("bessel_i1e", [("g", D({"h0": ("identity", ["a13"]),
+                                                  "out": ("mul", ["h0", "a2"])}))]),
+                    "out": ("bessel_i1e", ["h0"])}, momentum="nesterov"),
+        lambda g, w, s, t, T: sps.i1e(sps.i1e(sched("a13", t, T) * sched("a2", t, T) * g))),
+    "a1_clip": (
+        dict(nodes={"h0": ("sqrt_abs", ["s_hat"]), "out": ("clip", ["v_hat", "h0"])}),
+        lambda g, w, s, t, T: clip(s.v_hat, np.sqrt(np.abs(s.s_hat)))),
+    "a5_norm": (
+        dict(nodes={"h0": ("sqrt_abs", ["s_hat"]), "h1": ("clip", ["v_hat", "h0"]),
+                    "out": ("norm", ["h1"])}),
+        None),
+    "stateful_momentum": (
+        dict(nodes={"h0": ("ema", ["g"]), "h1": ("delta", ["v_hat"]), "h2": ("running_max", ["g"]),
+                    "h3": ("mul", ["h1", "h2"]), "out": ("add", ["h0", "h3"])}, momentum="momentum"),
+        None),
+    "flipped_softsign_aggmo": (
+        dict(nodes={"h0": ("softsign", ["aggmo_g"]), "h1": ("asinh", ["aggmo_g3"]),
+                    "out": ("add", ["h0", "h1"])}, sign=-1),
+        lambda g, w, s, t, T: softsign(np.mean([b * s.v - g for b in (0, 0.9, 0.999)], axis=0))
+        + np.arcsinh(np.mean([b * s.lam - g ** 3 for b in (0, 0.999, 0.9999)], axis=0))),
+    "constants": (
+        dict(nodes={"h0": ("exp", ["one"]), "h1": ("ema", ["two"]), "h2": ("mul", ["h0", "g"]),
+                    "h3": ("add", ["h1", "h2"]), "out": ("interp", ["h3", "sign_v_hat"])}),
+        None),
+}
+
+
+def _stateful_u():
+    def U(g, w, s, t, T):
+        e = s.extra
+        e["ema"] = 0.95 * e.get("ema", 0) + 0.05 * g
+        h0 = e["ema"] / (1 - 0.95 ** (t + 1))
+        h1 = s.v_hat - e.get("prev", 0)
+        e["prev"] = s.v_hat
+        e["max"] = np.maximum(e.get("max", 0), g)
+        return h0 + h1 * e["max"]
+    return U
+
+
+def _constants_u():
+    def U(g, w, s, t, T):
+        e = s.extra
+        e["ema"] = 0.95 * e.get("ema", 0) + 0.05 * 2.0
+        h3 = e["ema"] / (1 - 0.95 ** (t + 1)) + math.e * g
+        return 0.95 * h3 + 0.05 * np.sign(s.v_hat)
+    return U
+
+
+@pytest.mark.parametrize("name", sorted(HAND))
+def test_hand_built_genome_matches_numpy_reference(name):
+    genome, U = HAND_GENOME(name), HAND[name][1]
+    if name == "stateful_momentum":
+        # the stateful reference keeps per-tensor state: one closure per tensor
+        states = {}
+
+        def U(g, w, s, t, T):
+            return states.setdefault(id(s), _stateful_u())(g, w, s, t, T)
+    elif name == "constants":
+        states = {}
+
+        def U(g, w, s, t, T):
+            return states.setdefault(id(s), _constants_u())(g, w, s, t, T)
+    elif name == "a5_norm":
+        def U(g, w, s, t, T):
+            c = clip(s.v_hat, np.sqrt(np.abs(s.s_hat)))
+            return c / max(1.0, float(np.sqrt((c ** 2).sum())))
+    assert_matches(genome, U)
+
+
+def test_schedules_match_the_spec():
+    for T, W, H in [(40, 5, 3), (10, 0, 0), (7, 7, 0), (9, 0, 9), (12, 1, 1)]:
+        np.testing.assert_allclose(momentum_table(T, W, H), ref_mu(T, W, H), rtol=0, atol=1e-15)
+        for t in range(T):
+            assert base_lr_factor(t, T, W, H) == pytest.approx(ref_lr_factor(t, T, W, H), abs=1e-15)
+    assert base_lr_factor(100, 40, 5, 3) == base_lr_factor(39, 40, 5, 3)  # clamped past the end
+
+
+def test_steps_past_the_end_reuse_the_last_step():
+    genome = OptimizerGenome.from_nodes({"h0": ("identity", [("g", D({"out": ("identity", ["a1"])}))]),
+                                         "out": ("identity", ["h0"])})
+    w = torch.nn.Parameter(torch.ones(3, dtype=torch.float64))
+    opt = EvolvedOptimizer([w], genome, lr=1.0, total_steps=4)
+    for _ in range(6):
+        w.grad = torch.ones(3, dtype=torch.float64)
+        before = w.detach().clone()
+        opt.step()
+    # the last step used t = T-1: lr factor base(3) and decay a1(3) = 1/4
+    expected = base_lr_factor(3, 4) * 0.25
+    torch.testing.assert_close(before - w.detach(), torch.full((3,), expected, dtype=torch.float64))
+    assert opt.param_groups[0]["step"] == 6
+
+
+# ---------------------------------------------------------------- the torch contract
+
+STATEFUL = OptimizerGenome.from_nodes(
+    {"h0": ("ema", ["g"]), "h1": ("delta", [("v_hat", D({"out": ("identity", ["a4"])}))]),
+     "h2": ("running_max", ["g"]), "h3": ("mul", ["h1", "h2"]), "out": ("add", ["h0", "h3"])},
+    momentum="nesterov")
+DROPOUT = OptimizerGenome.from_nodes(
+    {"h0": ("drop_0.3", ["qh_g"]), "h1": ("ema", ["h0"]), "out": ("add", ["h1", "wd3"])},
+    momentum="momentum")
+
+
+def _train(params, opt, loss, steps):
+    for _ in range(steps):
+        opt.zero_grad()
+        loss(params).backward()
+        opt.step()
+
+
+@pytest.mark.parametrize("genome", [STATEFUL, DROPOUT], ids=["stateful", "dropout"])
+def test_state_dict_round_trip_is_bit_identical(genome):
+    w0, _, loss = problem(1)
+    k, n, T = 7, 15, 30
+
+    def fresh():
+        ps = [torch.nn.Parameter(torch.tensor(w, dtype=torch.float32)) for w in w0]
+        return ps, EvolvedOptimizer(ps, genome, lr=0.05, total_steps=T, warmup_steps=3)
+
+    torch.manual_seed(0)
+    ps_a, opt_a = fresh()
+    _train(ps_a, opt_a, loss, n)
+
+    torch.manual_seed(0)
+    ps_b, opt_b = fresh()
+    _train(ps_b, opt_b, loss, k)
+    buf = io.BytesIO()
+    torch.save({"opt": opt_b.state_dict(), "params": [p.detach() for p in ps_b],
+                "rng": torch.get_rng_state()}, buf)
+    del opt_b, ps_b
+    buf.seek(0)
+    saved = torch.load(buf)
+    ps_c, opt_c = fresh()
+    with torch.no_grad():
+        for p, q in zip(ps_c, saved["params"]):
+            p.copy_(q)
+    opt_c.load_state_dict(saved["opt"])
+    torch.set_rng_state(saved["rng"])
+    _train(ps_c, opt_c, loss, n - k)
+    for a, c in zip(ps_a, ps_c):
+        assert torch.isfinite(a).all() and torch.equal(a, c)
+    assert opt_c.param_groups[0]["step"] == n
+
+
+def test_state_dict_is_per_parameter_torch_format():
+    w0, _, loss = problem()
+    ps = [torch.nn.Parameter(torch.tensor(w)) for w in w0]
+    opt = EvolvedOptimizer(ps, STATEFUL, lr=0.01, total_steps=10)
+    _train(ps, opt, loss, 2)
+    sd = opt.state_dict()
+    assert sorted(sd["state"]) == [0, 1, 2]
+    assert set(sd["state"][0]) == {"v", "h0", "h1", "h2", "m", "step"}
+    assert sd["state"][1]["v"].shape == ps[1].shape
+    g = sd["param_groups"][0]
+    assert g["lr"] == 0.01 and g["total_steps"] == 10 and g["step"] == 2
+    copy.deepcopy(sd)
+
+
+def test_step_with_closure_returns_the_loss():
+    w0, _, loss = problem()
+    ps = [torch.nn.Parameter(torch.tensor(w)) for w in w0]
+    opt = EvolvedOptimizer(ps, STATEFUL, lr=0.01, total_steps=10)
+
+    def closure():
+        opt.zero_grad()
+        value = loss(ps)
+        value.backward()
+        return value
+
+    first = opt.step(closure)
+    assert isinstance(first, torch.Tensor) and first.item() == pytest.approx(loss(ps).item(), rel=0.5)
+    assert opt.step() is None or True
+
+
+def test_parameters_without_grad_are_skipped_and_start_their_own_count():
+    genome = OptimizerGenome.from_nodes({"h0": ("sqrt_abs", ["s_hat"]), "out": ("div", ["v_hat", "h0"])})
+    a = torch.nn.Parameter(torch.ones(4))
+    b = torch.nn.Parameter(torch.ones(3))
+    frozen = torch.nn.Parameter(torch.ones(2))
+    opt = EvolvedOptimizer([a, b, frozen], genome, lr=0.1, total_steps=20)
+    for t in range(3):
+        opt.zero_grad()
+        (a.sum() + (b.sum() if t >= 1 else 0)).backward()
+        opt.step()
+    assert torch.equal(frozen, torch.ones(2)) and frozen not in opt.state
+    assert opt.state[a]["step"] == 3 and opt.state[b]["step"] == 2
+    # b's bias correction counts its own updates: Adam's first step is lr * sign(g) (warm-up 0)
+    assert float(b[0].detach()) < 1.0
+    ref = 1.0 - 0.1 * base_lr_factor(1, 20) * 1 / (1 + EPS) - 0.1 * base_lr_factor(2, 20) / (1 + EPS)
+    assert float(b[0].detach()) == pytest.approx(ref, rel=1e-6)
+
+
+def test_groups_with_their_own_lr_match_separate_optimizers():
+    w0, _, loss = problem()
+    ps = [torch.nn.Parameter(torch.tensor(w)) for w in w0]
+    opt = EvolvedOptimizer([{"params": ps[:2]}, {"params": ps[2:], "lr": 0.3, "warmup_steps": 0}],
+                           STATEFUL, lr=0.05, total_steps=20, warmup_steps=4)
+    _train(ps, opt, loss, 8)
+    qs = [torch.nn.Parameter(torch.tensor(w)) for w in w0]
+    o1 = EvolvedOptimizer(qs[:2], STATEFUL, lr=0.05, total_steps=20, warmup_steps=4)
+    o2 = EvolvedOptimizer(qs[2:], STATEFUL, lr=0.3, total_steps=20)
+    for _ in range(8):
+        o1.zero_grad(), o2.zero_grad()
+        loss(qs).backward()
+        o1.step(), o2.step()
+    for p, q in zip(ps, qs):
+        torch.testing.assert_close(p, q, rtol=1e-12, atol=1e-12)
+
+
+def test_grad_scaler_cpu():
+    w0, _, loss = problem()
+    genome = HAND_GENOME("opt61")
+    ps = [torch.nn.Parameter(torch.tensor(w, dtype=torch.float32)) for w in w0]
+    qs = [torch.nn.Parameter(torch.tensor(w, dtype=torch.float32)) for w in w0]
+    opt = EvolvedOptimizer(ps, genome, lr=0.05, total_steps=20)
+    ref = EvolvedOptimizer(qs, genome, lr=0.05, total_steps=20)
+    scaler = torch.amp.GradScaler("cpu", init_scale=2.0 ** 10)
+    for step in range(6):
+        opt.zero_grad()
+        scaler.scale(loss(ps)).backward()
+        if step == 3:
+            ps[0].grad[0, 0] = float("inf")  # an overflow: this step must be skipped
+        scaler.step(opt)
+        scaler.update()
+        if step != 3:
+            ref.zero_grad()
+            loss(qs).backward()
+            ref.step()
+    assert opt.param_groups[0]["step"] == 5
+    for p, q in zip(ps, qs):
+        assert torch.equal(p, q)
+    assert scaler.get_scale() < 2.0 ** 10
+
+
+def test_bfloat16_parameters_keep_float32_state():
+    w0, _, loss = problem()
+    genome = HAND_GENOME("adam")
+    ps = [torch.nn.Parameter(torch.tensor(w, dtype=torch.bfloat16)) for w in w0]
+    opt = EvolvedOptimizer(ps, genome, lr=0.05, total_steps=40)
+    _train(ps, opt, lambda p: loss([x.float() for x in p]), 10)
+    assert all(p.dtype == torch.bfloat16 for p in ps)
+    assert opt.state[ps[0]]["v"].dtype == torch.float32
+    got, _ = run_torch(genome, 10, 0.05, 40, dtype=torch.float32)
+    for p, r in zip(ps, got):
+        np.testing.assert_allclose(p.detach().float().numpy(), r, rtol=0, atol=0.05)
+
+
+def test_float32_matches_float64():
+    genome = HAND_GENOME("opt9_nesterov_decay")
+    a, _ = run_torch(genome, 30, 0.05, 40, 5, 3, dtype=torch.float32)
+    b, _ = run_torch(genome, 30, 0.05, 40, 5, 3, dtype=torch.float64)
+    for x, y in zip(a, b):
+        np.testing.assert_allclose(x, y, rtol=1e-4, atol=1e-5)
+
+
+def test_nan_is_produced_honestly():
+    genome = OptimizerGenome.from_nodes({"h0": ("log_abs", ["g"]), "out": ("pow_abs", ["h0", "g3"])})
+    w = torch.nn.Parameter(torch.tensor([0.0, 1e-30, -3.0]))
+    opt = EvolvedOptimizer([w], genome, lr=1.0, total_steps=5)
+    w.grad = torch.tensor([0.0, -1e30, float("nan")])
+    opt.step()
+    assert not torch.isfinite(w).all()
+
+
+def test_base_schedule_off_uses_group_lr_as_is():
+    genome = HAND_GENOME("opt61")
+    w = torch.nn.Parameter(torch.zeros(2))
+    opt = EvolvedOptimizer([w], genome, lr=0.5, total_steps=10, warmup_steps=5, base_schedule=False,
+                           momentum_schedule=False)
+    w.grad = torch.ones(2)
+    opt.step()
+    torch.testing.assert_close(w.detach(), torch.full((2,), -0.5))
+
+
+def HAND_GENOME(name):
+    spec = dict(HAND[name][0])
+    return OptimizerGenome.from_nodes(spec.pop("nodes"), **spec)
+
+
+# ---------------------------------------------------------------- functional (ensemble) API
+
+
+def test_functional_step_on_a_stacked_ensemble_matches_separate_optimizers():
+    genome = OptimizerGenome.from_nodes(
+        {"h0": ("ema", ["g"]), "h1": ("norm", ["h0"]),
+         "out": ("add", ["h1", ("v_hat", D({"out": ("identity", ["a3"])}))])}, momentum="nesterov")
+    K, T = 3, 12
+    lrs = torch.tensor([0.01, 0.1, 0.5], dtype=torch.float64)
+    rng = np.random.default_rng(0)
+    w = torch.tensor(rng.normal(size=(K, 4, 3)))
+    sep = [torch.nn.Parameter(w[k].clone()) for k in range(K)]
+    opts = [EvolvedOptimizer([sep[k]], genome, lr=float(lrs[k]), total_steps=T) for k in range(K)]
+    fs = functional_step(genome)
+    state = fs.init_state(w)
+    mus = momentum_table(T)
+    for t in range(6):
+        g = 2 * w
+        lr_t = lrs * base_lr_factor(t, T)
+        w = w + fs(g, w, state, t=t, lr=lr_t, mu=mus[t], total_steps=T)
+        for k in range(K):
+            sep[k].grad = 2 * sep[k].detach()
+            opts[k].step()
+    for k in range(K):
+        torch.testing.assert_close(w[k], sep[k].detach(), rtol=1e-12, atol=1e-12)
+
+
+def test_per_step_python_work_does_not_grow_with_parameter_count():
+    genome = HAND_GENOME("stateful_momentum")
+    calls = {"n": 0}
+    ps = [torch.nn.Parameter(torch.ones(3)) for _ in range(40)]
+    opt = EvolvedOptimizer(ps, genome, lr=0.1, total_steps=10)
+    inner = opt._fn
+
+    def counted(*a, **k):
+        calls["n"] += 1
+        return inner(*a, **k)
+
+    opt._fn = counted
+    for p in ps:
+        p.grad = torch.ones(3)
+    opt.step()
+    opt.step()
+    assert calls["n"] == 2  # the genome's function runs once per step for all 40 tensors
