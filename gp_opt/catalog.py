@@ -1,0 +1,135 @@
+"""The published optimizers and schedules of SPEC section 9 as genome files.
+
+The files live in ``results/paper/`` (installed as the package ``gp_opt._paper``), one JSON
+genome per entry with a ``meta`` block (name, description, source, deviations). Most are
+genomes of the default grammar; QHM and LR3 need the paper grammar ``paper.toml`` (the default
+one plus a few weight-0 primitives). There is no second, hand-written formula anywhere: what an
+entry means is its genome.
+
+>>> get("Opt6").momentum
+'none'
+>>> "Adam" in names()
+True
+"""
+from __future__ import annotations
+
+import difflib
+import json
+import re
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+
+from gp_opt import grammar as grammar_mod
+from gp_opt.errors import GenomeError, GpOptError
+from gp_opt.genome import OptimizerGenome
+from gp_opt.grammar import Grammar
+
+PACKAGE = "gp_opt._paper"
+GRAMMAR_FILE = "paper.toml"
+
+__all__ = ["get", "names", "grammar", "path", "load", "load_file", "grammar_for"]
+
+
+def _dir():
+    return resources.files(PACKAGE)
+
+
+@lru_cache(maxsize=None)
+def grammar() -> Grammar:
+    """The paper grammar: the default grammar plus weight-0 primitives the catalog needs."""
+    with resources.as_file(_dir().joinpath(GRAMMAR_FILE)) as p:
+        return grammar_mod.load(p)
+
+
+paper_grammar = grammar
+
+
+def _sort_key(name: str):
+    m = re.fullmatch(r"([A-Za-z]+)(\d*)(.*)", name)
+    prefix, num, rest = m.groups() if m else (name, "", "")
+    group = {"Opt": 0, "A": 1, "LR": 2}.get(prefix, 3)
+    return (group, prefix.lower(), int(num) if num else -1, rest.lower())
+
+
+@lru_cache(maxsize=None)
+def _index() -> dict[str, str]:
+    out = {}
+    for item in _dir().iterdir():
+        if item.name.endswith(".json"):
+            out[item.name[:-5]] = item.name
+    return out
+
+
+def names() -> list[str]:
+    """Every catalog entry: Opt1..Opt10 and the ablations, A1..A5, LR1..LR9, then the baselines."""
+    return sorted(_index(), key=_sort_key)
+
+
+def _canonical_name(name: str) -> str:
+    index = _index()
+    if name in index:
+        return name
+    folded = {n.lower(): n for n in index}
+    if name.lower() in folded:
+        return folded[name.lower()]
+    close = [folded[n] for n in difflib.get_close_matches(name.lower(), list(folded), n=4, cutoff=0.5)]
+    hint = f"; did you mean {', '.join(close)}?" if close else f"; known: {', '.join(names())}"
+    extra = " (Opt41 is not recoverable from the paper's text, see docs/catalog.md)" if name.lower() == "opt41" else ""
+    raise GpOptError(f"unknown catalog entry {name!r}{extra}{hint}")
+
+
+def path(name: str) -> Path:
+    """Filesystem path of an entry's JSON file (for reading only)."""
+    item = _dir().joinpath(_index()[_canonical_name(name)])
+    return Path(str(item))
+
+
+def grammar_for(data: dict, grammar: Grammar | None = None) -> Grammar:
+    """The grammar a genome's JSON asks for: ``grammar`` if given, else default or paper."""
+    if grammar is not None:
+        return grammar
+    wanted = data.get("grammar", "default") if isinstance(data, dict) else "default"
+    if wanted == "default":
+        return grammar_mod.load()
+    if wanted == paper_grammar().name:
+        return paper_grammar()
+    raise GenomeError(f"genome: written for grammar {wanted!r}; pass that grammar file "
+                      "(e.g. --grammar FILE)")
+
+
+def _from_text(text: str, where: str, grammar: Grammar | None) -> OptimizerGenome:
+    try:
+        data = json.loads(text)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise GenomeError(f"{where}: malformed JSON: {exc}") from None
+    try:
+        return OptimizerGenome.from_dict(data, grammar_for(data, grammar))
+    except GpOptError as exc:
+        raise type(exc)(f"{where}: {exc}") from None
+
+
+@lru_cache(maxsize=None)
+def _text(name: str) -> str:
+    return _dir().joinpath(_index()[name]).read_text()
+
+
+def get(name: str) -> OptimizerGenome:
+    """A fresh copy of catalog entry ``name`` (case-insensitive); GpOptError if unknown."""
+    name = _canonical_name(name)
+    return _from_text(_text(name), f"catalog entry {name!r}", None)
+
+
+def load_file(file: str | Path, grammar: Grammar | None = None) -> OptimizerGenome:
+    """A genome from a JSON file. Raises GenomeError (bad content) or OSError (unreadable)."""
+    text = Path(file).read_text()
+    return _from_text(text, str(file), grammar)
+
+
+def load(spec: str | Path, grammar: Grammar | None = None) -> OptimizerGenome:
+    """``NAME|FILE``: an existing file (or anything ending in ``.json``) is read as a genome
+    file, anything else is looked up in the catalog."""
+    s = str(spec)
+    if s.endswith(".json") or Path(s).is_file():
+        return load_file(s, grammar)
+    return get(s)
