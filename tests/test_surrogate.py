@@ -10,7 +10,7 @@ import torch
 from gp_opt.errors import GpOptError
 from gp_opt.fitness import FitnessRecord
 from gp_opt.surrogate import (BASELINES, ConvNet, EnsembleConvNet, SurrogateConfig, base_lr_factor,
-                              count_parameters, evaluate, get_device_data, make_evaluator, resolve_optimizer,
+                              count_parameters, evaluate, evaluate_many, get_device_data, make_evaluator, resolve_optimizer,
                               torch_factory, train_runs, with_base_schedule)
 
 # A very small protocol on digits: base 4, 16-step screens, a 40-step full run.
@@ -262,6 +262,30 @@ def test_full_run_stops_early_but_keeps_best_validation(digits):
     rec = evaluate(NoOp, tiny(fixed_lr=0.1, stop_check_after=10, eval_every=10, stop_rejects=True), data=digits)
     assert rec.status == "rejected" and "stopped" in rec.reason
     assert events and {"stage", "step", "runs"} <= set(events[0])
+
+
+def test_several_candidates_share_ensembles_with_the_same_results(digits):
+    class Boom(NoOp):
+        def step(self, closure=None):
+            raise RuntimeError("kaboom")
+
+    cfg = tiny(dropout=0.0, screen_steps=8, screen_cut_step=6, total_steps=20, stop_check_after=8)
+    together = evaluate_many([NoOp, "adam", Boom], cfg, data=digits)
+    alone = [evaluate(o, cfg, data=digits) for o in (NoOp, "adam", Boom)]
+    assert [r.status for r in together] == [r.status for r in alone]
+    assert together[2].status == "failed" and "kaboom" in together[2].reason
+    for t, a in zip(together[:2], alone[:2]):
+        assert [s["status"] for s in t.stages] == [s["status"] for s in a.stages]
+        for st, sa in zip(t.stages, a.stages):
+            assert st["train_acc"] == pytest.approx(sa["train_acc"], abs=0.07)
+    assert together[0].extra["batch_size"] == 3
+    fixed = tiny(dropout=0.0, fixed_lr=0.02, total_steps=20, stop_check_after=20)
+    t = evaluate_many(["adam", NoOp], fixed, data=digits)
+    a = [evaluate(o, fixed, data=digits) for o in ("adam", NoOp)]
+    assert t[0].fitness == pytest.approx(a[0].fitness, abs=0.05) and t[0].stages[-1]["batched_with"] == 2
+    assert t[1].fitness == pytest.approx(a[1].fitness, abs=1e-6)
+    ev = make_evaluator(fixed)
+    assert [r.status for r in ev.map(ev, ["adam", NoOp])] == ["ok", "ok"] and ev.calls == 2
 
 
 def test_config_presets_and_validation():

@@ -24,12 +24,13 @@ from gp_opt.surrogate.baselines import (
     torch_factory,
     with_base_schedule,
 )
-from gp_opt.surrogate.ensemble import train_runs
+from gp_opt.surrogate.ensemble import train_members, train_runs
 from gp_opt.surrogate.model import ConvNet, EnsembleConvNet, count_parameters
 from gp_opt.surrogate.protocol import (
     SurrogateConfig,
     SurrogateEvaluator,
     evaluate,
+    evaluate_many,
     genome_factory,
     get_device_data,
     make_evaluator,
@@ -43,11 +44,13 @@ __all__ = [
     "SurrogateConfig",
     "SurrogateEvaluator",
     "evaluate",
+    "evaluate_many",
     "make_evaluator",
     "genome_factory",
     "resolve_optimizer",
     "get_device_data",
     "train_runs",
+    "train_members",
     "torch_factory",
     "with_base_schedule",
     "base_lr_factor",

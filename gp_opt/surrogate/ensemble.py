@@ -24,7 +24,7 @@ import torch.nn.functional as F
 from gp_opt.data import AugmentConfig, BatchStream, DeviceData
 from gp_opt.surrogate.model import ConvNet, EnsembleConvNet
 
-__all__ = ["train_runs", "RUN_OK", "RUN_CUT", "RUN_FAILED", "RUN_STOPPED"]
+__all__ = ["train_runs", "train_members", "RUN_OK", "RUN_CUT", "RUN_FAILED", "RUN_STOPPED"]
 
 RUN_OK, RUN_CUT, RUN_FAILED, RUN_STOPPED = "ok", "cut", "failed", "stopped"
 
@@ -73,23 +73,48 @@ def train_runs(
     Returns one dict per rate (in order) with ``lr``, ``status``, ``reason``, ``steps``,
     ``train_acc``, ``train_loss``, ``seconds`` and, in full mode, ``best_val_acc``/``val_history``.
     """
+    return train_members([(factory, lr) for lr in lrs], data, cfg, run_steps=run_steps, total_steps=total_steps,
+                         warmup_steps=warmup_steps, mode=mode, batched=batched, seed=seed, stage=stage,
+                         progress=progress)
+
+
+def train_members(
+    specs: Sequence[tuple[Callable, float]],
+    data: DeviceData,
+    cfg: Any,
+    *,
+    run_steps: int,
+    total_steps: int,
+    warmup_steps: int,
+    mode: str = "screen",
+    batched: bool | None = None,
+    seed: int | None = None,
+    stage: str = "",
+    progress: Callable[[dict], None] | None = None,
+) -> list[dict[str, Any]]:
+    """Like :func:`train_runs` for ``(factory, lr)`` pairs that may mix optimizers (several candidates).
+
+    Members sharing one factory object share one optimizer (one param group each); each distinct
+    factory gets its own optimizer, all stepping after one shared forward/backward. An exception
+    raised by one optimizer fails only that optimizer's members. With ``batched`` the members are
+    trained in ensembles of at most ``cfg.max_members``; otherwise one model at a time.
+    """
     batched = cfg.batched if batched is None else batched
     seed = cfg.seed if seed is None else seed
-    lrs = [float(v) for v in lrs]
-    if batched or len(lrs) == 1:
-        return _train_group(lrs, factory, data, cfg, run_steps, total_steps, warmup_steps, mode, seed, stage,
-                            progress)
+    specs = [(f, float(lr)) for f, lr in specs]
+    size = max(1, int(getattr(cfg, "max_members", 64))) if batched else 1
     out: list[dict[str, Any]] = []
-    for lr in lrs:
-        out += _train_group([lr], factory, data, cfg, run_steps, total_steps, warmup_steps, mode, seed, stage,
+    for i in range(0, len(specs), size):
+        out += _train_group(specs[i:i + size], data, cfg, run_steps, total_steps, warmup_steps, mode, seed, stage,
                             progress)
     return out
 
 
-def _train_group(lrs, factory, data, cfg, run_steps, total_steps, warmup_steps, mode, seed, stage, progress):
+def _train_group(specs, data, cfg, run_steps, total_steps, warmup_steps, mode, seed, stage, progress):
     t_start = time.perf_counter()
     device = data.device
-    k = len(lrs)
+    k = len(specs)
+    lrs = [lr for _, lr in specs]
     init = _initial_model(cfg, data, seed)
     if k == 1:
         model = init.to(device)
@@ -102,13 +127,25 @@ def _train_group(lrs, factory, data, cfg, run_steps, total_steps, warmup_steps, 
         members = [copy.deepcopy(init).to(device) for _ in range(k)]
         module = EnsembleConvNet(members)
         forward = module
-    groups = [{"params": list(m.parameters()), "lr": lr} for m, lr in zip(members, lrs)]
     notes: dict[str, Any] = {}
     cuda = device.type == "cuda"
     fork_devices = [device] if cuda else []
     with torch.random.fork_rng(devices=fork_devices):
         torch.manual_seed(seed + 7919)
-        opt = factory(groups, lrs[0], total_steps, warmup_steps)
+        # one optimizer per distinct factory, one param group per member
+        by_factory: dict[int, list[int]] = {}
+        for i, (f, _) in enumerate(specs):
+            by_factory.setdefault(id(f), []).append(i)
+        opts: list[tuple[Any, list[int]]] = []
+        broken: dict[int, str] = {}
+        for idx in by_factory.values():
+            f = specs[idx[0]][0]
+            groups = [{"params": list(members[i].parameters()), "lr": lrs[i]} for i in idx]
+            try:
+                opts.append((f(groups, lrs[idx[0]], total_steps, warmup_steps), idx))
+            except Exception as e:  # noqa: BLE001 - a candidate that cannot even be built has failed
+                for i in idx:
+                    broken[i] = f"exception building the optimizer: {type(e).__name__}: {e}"
         stream = BatchStream(data.x_train, data.y_train, cfg.batch_size, seed=seed + 1,
                              augment=_augment_for(cfg, data))
         module.train()
@@ -135,9 +172,12 @@ def _train_group(lrs, factory, data, cfg, run_steps, total_steps, warmup_steps, 
                 notes["cuda_graphs"] = True
             except Exception as e:  # noqa: BLE001
                 notes["cuda_graphs"] = f"off: {type(e).__name__}: {e}"
-        res = _loop(lrs, module, forward, opt, stream, data, cfg, run_steps, mode, stage, progress)
+        res = _loop(lrs, module, forward, opts, broken, stream, data, cfg, run_steps, mode, stage, progress)
     seconds = time.perf_counter() - t_start
     for r in res:
+        for key in ("train_acc", "train_loss", "best_val_acc"):
+            if r.get(key) is not None and not math.isfinite(r[key]):
+                r[key] = None  # JSON has no NaN/inf; the status and reason say what happened
         r["seconds"] = seconds
         r["batched_with"] = k
         if notes:
@@ -145,7 +185,7 @@ def _train_group(lrs, factory, data, cfg, run_steps, total_steps, warmup_steps, 
     return res
 
 
-def _loop(lrs, module, forward, opt, stream, data, cfg, run_steps, mode, stage, progress):
+def _loop(lrs, module, forward, opts, broken, stream, data, cfg, run_steps, mode, stage, progress):
     device = data.device
     k = len(lrs)
     win = max(1, int(cfg.acc_window))
@@ -161,6 +201,11 @@ def _loop(lrs, module, forward, opt, stream, data, cfg, run_steps, mode, stage, 
         for r in res:
             r["best_val_acc"] = float("nan")
             r["val_history"] = []
+    for i, why in broken.items():
+        res[i].update(status=RUN_FAILED, reason=why, exception=True)
+        active[i] = False
+    if not any(active):
+        return res
     cut_step = int(cfg.screen_cut_step) if mode == "screen" else -1
     check_every = max(1, int(cfg.check_every))
     eval_every = max(1, int(cfg.eval_every))
@@ -174,9 +219,22 @@ def _loop(lrs, module, forward, opt, stream, data, cfg, run_steps, mode, stage, 
             logits = forward(xb)
         c = logits.shape[-1]
         losses = F.cross_entropy(logits.float().reshape(-1, c), yb.repeat(k), reduction="none").view(k, -1).mean(1)
-        opt.zero_grad(set_to_none=True)
+        for opt, _ in opts:
+            if opt is not None:
+                opt.zero_grad(set_to_none=True)
         losses.sum().backward()
-        opt.step()
+        for j, (opt, idx) in enumerate(opts):
+            if opt is None:
+                continue
+            try:
+                opt.step()
+            except Exception as e:  # noqa: BLE001 - fails this optimizer's members only
+                opts[j] = (None, idx)
+                for i in idx:
+                    if active[i]:
+                        res[i].update(status=RUN_FAILED, steps=step + 1, exception=True,
+                                      reason=f"exception in optimizer step {step}: {type(e).__name__}: {e}")
+                        active[i] = False
         with torch.no_grad():
             slot = step % win
             acc_hist[:, slot] = (logits.argmax(-1) == yb).float().mean(1)
@@ -217,12 +275,8 @@ def _loop(lrs, module, forward, opt, stream, data, cfg, run_steps, mode, stage, 
             progress({"stage": stage, "step": done, "run_steps": run_steps,
                       "runs": [{"lr": r["lr"], "status": r["status"], "train_acc": r["train_acc"],
                                 **({"best_val_acc": r["best_val_acc"]} if mode == "full" else {})} for r in res]})
-        if not any(active):
+        if not any(active) or all(o is None for o, _ in opts):
             break
-    for r in res:
-        for key in ("train_acc", "train_loss"):
-            if r[key] is not None and not math.isfinite(r[key]):
-                r[key] = None  # JSON has no NaN/inf; the status and reason say what happened
     return res
 
 

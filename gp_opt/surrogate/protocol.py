@@ -24,7 +24,7 @@ import math
 import time
 from collections import OrderedDict
 from dataclasses import asdict, dataclass
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 import torch
 
@@ -32,11 +32,12 @@ from gp_opt.data import DeviceData, load_dataset
 from gp_opt.errors import GpOptError
 from gp_opt.fitness import FAILED, OK, REJECTED, FitnessRecord
 from gp_opt.surrogate.baselines import BASELINES, OptimizerFactory, torch_factory
-from gp_opt.surrogate.ensemble import RUN_FAILED, RUN_OK, RUN_STOPPED, train_runs
+from gp_opt.surrogate.ensemble import RUN_FAILED, RUN_OK, RUN_STOPPED, train_members
 
 __all__ = [
     "SurrogateConfig",
     "evaluate",
+    "evaluate_many",
     "resolve_optimizer",
     "genome_factory",
     "get_device_data",
@@ -89,6 +90,7 @@ class SurrogateConfig:
     # execution
     device: str = "auto"
     batched: bool = True  # one ensemble per screen stage (False: one model per rate, in turn)
+    max_members: int = 64  # most runs (rates x candidates) trained as one ensemble
     bf16: bool = True  # bfloat16 autocast (CUDA only)
     compile: bool = False  # torch.compile the forward (CUDA only)
     cuda_graphs: bool = False  # CUDA-graph the forward/backward (CUDA only)
@@ -99,7 +101,7 @@ class SurrogateConfig:
         self.screen_lrs_second = tuple(float(v) for v in self.screen_lrs_second)
         problems = []
         for name in ("base", "batch_size", "screen_steps", "total_steps", "eval_every", "check_every",
-                     "acc_window", "val_batch_size"):
+                     "acc_window", "val_batch_size", "max_members"):
             if int(getattr(self, name)) < 1:
                 problems.append(f"{name} must be >= 1")
         for name in ("warmup_steps", "screen_cut_step", "stop_check_after"):
@@ -260,81 +262,135 @@ def evaluate(optimizer: Any, config: SurrogateConfig | None = None, *, data: Dev
     record. User errors (unknown dataset, missing files, bad config) raise :class:`GpOptError`.
     ``progress`` receives a small dict at every check (stage, step, per-run accuracy).
     """
+    return evaluate_many([optimizer], config, data=data, progress=progress)[0]
+
+
+def evaluate_many(optimizers: Sequence[Any], config: SurrogateConfig | None = None, *,
+                  data: DeviceData | None = None,
+                  progress: Callable[[dict], None] | None = None) -> list[FitnessRecord]:
+    """Score several candidates at once: each stage trains all their runs as shared ensembles.
+
+    Every candidate gets exactly the record :func:`evaluate` would give it alone (same seed, same
+    initial weights, same batches), up to floating-point summation order; the GPU is simply kept
+    busier. ``seconds`` is the batch's wall time divided by the number of candidates
+    (``extra['batch_seconds']`` and ``extra['batch_size']`` keep the totals).
+    """
     cfg = config if config is not None else SurrogateConfig()
     t0 = time.perf_counter()
-    factory, label = resolve_optimizer(optimizer)
+    resolved = [resolve_optimizer(o) for o in optimizers]
+    if not resolved:
+        return []
     if data is None:
         data = get_device_data(cfg)
-    extra: dict[str, Any] = {"optimizer": label, "device": str(data.device), "dataset": data.name,
-                             "config": cfg.to_dict(), "timings": {}}
-    stages: list[dict[str, Any]] = []
+    cands = [_Cand(f, {"optimizer": label, "device": str(data.device), "dataset": data.name,
+                       "config": cfg.to_dict(), "timings": {}}) for f, label in resolved]
     try:
-        return _protocol(factory, data, cfg, stages, extra, progress, t0)
-    except torch.cuda.OutOfMemoryError:
+        _protocol(cands, data, cfg, progress)
+    except (torch.cuda.OutOfMemoryError, ImportError, KeyboardInterrupt):
         raise
-    except (ImportError, KeyboardInterrupt):
-        raise
-    except Exception as e:  # noqa: BLE001 - a candidate that crashes is a failed candidate
-        return FitnessRecord.failed(f"exception during evaluation: {type(e).__name__}: {e}", stages=stages,
-                                    seconds=time.perf_counter() - t0, extra=extra)
+    except Exception as e:  # noqa: BLE001 - the shared machinery failed: every open candidate fails
+        for c in cands:
+            if c.record is None:
+                c.record = FitnessRecord.failed(f"exception during evaluation: {type(e).__name__}: {e}",
+                                                stages=c.stages, best_lr=c.best_lr, extra=c.extra)
+    wall = time.perf_counter() - t0
+    out = []
+    for c in cands:
+        rec = c.record
+        rec.seconds = wall / len(cands)
+        if len(cands) > 1:
+            rec.extra["batch_seconds"] = wall
+            rec.extra["batch_size"] = len(cands)
+        out.append(rec)
+    return out
 
 
-def _protocol(factory, data, cfg, stages, extra, progress, t0) -> FitnessRecord:
-    timings = extra["timings"]
+class _Cand:
+    def __init__(self, factory: OptimizerFactory, extra: dict[str, Any]):
+        self.factory = factory
+        self.extra = extra
+        self.stages: list[dict[str, Any]] = []
+        self.best_lr: float | None = None
+        self.record: FitnessRecord | None = None
+
+
+def _protocol(cands: list[_Cand], data: DeviceData, cfg: SurrogateConfig, progress) -> None:
     T, W = cfg.total_steps, cfg.warmup_steps
 
-    def screen(lrs, name):
+    def stage(open_: list[_Cand], lrs_of: Callable[[_Cand], Sequence[float]], name: str, mode: str,
+              run_steps: int) -> dict[int, list[dict[str, Any]]]:
+        specs, owner = [], []
+        for c in open_:
+            for lr in lrs_of(c):
+                specs.append((c.factory, lr))
+                owner.append(c)
         t = time.perf_counter()
-        runs = train_runs(lrs, factory, data, cfg, run_steps=cfg.screen_steps, total_steps=T, warmup_steps=W,
-                          mode="screen", stage=name, progress=progress)
-        timings[name] = time.perf_counter() - t
-        stages.extend(_clean(runs))
-        return runs
+        runs = _clean(train_members(specs, data, cfg, run_steps=run_steps, total_steps=T, warmup_steps=W,
+                                    mode=mode, stage=name, progress=progress))
+        dt = time.perf_counter() - t
+        got: dict[int, list[dict[str, Any]]] = {}
+        for c, r in zip(owner, runs):
+            got.setdefault(id(c), []).append(r)
+        for c in open_:
+            c.extra["timings"][name] = dt
+            c.stages.extend(got[id(c)])
+            broken = [r for r in got[id(c)] if r.get("exception")]
+            if broken:
+                c.record = FitnessRecord.failed(broken[0]["reason"], stages=c.stages, extra=c.extra)
+        return got
 
-    def done(rec: FitnessRecord) -> FitnessRecord:
-        rec.seconds = time.perf_counter() - t0
-        return rec
-
+    open_ = list(cands)
     if cfg.fixed_lr is not None:
-        best_lr = float(cfg.fixed_lr)
+        for c in open_:
+            c.best_lr = float(cfg.fixed_lr)
     else:
-        first = screen(cfg.screen_lrs_first, "screen1")
-        ok_first = [r for r in first if r["status"] == RUN_OK and (r["train_acc"] or 0.0) >= cfg.screen_threshold_first]
-        if not ok_first:
-            return done(FitnessRecord.rejected(
-                f"screen: no learning rate among {_fmt(cfg.screen_lrs_first)} reached "
-                f"{cfg.screen_threshold_first:.0%} training accuracy ({_summary(first)})",
-                stages=stages, extra=extra))
-        second = screen(cfg.screen_lrs_second, "screen2") if cfg.screen_lrs_second else []
-        screened = [r for r in first + second if r["status"] == RUN_OK and r["train_acc"] is not None]
-        passing = [r for r in screened if r["train_acc"] >= cfg.screen_threshold_second]
-        if not passing:
-            return done(FitnessRecord.rejected(
-                f"screen: no learning rate reached {cfg.screen_threshold_second:.0%} training accuracy "
-                f"({_summary(first + second)})", stages=stages, extra=extra))
-        best_lr = max(passing, key=lambda r: r["train_acc"])["lr"]  # max keeps the first of ties
-
-    t = time.perf_counter()
-    full = train_runs([best_lr], factory, data, cfg, run_steps=T, total_steps=T, warmup_steps=W, mode="full",
-                      batched=False, stage="full", progress=progress)
-    timings["full"] = time.perf_counter() - t
-    stages.extend(_clean(full))
-    run = full[0]
-    best_val = run.get("best_val_acc")
-    if run["status"] == RUN_FAILED:
-        extra["best_val_acc"] = best_val
-        return done(FitnessRecord.failed(f"full run at lr {best_lr:g}: {run['reason']}", stages=stages,
-                                         best_lr=best_lr, extra=extra))
-    if best_val is None:
-        return done(FitnessRecord.failed(f"full run at lr {best_lr:g}: no validation accuracy was measured",
-                                         stages=stages, best_lr=best_lr, extra=extra))
-    if run["status"] == RUN_STOPPED:
-        extra["stopped_early"] = run["reason"]
-        if cfg.stop_rejects:
-            extra["best_val_acc"] = best_val
-            return done(FitnessRecord.rejected(f"full run stopped: {run['reason']}", stages=stages,
-                                               best_lr=best_lr, extra=extra))
-    return done(FitnessRecord(fitness=float(best_val), status=OK, stages=stages, best_lr=best_lr, extra=extra))
+        got = stage(open_, lambda c: cfg.screen_lrs_first, "screen1", "screen", cfg.screen_steps)
+        for c in [c for c in open_ if c.record is None]:
+            first = got[id(c)]
+            if not [r for r in first if r["status"] == RUN_OK and r["train_acc"] is not None
+                    and r["train_acc"] >= cfg.screen_threshold_first]:
+                c.record = FitnessRecord.rejected(
+                    f"screen: no learning rate among {_fmt(cfg.screen_lrs_first)} reached "
+                    f"{cfg.screen_threshold_first:.0%} training accuracy ({_summary(first)})",
+                    stages=c.stages, extra=c.extra)
+        open_ = [c for c in open_ if c.record is None]
+        if open_ and cfg.screen_lrs_second:
+            stage(open_, lambda c: cfg.screen_lrs_second, "screen2", "screen", cfg.screen_steps)
+        for c in [c for c in open_ if c.record is None]:
+            screened = [r for r in c.stages if r["status"] == RUN_OK and r["train_acc"] is not None]
+            passing = [r for r in screened if r["train_acc"] >= cfg.screen_threshold_second]
+            if not passing:
+                c.record = FitnessRecord.rejected(
+                    f"screen: no learning rate reached {cfg.screen_threshold_second:.0%} training accuracy "
+                    f"({_summary(c.stages)})", stages=c.stages, extra=c.extra)
+            else:
+                c.best_lr = max(passing, key=lambda r: r["train_acc"])["lr"]  # max keeps the first of ties
+        open_ = [c for c in open_ if c.record is None]
+    if not open_:
+        return
+    stage(open_, lambda c: [c.best_lr], "full", "full", T)
+    for c in [c for c in open_ if c.record is None]:
+        run = c.stages[-1]
+        best_val = run.get("best_val_acc")
+        lr = c.best_lr
+        if run["status"] == RUN_FAILED:
+            c.extra["best_val_acc"] = best_val
+            c.record = FitnessRecord.failed(f"full run at lr {lr:g}: {run['reason']}", stages=c.stages,
+                                            best_lr=lr, extra=c.extra)
+        elif best_val is None:
+            c.record = FitnessRecord.failed(f"full run at lr {lr:g}: no validation accuracy was measured "
+                                            f"({run['reason'] or 'no evaluation step reached'})",
+                                            stages=c.stages, best_lr=lr, extra=c.extra)
+        elif run["status"] == RUN_STOPPED and cfg.stop_rejects:
+            c.extra["stopped_early"] = run["reason"]
+            c.extra["best_val_acc"] = best_val
+            c.record = FitnessRecord.rejected(f"full run stopped: {run['reason']}", stages=c.stages,
+                                              best_lr=lr, extra=c.extra)
+        else:
+            if run["status"] == RUN_STOPPED:
+                c.extra["stopped_early"] = run["reason"]
+            c.record = FitnessRecord(fitness=float(best_val), status=OK, stages=c.stages, best_lr=lr,
+                                     extra=c.extra)
 
 
 def _summary(runs: list[dict[str, Any]]) -> str:
@@ -370,6 +426,23 @@ class SurrogateEvaluator:
     def __call__(self, candidate: Any) -> FitnessRecord:
         self.calls += 1
         return evaluate(candidate, self.config, data=self.data, progress=self.progress)
+
+    def evaluate_many(self, candidates: Sequence[Any]) -> list[FitnessRecord]:
+        """Several candidates in shared ensembles (see :func:`evaluate_many`)."""
+        candidates = list(candidates)
+        self.calls += len(candidates)
+        return evaluate_many(candidates, self.config, data=self.data, progress=self.progress)
+
+    def map(self, func: Callable[[Any], Any], items: Any) -> list[Any]:
+        """A ``toolbox.map``: batches the candidates when ``func`` is this evaluator, else plain ``map``.
+
+        ``toolbox.register("map", evaluator.map)`` lets the search evaluate a whole time step's
+        children in shared ensembles (at most ``config.max_members`` runs per ensemble).
+        """
+        items = list(items)
+        if func is self:
+            return self.evaluate_many(items)
+        return [func(x) for x in items]
 
 
 def make_evaluator(config: SurrogateConfig | None = None, **kw: Any) -> SurrogateEvaluator:
