@@ -73,7 +73,7 @@ def _canonical_name(name: str) -> str:
     folded = {n.lower(): n for n in index}
     if name.lower() in folded:
         return folded[name.lower()]
-    close = [folded[n] for n in difflib.get_close_matches(name.lower(), list(folded), n=4, cutoff=0.5)]
+    close = [folded[n] for n in difflib.get_close_matches(name.lower(), list(folded), n=4, cutoff=0.6)]
     hint = f"; did you mean {', '.join(close)}?" if close else f"; known: {', '.join(names())}"
     extra = " (Opt41 is not recoverable from the paper's text, see docs/catalog.md)" if name.lower() == "opt41" else ""
     raise GpOptError(f"unknown catalog entry {name!r}{extra}{hint}")

@@ -534,8 +534,8 @@ def _split(e: sp.Expr, eps: sp.Float) -> tuple[sp.Expr, sp.Expr]:
     return sp.S.One, e
 
 
-def factor_schedule(genome: OptimizerGenome, expand_schedules: bool = True
-                    ) -> tuple[sp.Expr, sp.Expr]:
+def factor_schedule(genome: OptimizerGenome, expand_schedules: bool = True,
+                    expand_operands: bool = True) -> tuple[sp.Expr, sp.Expr]:
     """``(schedule, update)`` with ``U = schedule * update`` and ``schedule`` a function of t, T.
 
     Every factor that depends only on ``t, T`` and reaches ``U`` through distributive paths
@@ -544,17 +544,18 @@ def factor_schedule(genome: OptimizerGenome, expand_schedules: bool = True
     out. The ``eps`` regulariser of ``div``/``reciprocal`` is treated as negligible: in
     ``x d(t) / (y e(t) + eps)`` the schedule is ``d/e`` and the update keeps ``x / (y + eps)``,
     so the identity holds up to the regulariser's scale. ``schedule`` is 1 when nothing can
-    be pulled out. The sign stays in ``update``.
+    be pulled out. The sign stays in ``update``. ``expand_schedules``/``expand_operands`` as
+    in :func:`to_sympy` (False keeps ``a4`` and ``QH(g)`` named, for display).
     """
     def compute():
-        expr, _ = _build(genome, expand_schedules, True)
+        expr, _ = _build(genome, expand_schedules, expand_operands)
         _, back = _symbol_maps(genome.grammar)
         try:
             s, v = _split(expr, sp.Float(genome.grammar.eps))
         except Exception:  # noqa: BLE001 - factoring is best-effort
             s, v = sp.S.One, expr
         return _xreplace(s, back, False), _xreplace(v, back, False)
-    return _cached("factor", genome, (expand_schedules,), compute)
+    return _cached("factor", genome, (expand_schedules, expand_operands), compute)
 
 
 # ---------------------------------------------------------------- canonical keys
