@@ -173,10 +173,15 @@ def _catalog_genome(name: str) -> Any | None:
         from gp_opt import catalog  # noqa: PLC0415
     except ImportError:
         return None
-    try:
-        return catalog.get(name)
-    except (KeyError, LookupError, GpOptError, FileNotFoundError):
-        return None
+    aliases = {"powersign": "PowerSign-ld", "addsign": "AddSign-ld"}
+    for cand in (name, aliases.get(name.lower())):
+        if cand is None:
+            continue
+        try:
+            return catalog.get(cand)
+        except (KeyError, LookupError, GpOptError, FileNotFoundError):
+            continue
+    return None
 
 
 def resolve_optimizer(opt: Any) -> tuple[OptimizerFactory, str]:
@@ -197,7 +202,7 @@ def resolve_optimizer(opt: Any) -> tuple[OptimizerFactory, str]:
         genome = _catalog_genome(opt)
         if genome is not None:
             try:
-                return genome_factory(genome), opt
+                return genome_factory(genome), f"{opt} (catalog genome, EvolvedOptimizer)"
             except ImportError:
                 pass
         if key in BASELINES:
