@@ -134,9 +134,13 @@ def momentum_schedule(steps: int, warmup: int, hold: int) -> list[float]:
     return [float(m) for m in mu]
 
 
-def _lr_table(cfg: IntegrityConfig) -> list[list[float]]:
-    return [[lr_schedule(lr, t, cfg.steps, cfg.warmup, cfg.hold, cfg.lr_offset)
-             for lr in cfg.learning_rates] for t in range(cfg.steps)]
+@functools.lru_cache(maxsize=32)
+def _schedules(cfg: IntegrityConfig) -> tuple[torch.Tensor, tuple[float, ...]]:
+    """(lr_t for every step and run row ``[steps, 2 * len(learning_rates)]``, mu_t per step)."""
+    table = [[lr_schedule(lr, t, cfg.steps, cfg.warmup, cfg.hold, cfg.lr_offset)
+              for lr in cfg.learning_rates] for t in range(cfg.steps)]
+    lrt = torch.tensor(table, dtype=cfg.torch_dtype).repeat(1, 2)
+    return lrt, tuple(momentum_schedule(cfg.steps, cfg.warmup, cfg.hold))
 
 
 # ---------------------------------------------------------------- engine context
@@ -475,14 +479,34 @@ class GraphBatch:
                     decs = [e[a][1] for _, _, e, _ in members]
                     if any(d is not None for d in decs):
                         tab = torch.stack([ones if d is None else d.to(dtype) for d in decs], dim=1)
-                        decays.append(tab.reshape(view))                      # [steps, n_g, 1, ..]
+                        decays.append(list(tab.reshape(view).unbind(0)))      # steps x [n_g, 1, ..]
                     else:
                         decays.append(None)
                 groups.append(_Group(op.torch, cand, srcs, decays, [n for _, n, _, _ in members],
                                      len(members) == self.C, uniform))
             self.slots.append(groups)
-        self.out_slot = torch.tensor([n_op + len(p.order) - 1 for p in plans], dtype=torch.long)
+        # Which sources must also live in the stacked tensor (read by a per-candidate gather,
+        # written by several groups, or an output read per candidate); the rest stay as plain
+        # tensors in ``self._cur`` (one genome, or identical structures: no copies at all).
+        out_slots = [n_op + len(p.order) - 1 for p in plans]
+        stacked = set()
+        for j, groups in enumerate(self.slots):
+            if len(groups) > 1 or not groups[0].full:
+                stacked.add(n_op + j)
+            for grp in groups:
+                for src, uni in zip(grp.srcs, grp.uniform):
+                    if uni is None:
+                        stacked.update(int(i) for i in src.unique())
+        self.out_uniform = out_slots[0] if len(set(out_slots)) == 1 else None
+        if self.out_uniform is None:
+            stacked.update(out_slots)
+        self.stacked = [i in stacked for i in range(n_op + self.n_slots)]
+        self.values = (torch.zeros((n_op + self.n_slots, self.C) + self.shape, dtype=dtype)
+                       if stacked else None)
+        self.out_slot = torch.tensor(out_slots, dtype=torch.long)
         self.arange = torch.arange(self.C)
+        self._cur: list[Any] = [None] * (n_op + self.n_slots)
+        self._consts: dict[str, torch.Tensor] = {}
         self.ctx = _Ctx(self._masks)
         self._group_masks: dict[tuple, torch.Tensor] = {}
 
@@ -503,36 +527,48 @@ class GraphBatch:
 
     def update(self, g: torch.Tensor, w: torch.Tensor, state: dict, t: int) -> torch.Tensor:
         """Advance the moving averages and return U for every candidate: ``[C, *shape]``."""
-        V = self.values
+        V, cur, stacked = self.values, self._cur, self.stacked
         vals = self.program(g, w, state, t)
         for i, name in enumerate(self.operands):
             v = vals[name]
-            if isinstance(v, torch.Tensor):
+            if not isinstance(v, torch.Tensor):
+                if name not in self._consts:   # a constant operand: one full tensor, made once
+                    self._consts[name] = torch.full((self.C,) + self.shape, float(v), dtype=self.dtype)
+                v = self._consts[name]
+            elif v.shape != (self.C,) + self.shape:
+                v = v.expand((self.C,) + self.shape)
+            cur[i] = v
+            if stacked[i]:
                 V[i].copy_(v)
-            elif t == 0:
-                V[i].fill_(v)
         n_op = len(self.operands)
         ctx = self.ctx
         for j, groups in enumerate(self.slots):
-            dst = V[n_op + j]
+            slot = n_op + j
+            dst = V[slot] if V is not None and stacked[slot] else None
             for k, grp in enumerate(groups):
                 args = []
                 for src, uni, dec in zip(grp.srcs, grp.uniform, grp.decays):
-                    if grp.full and uni is not None:
-                        x = V[uni]
-                    elif uni is not None:
-                        x = V[uni].index_select(0, grp.cand)
-                    else:
+                    if uni is None:
                         x = V[src, grp.cand]
+                    elif grp.full:
+                        x = cur[uni]
+                    else:
+                        x = cur[uni].index_select(0, grp.cand)
                     if dec is not None:
                         x = x * dec[t]
                     args.append(x)
                 ctx.begin((j, k), t)
-                out = grp.fn(*args, ctx=ctx)
+                out = _full(grp.fn(*args, ctx=ctx), args[0])
                 if grp.full:
-                    dst.copy_(_full(out, args[0]))
+                    if dst is not None:
+                        dst.copy_(out)
+                    cur[slot] = out
                 else:
-                    dst.index_copy_(0, grp.cand, _full(out, args[0]))
+                    dst.index_copy_(0, grp.cand, out)
+            if not (len(groups) == 1 and groups[0].full):
+                cur[slot] = dst
+        if self.out_uniform is not None:
+            return cur[self.out_uniform]
         return V[self.out_slot, self.arange]
 
 
@@ -582,9 +618,8 @@ def _run_batch(plans: list[Plan], cfg: IntegrityConfig) -> torch.Tensor:
     row_sign = torch.tensor([1.0] * L + [-1.0] * L, dtype=dtype)
     signs = torch.tensor([float(p.sign) for p in plans], dtype=dtype)
     sign = (signs[:, None] * row_sign[None, :])[:, :, None]                  # [C, R, 1]
-    lrt = torch.tensor(_lr_table(cfg), dtype=dtype).repeat(1, 2)              # [steps, R]
-    coef = sign[None] * lrt[:, None, :, None]                                 # [steps, C, R, 1]
-    mu = momentum_schedule(cfg.steps, cfg.warmup, cfg.hold)
+    lrt, mu = _schedules(cfg)                                                 # [steps, R]
+    coef = (sign[None] * lrt[:, None, :, None]).unbind(0)                     # steps x [C, R, 1]
     kinds = [p.momentum for p in plans]
     present = set(kinds)
     is_none = torch.tensor([k == "none" for k in kinds])[:, None, None]
@@ -666,7 +701,7 @@ class _NaiveRunner:
         for node, op, edges in plan.order:
             ins = [(src, None if dec is None else dec.to(self.dtype).tolist()) for src, dec in edges]
             self.nodes.append((node, grammar.op(op).torch, ins))
-        self.mu = momentum_schedule(cfg.steps, cfg.warmup, cfg.hold)
+        self.mu = _schedules(cfg)[1]
 
     def run(self, lr: float, sign: int, row: int) -> float:
         cfg, dtype = self.cfg, self.dtype
@@ -677,6 +712,7 @@ class _NaiveRunner:
         m = torch.zeros_like(x)
         state = self.program.init_state(x)
         momentum = self.plan.momentum
+        lrs = [lr_schedule(lr, t, cfg.steps, cfg.warmup, cfg.hold, cfg.lr_offset) for t in range(cfg.steps)]
         for t in range(cfg.steps):
             g = 2.0 * (x - b)
             vals = self.program(g, x, state, t)
@@ -687,7 +723,7 @@ class _NaiveRunner:
                     args.append(v if dec is None else v * dec[t])
                 ctx.begin(node, t)
                 vals[node] = _full(fn(*args, ctx=ctx), x)
-            step = (sign * lr_schedule(lr, t, cfg.steps, cfg.warmup, cfg.hold, cfg.lr_offset)) * vals[OUTPUT]
+            step = (sign * lrs[t]) * vals[OUTPUT]
             if momentum == "none":
                 x = x - step
             elif momentum == "momentum":
