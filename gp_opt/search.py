@@ -119,6 +119,15 @@ def default_stats() -> tools.Statistics:
     return stats
 
 
+def _key_list(keys: Any) -> list[str]:
+    """A key (str), several keys (list/tuple) or None -> a list of keys."""
+    if keys is None:
+        return []
+    if isinstance(keys, (list, tuple)):
+        return [str(k) for k in keys if k is not None]
+    return [str(keys)]
+
+
 class History:
     """The keys a particle has seen, in order; ``in`` is O(1). Passed to ``toolbox.mutate``."""
 
@@ -133,7 +142,13 @@ class History:
             self._set.add(key)
             self.order.append(key)
 
+    def add_all(self, keys: Any) -> None:
+        for k in _key_list(keys):
+            self.add(k)
+
     def __contains__(self, key: object) -> bool:
+        if isinstance(key, (list, tuple)):
+            return any(k in self._set for k in key)
         return key in self._set
 
     def __len__(self) -> int:
@@ -172,11 +187,27 @@ class _Engine:
 
     # -- helpers ----------------------------------------------------------------------------
 
-    def key(self, payload: Any) -> str | None:
+    def keys(self, payload: Any) -> list[str]:
         fn = getattr(self.toolbox, "key", None)
-        if fn is None:
-            return None
-        return fn(payload)
+        return _key_list(fn(payload)) if fn is not None else []
+
+    def key(self, payload: Any) -> str | None:
+        ks = self.keys(payload)
+        return ks[0] if ks else None
+
+    def _cached(self, ks: list[str]) -> FitnessRecord | None:
+        for k in ks:
+            rec = self.cache.get(k)
+            if rec is not None:
+                return rec
+        return None
+
+    def _file(self, ks: list[str], rec: FitnessRecord, hit: bool) -> None:
+        for k in ks:
+            if hit:
+                self.cache.setdefault(k, rec)
+            else:
+                self.cache[k] = rec
 
     def serialize(self, payload: Any) -> Any:
         fn = getattr(self.toolbox, "serialize", None)
@@ -193,6 +224,18 @@ class _Engine:
     def ind_from_dict(self, d: dict[str, Any]) -> Candidate:
         rec = FitnessRecord.from_dict(d["record"]) if d.get("record") is not None else None
         return make_individual(self.deserialize(d["individual"]), d.get("key"), rec, d.get("meta"))
+
+    def initial(self, n: int) -> list[_Slot]:
+        """``n`` random payloads (``toolbox.population(rng, n, tally)`` if the toolbox has it)."""
+        t0 = time.perf_counter()
+        make_many = getattr(self.toolbox, "population", None)
+        if make_many is not None:
+            payloads = list(make_many(self.rng, n, self.tally))
+        else:
+            payloads = [self.toolbox.individual(self.rng) for _ in range(n)]
+        dt = (time.perf_counter() - t0) / max(n, 1)
+        return [_Slot(p, {"phase": "init", "step": 0, "particle": None, "slot": i, "attempt": 0}, dt)
+                for i, p in enumerate(payloads)]
 
     def mutate(self, parent: Candidate, history: History, meta: dict[str, Any]) -> _Slot | None:
         t0 = time.perf_counter()
@@ -222,27 +265,29 @@ class _Engine:
     def evaluate(self, slots: list[_Slot]) -> list[Candidate]:
         """Fitness for every slot: cache hit, replay from the log, or evaluation through
         ``toolbox.map``; each is logged in slot order as soon as it is known."""
-        keys = [self.key(s.payload) for s in slots]
+        keys = [self.keys(s.payload) for s in slots]
         plan: list[tuple[str, Any]] = []
         to_eval: list[Any] = []
         first_of: dict[str, int] = {}
-        for i, (slot, k) in enumerate(zip(slots, keys)):
+        for i, (slot, ks) in enumerate(zip(slots, keys)):
             seq = self.n_logged + i
-            if k is not None and k in self.cache:
+            dup = next((first_of[k] for k in ks if k in first_of), None)
+            if self._cached(ks) is not None:
                 plan.append(("hit", None))
-            elif k is not None and k in first_of:
-                plan.append(("dup", first_of[k]))
+            elif dup is not None:
+                plan.append(("dup", dup))
             elif seq in self.replay:
                 plan.append(("replay", self.replay[seq]))
             else:
                 plan.append(("eval", None))
                 to_eval.append(slot.payload)
-            if k is not None:
+            for k in ks:
                 first_of.setdefault(k, i)
         results = iter(self.toolbox.map(self.toolbox.evaluate, to_eval)) if to_eval else iter(())
         out: list[Candidate] = []
-        for i, (slot, k, (how, arg)) in enumerate(zip(slots, keys, plan)):
+        for i, (slot, ks, (how, arg)) in enumerate(zip(slots, keys, plan)):
             seq = self.n_logged
+            k = ks[0] if ks else None
             t0 = time.perf_counter()
             if how == "eval":
                 rec = self._as_record(next(results))
@@ -251,7 +296,7 @@ class _Engine:
             elif how == "replay":
                 rec = FitnessRecord.from_dict(arg["record"])
             elif how == "hit":
-                rec = self.cache[k]
+                rec = self._cached(ks)
             else:
                 rec = out[arg].record
             hit = how in ("hit", "dup")
@@ -265,8 +310,7 @@ class _Engine:
                 write = False
             else:
                 write = True
-            if not hit and k is not None:
-                self.cache[k] = rec
+            self._file(ks, rec, hit)
             self.tally["candidates"] += 1
             self.tally["cache_hits" if hit else "evals"] += 1
             if rec.status != OK:
@@ -274,7 +318,8 @@ class _Engine:
             ind = make_individual(slot.payload, k, rec, dict(slot.meta, seq=seq, cache_hit=hit))
             if write and self.rundir is not None:
                 self.rundir.append({
-                    "seq": seq, **slot.meta, "key": k, "individual": self.serialize(slot.payload),
+                    "seq": seq, **slot.meta, "key": k, **({"keys": ks} if len(ks) > 1 else {}),
+                    "individual": self.serialize(slot.payload),
                     "record": rec.to_dict(), "cache_hit": hit,
                     "seconds": {"mutate": slot.mutate_seconds, "evaluate": 0.0 if hit else rec.seconds},
                     "time": time.time(),
@@ -309,8 +354,9 @@ class _Engine:
 
     def prime(self, lines: list[dict[str, Any]]) -> None:
         for line in lines:
-            if not line.get("cache_hit") and line.get("key") is not None:
-                self.cache[line["key"]] = FitnessRecord.from_dict(line["record"])
+            ks = _key_list(line.get("keys", line.get("key")))
+            if ks:
+                self._file(ks, FitnessRecord.from_dict(line["record"]), bool(line.get("cache_hit")))
 
     def elapsed(self) -> float:
         return self.seconds_before + time.perf_counter() - self.started
@@ -425,8 +471,7 @@ def particle_search(toolbox: base.Toolbox, n_particles: int, n_steps: int, n_chi
     if state is None:
         before = engine.tally.copy()
         n_init = init_factor * n_particles
-        slots = [_Slot(toolbox.individual(engine.rng), {"phase": "init", "step": 0, "particle": None,
-                                                        "slot": i, "attempt": 0}) for i in range(n_init)]
+        slots = engine.initial(n_init)
         pop = engine.evaluate(slots)
         order = sorted(range(len(pop)), key=lambda i: (-_score(pop[i]), i))
         particles = [pop[i] for i in order[:n_particles]]
@@ -435,7 +480,7 @@ def particle_search(toolbox: base.Toolbox, n_particles: int, n_steps: int, n_chi
         if not all(_is_ok(p) for p in particles):
             log.warning("only %d of %d initial candidates passed; some particles start rejected",
                         sum(_is_ok(p) for p in pop), n_init)
-        histories = [History([p.key]) for p in particles]
+        histories = [History(engine.keys(p.payload)) for p in particles]
         hof.update([p for p in pop if _is_ok(p)])
         record(0, particles, before)
         engine.say(f"init: {n_init} random candidates, best {_fmt_fit(_score(particles[0]))}, "
@@ -467,7 +512,7 @@ def particle_search(toolbox: base.Toolbox, n_particles: int, n_steps: int, n_chi
                                                                "particle": p, "slot": j, "attempt": attempt})
                 if s is None:
                     continue
-                histories[p].add(engine.key(s.payload))
+                histories[p].add_all(engine.keys(s.payload))
                 slots.append(s)
                 where.append((p, j))
             for (p, j), ind in zip(where, engine.evaluate(slots)):
@@ -542,11 +587,9 @@ def regularized_evolution(toolbox: base.Toolbox, population_size: int, cycles: i
 
     if state is None:
         before = engine.tally.copy()
-        slots = [_Slot(toolbox.individual(engine.rng), {"phase": "init", "step": 0, "particle": None,
-                                                        "slot": i, "attempt": 0})
-                 for i in range(population_size)]
+        slots = engine.initial(population_size)
         pop = engine.evaluate(slots)
-        history = History(p.key for p in pop)
+        history = History(k for p in pop for k in engine.keys(p.payload))
         hof.update([p for p in pop if _is_ok(p)])
         record(0, pop, before)
         engine.say(f"init: {population_size} random candidates, best "
@@ -577,7 +620,7 @@ def regularized_evolution(toolbox: base.Toolbox, population_size: int, cycles: i
                                                              "particle": None, "slot": j, "attempt": attempt})
                 if s is None:
                     continue
-                history.add(engine.key(s.payload))
+                history.add_all(engine.keys(s.payload))
                 slots.append(s)
                 where.append(j)
             for j, ind in zip(where, engine.evaluate(slots)):
@@ -681,56 +724,50 @@ def make_toy_toolbox(dim: int = 8, seed: int = 0, delay: float = 0.0, eval_log: 
     return tb
 
 
-def make_toolbox(task: str | Callable[[Any], Any] = "quadratic", grammar: Any = None, *,
-                 task_options: dict[str, Any] | None = None, key: str = "canonical",
-                 mutate_options: dict[str, Any] | None = None) -> base.Toolbox:
-    """A toolbox over :class:`gp_opt.genome.OptimizerGenome`: random genomes, SPEC-7 mutation with
-    integrity and novelty, ``evaluate`` = ``task`` (a name from :mod:`gp_opt.tasks` or any callable
-    genome -> FitnessRecord), JSON (de)serialisation and the dedup key (``"canonical"``: the
-    symbolic canonical key; ``"fingerprint"``: the behavioural fingerprint of :mod:`gp_opt.dedup`)."""
-    from . import genome as genome_mod
-    from . import mutation as mutation_mod
-    from . import symbolic
-    from .tasks import get_task
+KEYS = ("fingerprint", "canonical", "both")
 
-    if grammar is not None and not hasattr(grammar, "__dict__"):
-        from .grammar import load as load_grammar
 
-        grammar = load_grammar(grammar)
-    if isinstance(task, str):
-        task_name: str | None = task
-        evaluate = get_task(task, **(task_options or {}))
-    elif callable(task):
-        task_name, evaluate = None, task
-    else:
-        raise GpOptError(f"task must be a task name or a callable, got {type(task).__name__}")
-    if key == "canonical":
-        key_fn = symbolic.canonical_key
-    elif key == "fingerprint":
+class _GenomeKey:
+    """The dedup key(s) of a genome: ``fingerprint`` (behavioural, :mod:`gp_opt.dedup`),
+    ``canonical`` (the symbolic canonical key) or ``both`` (a list: a hit on either is a hit).
+    Remembers the keys of the last few genomes it saw, so the key computed inside mutation (for
+    novelty) is not computed again for the cache."""
+
+    def __init__(self, kind: str):
+        if kind not in KEYS:
+            raise GpOptError(f"unknown dedup key {kind!r}; use one of {', '.join(KEYS)}")
+        self.kind = kind
+        self._memo: collections.OrderedDict[int, tuple[Any, Any]] = collections.OrderedDict()
+
+    def __call__(self, genome: Any) -> Any:
+        hit = self._memo.get(id(genome))
+        if hit is not None and hit[0] is genome:
+            return hit[1]
         from . import dedup
 
-        key_fn = dedup.fingerprint
-    else:
-        raise GpOptError(f"unknown dedup key {key!r}; use 'canonical' or 'fingerprint'")
+        if self.kind == "fingerprint":
+            k: Any = dedup.fingerprint(genome)
+        elif self.kind == "canonical":
+            k = dedup.canonical_key(genome) or dedup.fingerprint(genome)
+        else:
+            k = dedup.keys(genome, use_canonical=True)
+        self._memo[id(genome)] = (genome, k)  # holds the genome so that its id stays unique
+        if len(self._memo) > 512:
+            self._memo.popitem(last=False)
+        return k
 
-    tb = base.Toolbox()
-    tb.register("individual", genome_mod.OptimizerGenome.random, grammar=grammar)
-    tb.register("mutate", _GenomeMutate(key_fn, grammar, dict(mutate_options or {})))
-    tb.register("evaluate", evaluate)
-    tb.register("map", map)
-    tb.register("serialize", lambda g: g.to_json())
-    tb.register("deserialize", lambda s: genome_mod.OptimizerGenome.from_json(s, grammar=grammar))
-    tb.register("key", key_fn)
-    tb.config = {"kind": "genome", "task": task_name, "task_options": task_options or {}, "key": key,
-                 "grammar": str(grammar.path) if getattr(grammar, "path", None) else None,
-                 "mutate_options": mutate_options or {}}
-    return tb
+    def __getstate__(self) -> dict[str, Any]:
+        return {"kind": self.kind}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__(state["kind"])
 
 
 class _GenomeMutate:
-    """Adapter from the toolbox's ``mutate(payload, rng, history, tally)`` to ``gp_opt.mutation``."""
+    """``mutate(payload, rng, history, tally)`` -> :func:`gp_opt.mutation.mutate_valid`: a child
+    that is valid, passes the integrity check (flip applied) and is new in ``history``."""
 
-    def __init__(self, key_fn: Callable[[Any], str], grammar: Any, options: dict[str, Any]):
+    def __init__(self, key_fn: _GenomeKey, grammar: Any, options: dict[str, Any]):
         self.key_fn = key_fn
         self.grammar = grammar
         self.options = options
@@ -739,8 +776,78 @@ class _GenomeMutate:
                  tally: collections.Counter | None = None) -> Any:
         from . import mutation
 
-        return mutation.mutate(genome, rng, history=history, key=self.key_fn, stats=tally,
-                               **self.options)
+        return mutation.mutate_valid(genome, rng, seen=history, key=self.key_fn, stats=tally,
+                                     grammar=self.grammar, **self.options)
+
+
+class _GenomePopulation:
+    """``population(rng, n)``: ``n`` random genomes passing the integrity check (batched)."""
+
+    def __init__(self, grammar: Any):
+        self.grammar = grammar
+
+    def __call__(self, rng: np.random.Generator, n: int, tally: collections.Counter | None = None) -> list[Any]:
+        from . import mutation
+
+        return mutation.random_valid_many(rng, n, self.grammar, stats=tally)
+
+
+def _genome_to_json(g: Any) -> str:
+    return g.to_json()
+
+
+class _GenomeFromJson:
+    def __init__(self, grammar: Any):
+        self.grammar = grammar
+
+    def __call__(self, s: str) -> Any:
+        from .genome import OptimizerGenome
+
+        return OptimizerGenome.from_json(s, grammar=self.grammar)
+
+
+def make_toolbox(task: str | Callable[[Any], Any] = "quadratic", grammar: Any = None, *,
+                 task_options: dict[str, Any] | None = None, key: str = "fingerprint",
+                 mutate_options: dict[str, Any] | None = None) -> base.Toolbox:
+    """A toolbox over :class:`gp_opt.genome.OptimizerGenome`.
+
+    ``individual``/``population``: random genomes passing the integrity check;
+    ``mutate``: SPEC-7 mutation redrawn until valid, passing the integrity check and new in the
+    history (:func:`gp_opt.mutation.mutate_valid`; ``mutate_options`` go to it, e.g. ``probs``,
+    ``max_tries``); ``evaluate``: ``task`` -- a task name of :mod:`gp_opt.tasks` (``task_options``
+    override its fields) or any callable genome -> FitnessRecord (e.g. a surrogate evaluator);
+    ``key``: ``"fingerprint"`` (default), ``"canonical"`` or ``"both"``; ``grammar``: a Grammar,
+    a path to a grammar file, or None for the default."""
+    from .grammar import Grammar, load as load_grammar
+    from .tasks import get_task
+
+    grammar_path = None
+    if grammar is not None and not isinstance(grammar, Grammar):
+        grammar_path = str(grammar)
+        grammar = load_grammar(grammar)
+    elif grammar is not None:
+        grammar_path = getattr(grammar, "source", None)
+    if isinstance(task, str):
+        task_name: str | None = task
+        evaluate = get_task(task, **(task_options or {}))
+    elif callable(task):
+        task_name, evaluate = None, task
+    else:
+        raise GpOptError(f"task must be a task name or a callable, got {type(task).__name__}")
+    key_fn = _GenomeKey(key)
+
+    tb = base.Toolbox()
+    tb.register("individual", lambda rng: tb.population(rng, 1)[0])
+    tb.register("population", _GenomePopulation(grammar))
+    tb.register("mutate", _GenomeMutate(key_fn, grammar, dict(mutate_options or {})))
+    tb.register("evaluate", evaluate)
+    tb.register("map", map)
+    tb.register("serialize", _genome_to_json)
+    tb.register("deserialize", _GenomeFromJson(grammar))
+    tb.register("key", key_fn)
+    tb.config = {"kind": "genome", "task": task_name, "task_options": task_options or {}, "key": key,
+                 "grammar": grammar_path, "mutate_options": mutate_options or {}}
+    return tb
 
 
 def toolbox_from_config(cfg: dict[str, Any]) -> base.Toolbox:
@@ -753,7 +860,7 @@ def toolbox_from_config(cfg: dict[str, Any]) -> base.Toolbox:
         if cfg.get("task") is None:
             raise CheckpointError("this run used a custom evaluate function; pass toolbox= to resume it")
         return make_toolbox(cfg["task"], cfg.get("grammar"), task_options=cfg.get("task_options"),
-                            key=cfg.get("key", "canonical"), mutate_options=cfg.get("mutate_options"))
+                            key=cfg.get("key", "fingerprint"), mutate_options=cfg.get("mutate_options"))
     raise CheckpointError(f"run config has an unknown toolbox kind {kind!r}")
 
 
@@ -819,7 +926,7 @@ def run_search(task: str, out_dir: str | os.PathLike | None, particles: int, ste
                seed: int = 0, init_factor: int = 10, algorithm: str = "particle", grammar: Any = None, *,
                max_redraws: int = 4, hof_size: int = 10, population_size: int | None = None,
                cycles: int | None = None, sample_size: int | None = None,
-               task_options: dict[str, Any] | None = None, key: str = "canonical",
+               task_options: dict[str, Any] | None = None, key: str = "fingerprint",
                workers: int = 0, verbose: bool = True, toolbox: base.Toolbox | None = None) -> SearchResult:
     """Run a search into the new run directory ``out_dir`` (None: no directory, nothing saved).
 
