@@ -519,6 +519,10 @@ class BatchStream:
     def __next__(self) -> tuple[torch.Tensor, torch.Tensor]:
         return self.next()
 
+    def peek(self) -> torch.Tensor:
+        """A batch-shaped input (the first images, not augmented) without advancing the stream."""
+        return self.x[:self.batch_size]
+
     def next(self) -> tuple[torch.Tensor, torch.Tensor]:
         if self._pos + self.batch_size > self.n:
             self._perm = torch.randperm(self.n, device=self.x.device, generator=self.generator)

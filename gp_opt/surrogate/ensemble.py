@@ -110,23 +110,59 @@ def train_members(
     return out
 
 
+class _Runner:
+    """The forward pass over the members still training; rebuilt (compacted) when many have finished."""
+
+    def __init__(self, members: list[ConvNet], cfg: Any, device: torch.device, stream: BatchStream,
+                 notes: dict[str, Any]):
+        self.members, self.cfg, self.device, self.stream, self.notes = members, cfg, device, stream, notes
+        self.build(list(range(len(members))))
+
+    def build(self, live: list[int]) -> None:
+        cfg, device = self.cfg, self.device
+        self.live = live
+        self.live_idx = torch.tensor(live, device=device, dtype=torch.long)
+        if len(live) == 1:
+            model = self.members[live[0]]
+            self.module = model
+
+            def forward(x: torch.Tensor) -> torch.Tensor:
+                return model(x).unsqueeze(0)
+        else:
+            self.module = EnsembleConvNet([self.members[i] for i in live])
+            forward = self.module
+        self.module.train()
+        cuda = device.type == "cuda"
+        if cuda and cfg.compile:
+            try:
+                forward = torch.compile(forward)
+                self.notes["compile"] = True
+            except Exception as e:  # noqa: BLE001 - fall back to eager, say so
+                self.notes["compile"] = f"off: {type(e).__name__}: {e}"
+        elif cuda and cfg.cuda_graphs:
+            try:
+                sample = self.stream.peek()
+                if cfg.channels_last:
+                    sample = sample.contiguous(memory_format=torch.channels_last)
+                with _autocast(cfg, device):
+                    graphed = torch.cuda.make_graphed_callables(self.module, (sample,))
+                forward = (lambda x: graphed(x).unsqueeze(0)) if len(live) == 1 else graphed
+                # The capture's warm-up ran forward/backward passes: start from clean gradients.
+                for p in self.module.parameters():
+                    p.grad = None
+                self.notes["cuda_graphs"] = True
+            except Exception as e:  # noqa: BLE001
+                self.notes["cuda_graphs"] = f"off: {type(e).__name__}: {e}"
+        self.forward = forward
+
+
 def _train_group(specs, data, cfg, run_steps, total_steps, warmup_steps, mode, seed, stage, progress):
     t_start = time.perf_counter()
     device = data.device
     k = len(specs)
     lrs = [lr for _, lr in specs]
     init = _initial_model(cfg, data, seed)
-    if k == 1:
-        model = init.to(device)
-        module = model
-        members = [model]
-
-        def forward(x: torch.Tensor) -> torch.Tensor:
-            return module(x).unsqueeze(0)
-    else:
-        members = [copy.deepcopy(init).to(device) for _ in range(k)]
-        module = EnsembleConvNet(members)
-        forward = module
+    members = [init.to(device)] if k == 1 else [copy.deepcopy(init).to(device) for _ in range(k)]
     notes: dict[str, Any] = {}
     cuda = device.type == "cuda"
     fork_devices = [device] if cuda else []
@@ -148,31 +184,7 @@ def _train_group(specs, data, cfg, run_steps, total_steps, warmup_steps, mode, s
                     broken[i] = f"exception building the optimizer: {type(e).__name__}: {e}"
         stream = BatchStream(data.x_train, data.y_train, cfg.batch_size, seed=seed + 1,
                              augment=_augment_for(cfg, data))
-        module.train()
-        if cuda and cfg.compile:
-            try:
-                forward = torch.compile(forward)
-                notes["compile"] = True
-            except Exception as e:  # noqa: BLE001 - fall back to eager, say so
-                notes["compile"] = f"off: {type(e).__name__}: {e}"
-        if cuda and cfg.cuda_graphs and not cfg.compile:
-            try:
-                sample = stream.next()[0]
-                if cfg.channels_last:
-                    sample = sample.contiguous(memory_format=torch.channels_last)
-                with _autocast(cfg, device):
-                    graphed = torch.cuda.make_graphed_callables(module, (sample,))
-                if k == 1:
-                    forward = lambda x: graphed(x).unsqueeze(0)  # noqa: E731
-                else:
-                    forward = graphed
-                # The graph's warm-up ran a few forward/backward passes: start from clean gradients.
-                for p in module.parameters():
-                    p.grad = None
-                notes["cuda_graphs"] = True
-            except Exception as e:  # noqa: BLE001
-                notes["cuda_graphs"] = f"off: {type(e).__name__}: {e}"
-        res = _loop(lrs, module, forward, opts, broken, stream, data, cfg, run_steps, mode, stage, progress)
+        res = _loop(lrs, members, opts, broken, stream, data, cfg, run_steps, mode, stage, progress, notes)
     seconds = time.perf_counter() - t_start
     for r in res:
         for key in ("train_acc", "train_loss", "best_val_acc"):
@@ -185,7 +197,7 @@ def _train_group(specs, data, cfg, run_steps, total_steps, warmup_steps, mode, s
     return res
 
 
-def _loop(lrs, module, forward, opts, broken, stream, data, cfg, run_steps, mode, stage, progress):
+def _loop(lrs, members, opts, broken, stream, data, cfg, run_steps, mode, stage, progress, notes):
     device = data.device
     k = len(lrs)
     win = max(1, int(cfg.acc_window))
@@ -206,20 +218,27 @@ def _loop(lrs, module, forward, opts, broken, stream, data, cfg, run_steps, mode
         active[i] = False
     if not any(active):
         return res
+    runner = _Runner(members, cfg, device, stream, notes)
+    if len(runner.live) > 1 and sum(active) <= len(runner.live) // 2:
+        runner.build([i for i in range(k) if active[i]])
     cut_step = int(cfg.screen_cut_step) if mode == "screen" else -1
     check_every = max(1, int(cfg.check_every))
     eval_every = max(1, int(cfg.eval_every))
     autocast = _autocast(cfg, device)
     channels_last = cfg.channels_last and device.type == "cuda"
+    compactions = 0
     for step in range(run_steps):
         xb, yb = stream.next()
         if channels_last:
             xb = xb.contiguous(memory_format=torch.channels_last)
+        live, live_idx = runner.live, runner.live_idx
+        n_live = len(live)
         with autocast:
-            logits = forward(xb)
+            logits = runner.forward(xb)
         c = logits.shape[-1]
-        losses = F.cross_entropy(logits.float().reshape(-1, c), yb.repeat(k), reduction="none").view(k, -1).mean(1)
-        for opt, _ in opts:
+        losses = F.cross_entropy(logits.float().reshape(-1, c), yb.repeat(n_live),
+                                 reduction="none").view(n_live, -1).mean(1)
+        for opt, idx in opts:
             if opt is not None:
                 opt.zero_grad(set_to_none=True)
         losses.sum().backward()
@@ -237,25 +256,27 @@ def _loop(lrs, module, forward, opts, broken, stream, data, cfg, run_steps, mode
                         active[i] = False
         with torch.no_grad():
             slot = step % win
-            acc_hist[:, slot] = (logits.argmax(-1) == yb).float().mean(1)
+            acc_hist[live_idx, slot] = (logits.argmax(-1) == yb).float().mean(1)
             lt = losses.detach()
-            loss_hist[:, slot] = lt
-            first_bad.masked_fill_((~torch.isfinite(lt)) & (first_bad < 0), step)
+            loss_hist[live_idx, slot] = lt
+            bad = torch.zeros(k, dtype=torch.bool, device=device)
+            bad[live_idx] = ~torch.isfinite(lt)
+            first_bad.masked_fill_(bad & (first_bad < 0), step)
         done = step + 1
         is_eval = mode == "full" and (done % eval_every == 0 or done == run_steps)
         if not (done % check_every == 0 or done == run_steps or done == cut_step or is_eval):
             continue
         n = min(done, win)
         stats = torch.stack([acc_hist[:, :n].mean(1), loss_hist[:, :n].mean(1), first_bad.float()]).cpu()
-        val = _validate(module, forward, data, cfg, k) if is_eval else None
+        val = _validate(runner.module, data, cfg, live, k) if is_eval else None
         for i in range(k):
             if not active[i]:
                 continue
             r = res[i]
-            acc, loss, bad = float(stats[0, i]), float(stats[1, i]), int(stats[2, i])
+            acc, loss, bad_step = float(stats[0, i]), float(stats[1, i]), int(stats[2, i])
             r["steps"], r["train_acc"], r["train_loss"] = done, acc, loss
-            if bad >= 0:
-                r.update(status=RUN_FAILED, steps=bad + 1, reason=f"non-finite loss at step {bad}")
+            if bad_step >= 0:
+                r.update(status=RUN_FAILED, steps=bad_step + 1, reason=f"non-finite loss at step {bad_step}")
                 active[i] = False
                 continue
             if val is not None:
@@ -277,15 +298,27 @@ def _loop(lrs, module, forward, opts, broken, stream, data, cfg, run_steps, mode
                                 **({"best_val_acc": r["best_val_acc"]} if mode == "full" else {})} for r in res]})
         if not any(active) or all(o is None for o, _ in opts):
             break
+        still = [i for i in live if active[i]]
+        if cfg.compact and len(still) <= len(live) // 2 and done < run_steps:
+            # Half the ensemble has finished: train only the rest from here on (finished members
+            # get no gradients, so their optimizers leave them alone).
+            for i in live:
+                if not active[i]:
+                    for p in members[i].parameters():
+                        p.grad = None
+            runner.build(still)
+            compactions += 1
+    if compactions:
+        notes["compactions"] = compactions
     return res
 
 
 @torch.no_grad()
-def _validate(module, forward, data: DeviceData, cfg: Any, k: int) -> list[float]:
-    """Validation accuracy of each member (eval mode: running BN statistics, no dropout)."""
+def _validate(module, data: DeviceData, cfg: Any, live: list[int], k: int) -> list[float]:
+    """Validation accuracy of each member (eval mode: running BN statistics, no dropout); NaN if not live."""
     was_training = module.training
     module.eval()
-    correct = torch.zeros(k, device=data.device)
+    correct = torch.zeros(len(live), device=data.device)
     n = int(data.x_val.shape[0])
     bs = max(1, int(cfg.val_batch_size))
     with _autocast(cfg, data.device):
@@ -293,9 +326,13 @@ def _validate(module, forward, data: DeviceData, cfg: Any, k: int) -> list[float
             xv = data.x_val[i:i + bs]
             if cfg.channels_last and data.device.type == "cuda":
                 xv = xv.contiguous(memory_format=torch.channels_last)
-            # Always the eager module here: a CUDA-graphed callable is captured for training mode.
+            # Always the eager module: a CUDA-graphed module runs its graph in training mode only.
             out = module(xv)
             out = out.unsqueeze(0) if out.dim() == 2 else out
             correct += (out.argmax(-1) == data.y_val[i:i + bs]).float().sum(1)
     module.train(was_training)
-    return (correct / max(1, n)).tolist()
+    acc = (correct / max(1, n)).tolist()
+    full = [float("nan")] * k
+    for j, i in enumerate(live):
+        full[i] = acc[j]
+    return full

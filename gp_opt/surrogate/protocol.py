@@ -91,6 +91,7 @@ class SurrogateConfig:
     device: str = "auto"
     batched: bool = True  # one ensemble per screen stage (False: one model per rate, in turn)
     max_members: int = 64  # most runs (rates x candidates) trained as one ensemble
+    compact: bool = True  # drop finished runs from an ensemble once half of it has finished
     bf16: bool = True  # bfloat16 autocast (CUDA only)
     compile: bool = False  # torch.compile the forward (CUDA only)
     cuda_graphs: bool = False  # CUDA-graph the forward/backward (CUDA only)
