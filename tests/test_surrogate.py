@@ -10,7 +10,7 @@ import torch
 from gp_opt.errors import GpOptError
 from gp_opt.fitness import FitnessRecord
 from gp_opt.surrogate import (BASELINES, ConvNet, EnsembleConvNet, SurrogateConfig, base_lr_factor,
-                              count_parameters, evaluate, evaluate_many, get_device_data, make_evaluator, resolve_optimizer,
+                              count_parameters, evaluate, evaluate_many, get_device_data, train_members, make_evaluator, resolve_optimizer,
                               torch_factory, train_runs, with_base_schedule)
 
 # A very small protocol on digits: base 4, 16-step screens, a 40-step full run.
@@ -279,8 +279,6 @@ def test_several_candidates_share_ensembles_with_the_same_results(digits):
         for st, sa in zip(t.stages, a.stages):
             assert st["train_acc"] == pytest.approx(sa["train_acc"], abs=0.07)
     assert together[0].extra["batch_size"] == 3
-    # NoOp's runs are cut at step 6: the rest of the ensemble trains without them
-    assert any(s.get("notes", {}).get("compactions") for s in together[1].stages)
     fixed = tiny(dropout=0.0, fixed_lr=0.02, total_steps=20, stop_check_after=20)
     t = evaluate_many(["adam", NoOp], fixed, data=digits)
     a = [evaluate(o, fixed, data=digits) for o in ("adam", NoOp)]
@@ -288,6 +286,17 @@ def test_several_candidates_share_ensembles_with_the_same_results(digits):
     assert t[1].fitness == pytest.approx(a[1].fitness, abs=1e-6)
     ev = make_evaluator(fixed)
     assert [r.status for r in ev.map(ev, ["adam", NoOp])] == ["ok", "ok"] and ev.calls == 2
+
+
+def test_finished_runs_are_dropped_from_the_ensemble(digits):
+    nan = torch_factory(NaNAfter, n=3)
+    cfg = tiny(dropout=0.0, screen_cut_step=1000)
+    kw = dict(run_steps=16, total_steps=40, warmup_steps=4, mode="screen")
+    runs = train_members([(nan, 0.1), (BASELINES["adam"], 0.05), (nan, 0.1)], digits, cfg, **kw)
+    alone = train_members([(BASELINES["adam"], 0.05)], digits, cfg, **kw)
+    assert [r["status"] for r in runs] == ["failed", "ok", "failed"]
+    assert runs[1]["notes"]["compactions"] == 1 and runs[1]["steps"] == 16
+    assert runs[1]["train_loss"] == pytest.approx(alone[0]["train_loss"], rel=0.05)
 
 
 def test_config_presets_and_validation():
