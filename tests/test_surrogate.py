@@ -285,7 +285,14 @@ def test_several_candidates_share_ensembles_with_the_same_results(digits):
     assert t[0].fitness == pytest.approx(a[0].fitness, abs=0.05) and t[0].stages[-1]["batched_with"] == 2
     assert t[1].fitness == pytest.approx(a[1].fitness, abs=1e-6)
     ev = make_evaluator(fixed)
-    assert [r.status for r in ev.map(ev, ["adam", NoOp])] == ["ok", "ok"] and ev.calls == 2
+    from deap import base
+
+    tb = base.Toolbox()
+    tb.register("evaluate", ev)
+    tb.register("map", ev.map)
+    recs = tb.map(tb.evaluate, ["adam", NoOp])
+    assert [r.status for r in recs] == ["ok", "ok"] and ev.calls == 2
+    assert recs[0].extra["batch_size"] == 2  # batched, not one by one
 
 
 def test_finished_runs_are_dropped_from_the_ensemble(digits):

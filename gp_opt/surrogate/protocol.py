@@ -20,6 +20,7 @@ that run as ``failed``; in the full run it makes the record ``failed``.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import time
 from collections import OrderedDict
@@ -446,7 +447,10 @@ class SurrogateEvaluator:
         children in shared ensembles (at most ``config.max_members`` runs per ensemble).
         """
         items = list(items)
-        if func is self:
+        inner = func
+        while isinstance(inner, functools.partial) and not inner.args and not inner.keywords:
+            inner = inner.func  # deap's Toolbox.register wraps every function in a partial
+        if inner is self:
             return self.evaluate_many(items)
         return [func(x) for x in items]
 
