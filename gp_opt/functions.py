@@ -18,6 +18,11 @@ import sympy as sp
 import torch
 
 
+def _latex_power(text: str, exp) -> str:
+    """``f(x)`` raised to ``exp`` as the LaTeX printer asks for powers of functions."""
+    return text if exp is None else r"\left(%s\right)^{%s}" % (text, exp)
+
+
 class GpFunction(sp.Function):
     """Base class: a named function with its own LaTeX and torch spelling."""
 
@@ -27,9 +32,10 @@ class GpFunction(sp.Function):
     # For ops needing an engine: "stateful", "stochastic" or "tensorwise".
     kind = "scalar"
 
-    def _latex(self, printer):
+    def _latex(self, printer, exp=None):
         args = ", ".join(printer._print(a) for a in self.args[:1])
-        return r"\operatorname{%s}\left(%s\right)" % (self.latex_name or type(self).__name__, args)
+        text = r"\operatorname{%s}\left(%s\right)" % (self.latex_name or type(self).__name__, args)
+        return _latex_power(text, exp)
 
 
 class I1e(GpFunction):
@@ -74,9 +80,10 @@ class Drop(GpFunction):
     nargs = 2
     kind = "stochastic"
 
-    def _latex(self, printer):
-        return r"\operatorname{drop}_{%s}\left(%s\right)" % (
+    def _latex(self, printer, exp=None):
+        text = r"\operatorname{drop}_{%s}\left(%s\right)" % (
             f"{float(self.args[1]):g}", printer._print(self.args[0]))
+        return _latex_power(text, exp)
 
 
 class Norm(GpFunction):
@@ -93,9 +100,10 @@ class EMA(GpFunction):
     nargs = 2
     kind = "stateful"
 
-    def _latex(self, printer):
-        return r"\operatorname{EMA}_{%s}\left(%s\right)" % (
+    def _latex(self, printer, exp=None):
+        text = r"\operatorname{EMA}_{%s}\left(%s\right)" % (
             f"{float(self.args[1]):g}", printer._print(self.args[0]))
+        return _latex_power(text, exp)
 
 
 class Delta(GpFunction):
@@ -104,8 +112,9 @@ class Delta(GpFunction):
     nargs = 1
     kind = "stateful"
 
-    def _latex(self, printer):
-        return r"\Delta\left(%s\right)" % printer._print(self.args[0])
+    def _latex(self, printer, exp=None):
+        text = r"\Delta\left(%s\right)" % printer._print(self.args[0])
+        return _latex_power(text, exp)
 
 
 class RunMax(GpFunction):
