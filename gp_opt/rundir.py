@@ -72,6 +72,11 @@ def dumps(obj: Any) -> str:
     return json.dumps(clean(obj), sort_keys=True, separators=(",", ":"), allow_nan=False)
 
 
+# fdatasync flushes the appended bytes and the new file size (all a reader needs) without the
+# inode's timestamps: the same durability for the log at a fraction of fsync's cost.
+_sync = getattr(os, "fdatasync", os.fsync)
+
+
 def _fsync_dir(path: Path) -> None:
     try:
         fd = os.open(path, os.O_RDONLY)
@@ -254,7 +259,7 @@ class RunDir:
         self._open_log()
         self._fh.write(dumps(item) + "\n")
         self._fh.flush()
-        os.fsync(self._fh.fileno())
+        _sync(self._fh.fileno())
         self.n_lines += 1
 
     # -- checkpoint --------------------------------------------------------------------------

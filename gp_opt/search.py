@@ -69,6 +69,17 @@ class Candidate:
 
     __hash__ = None  # type: ignore[assignment]
 
+    def __deepcopy__(self, memo: dict) -> "Candidate":
+        """Payloads and records are values the search never changes in place (mutation returns a
+        new payload), so a copy (the hall of fame makes one per insert) shares them; deep-copying
+        a genome with its cached sympy forms would cost ~100 ms."""
+        import copy
+
+        new = type(self)(self.payload, self.key, self.record, copy.deepcopy(self.meta, memo))
+        if hasattr(self, "fitness"):
+            new.fitness = copy.deepcopy(self.fitness, memo)
+        return new
+
     def __repr__(self) -> str:
         fit = self.record.fitness if self.record is not None else None
         return f"{type(self).__name__}(key={self.key!r}, fitness={fit!r})"
@@ -184,6 +195,8 @@ class _Engine:
         self.replay: dict[int, dict[str, Any]] = {}
         self.started = time.perf_counter()
         self.seconds_before = 0.0  # wall time of earlier (killed) sessions of this run
+        #: wall seconds of this session by part: init, mutate, key, evaluate, log, checkpoint
+        self.timings: collections.Counter = collections.Counter()
 
     # -- helpers ----------------------------------------------------------------------------
 
@@ -233,6 +246,7 @@ class _Engine:
             payloads = list(make_many(self.rng, n, self.tally))
         else:
             payloads = [self.toolbox.individual(self.rng) for _ in range(n)]
+        self.timings["init"] += time.perf_counter() - t0
         dt = (time.perf_counter() - t0) / max(n, 1)
         return [_Slot(p, {"phase": "init", "step": 0, "particle": None, "slot": i, "attempt": 0}, dt)
                 for i, p in enumerate(payloads)]
@@ -243,9 +257,12 @@ class _Engine:
             child = self.toolbox.mutate(parent.payload, self.rng, history, self.tally)
         except GpOptError as exc:
             self.tally["mutation_failures"] += 1
+            self.timings["mutate"] += time.perf_counter() - t0
             log.info("no valid child of %s: %s", parent.key, exc)
             return None
-        return _Slot(child, meta, time.perf_counter() - t0)
+        dt = time.perf_counter() - t0
+        self.timings["mutate"] += dt
+        return _Slot(child, meta, dt)
 
     @staticmethod
     def _as_record(result: Any) -> FitnessRecord:
@@ -265,7 +282,9 @@ class _Engine:
     def evaluate(self, slots: list[_Slot]) -> list[Candidate]:
         """Fitness for every slot: cache hit, replay from the log, or evaluation through
         ``toolbox.map``; each is logged in slot order as soon as it is known."""
+        t_key = time.perf_counter()
         keys = [self.keys(s.payload) for s in slots]
+        self.timings["key"] += time.perf_counter() - t_key
         plan: list[tuple[str, Any]] = []
         to_eval: list[Any] = []
         first_of: dict[str, int] = {}
@@ -291,6 +310,7 @@ class _Engine:
             t0 = time.perf_counter()
             if how == "eval":
                 rec = self._as_record(next(results))
+                self.timings["evaluate"] += time.perf_counter() - t0
                 if not rec.seconds:
                     rec.seconds = time.perf_counter() - t0
             elif how == "replay":
@@ -317,6 +337,7 @@ class _Engine:
                 self.tally["rejected"] += 1
             ind = make_individual(slot.payload, k, rec, dict(slot.meta, seq=seq, cache_hit=hit))
             if write and self.rundir is not None:
+                t_log = time.perf_counter()
                 self.rundir.append({
                     "seq": seq, **slot.meta, "key": k, **({"keys": ks} if len(ks) > 1 else {}),
                     "individual": self.serialize(slot.payload),
@@ -324,6 +345,7 @@ class _Engine:
                     "seconds": {"mutate": slot.mutate_seconds, "evaluate": 0.0 if hit else rec.seconds},
                     "time": time.time(),
                 })
+                self.timings["log"] += time.perf_counter() - t_log
             self.n_logged += 1
             out.append(ind)
         return out
@@ -404,6 +426,12 @@ def _summary(engine: _Engine, title: str, rows: list[tuple[str, Candidate]], hof
     engine.say("\n".join(lines))
 
 
+def _report_timings(engine: _Engine, timings: dict[str, float] | None) -> None:
+    if timings is not None:
+        timings.update({k: float(v) for k, v in engine.timings.items()})
+        timings["total"] = time.perf_counter() - engine.started
+
+
 def _check_toolbox(toolbox: base.Toolbox) -> None:
     missing = [n for n in ("individual", "mutate", "evaluate", "map") if not hasattr(toolbox, n)]
     if missing:
@@ -424,6 +452,7 @@ def particle_search(toolbox: base.Toolbox, n_particles: int, n_steps: int, n_chi
                     init_factor: int = 10, max_redraws: int = 4, stats: tools.Statistics | None = None,
                     halloffame: tools.HallOfFame | None = None, rundir: Any = None,
                     verbose: bool = True, rng: np.random.Generator | int | None = None,
+                    timings: dict[str, float] | None = None,
                     _resume: tuple[dict[str, Any] | None, list[dict[str, Any]]] | None = None,
                     ) -> tuple[list[Candidate], tools.Logbook]:
     """The paper's particle GA. ``init_factor * n_particles`` random individuals are evaluated and
@@ -462,11 +491,13 @@ def particle_search(toolbox: base.Toolbox, n_particles: int, n_steps: int, n_chi
     def checkpoint(step: int, particles: list[Candidate], histories: list[History]) -> None:
         if rundir is None:
             return
+        t0 = time.perf_counter()
         rundir.save_checkpoint({
             "algorithm": "particle", "step": step,
             "particles": [engine.ind_to_dict(p) for p in particles],
             "histories": [h.order for h in histories], "hof": _hof_state(engine, hof),
             "logbook": list(logbook), **engine.common_state()})
+        engine.timings["checkpoint"] += time.perf_counter() - t0
 
     if state is None:
         before = engine.tally.copy()
@@ -497,6 +528,7 @@ def particle_search(toolbox: base.Toolbox, n_particles: int, n_steps: int, n_chi
         if len(particles) != n_particles:
             raise CheckpointError(f"checkpoint has {len(particles)} particles, the run asks for {n_particles}")
 
+    t_steps = time.perf_counter()
     for step in range(start, n_steps):
         before = engine.tally.copy()
         children: list[list[Candidate | None]] = [[None] * n_children for _ in range(n_particles)]
@@ -529,8 +561,12 @@ def particle_search(toolbox: base.Toolbox, n_particles: int, n_steps: int, n_chi
                        f"{engine.tally['rejected']} integrity rejections {engine.tally['integrity_rejections']}")
         record(step + 1, particles, before)
         checkpoint(step + 1, particles, histories)
+    engine.timings["steps"] += time.perf_counter() - t_steps
+    engine.timings["step_candidates"] += sum(logbook.select("nevals")[start + 1:]) + \
+        sum(logbook.select("hits")[start + 1:])
 
     _summary(engine, "particle search done", [(f"particle {i}", p) for i, p in enumerate(particles)], hof)
+    _report_timings(engine, timings)
     return particles, logbook
 
 
@@ -543,6 +579,7 @@ def regularized_evolution(toolbox: base.Toolbox, population_size: int, cycles: i
                           stats: tools.Statistics | None = None,
                           halloffame: tools.HallOfFame | None = None, rundir: Any = None,
                           verbose: bool = True, rng: np.random.Generator | int | None = None,
+                          timings: dict[str, float] | None = None,
                           _resume: tuple[dict[str, Any] | None, list[dict[str, Any]]] | None = None,
                           ) -> tuple[list[Candidate], tools.Logbook]:
     """Aging evolution: a population of ``population_size`` random individuals; each of ``cycles``
@@ -580,10 +617,12 @@ def regularized_evolution(toolbox: base.Toolbox, population_size: int, cycles: i
 
     def checkpoint(cycle: int, pop: list[Candidate], history: History) -> None:
         if rundir is not None:
+            t0 = time.perf_counter()
             rundir.save_checkpoint({
                 "algorithm": "regularized", "step": cycle,
                 "population": [engine.ind_to_dict(p) for p in pop], "history": history.order,
                 "hof": _hof_state(engine, hof), "logbook": list(logbook), **engine.common_state()})
+            engine.timings["checkpoint"] += time.perf_counter() - t0
 
     if state is None:
         before = engine.tally.copy()
@@ -603,6 +642,7 @@ def regularized_evolution(toolbox: base.Toolbox, population_size: int, cycles: i
         _restore_logbook(logbook, state["logbook"])
         start = int(state["step"])
 
+    t_steps = time.perf_counter()
     for cycle in range(start, cycles):
         before = engine.tally.copy()
         parents = []
@@ -635,9 +675,13 @@ def regularized_evolution(toolbox: base.Toolbox, population_size: int, cycles: i
                    f"{engine.tally['evals']} cache hits {engine.tally['cache_hits']} rejected "
                    f"{engine.tally['rejected']} integrity rejections {engine.tally['integrity_rejections']}")
         checkpoint(cycle + 1, pop, history)
+    engine.timings["steps"] += time.perf_counter() - t_steps
+    engine.timings["step_candidates"] += sum(logbook.select("nevals")[start + 1:]) + \
+        sum(logbook.select("hits")[start + 1:])
 
     best = sorted(pop, key=lambda c: -_score(c))[:5]
     _summary(engine, "regularized evolution done", [(f"member {i}", p) for i, p in enumerate(best)], hof)
+    _report_timings(engine, timings)
     return pop, logbook
 
 
@@ -875,6 +919,9 @@ class SearchResult:
     logbook: tools.Logbook
     halloffame: tools.HallOfFame
     algorithm: str
+    #: wall seconds of this session by part (init, mutate, key, evaluate, log, checkpoint, steps,
+    #: total) and ``step_candidates`` (candidates of the time steps)
+    timings: dict[str, float] = field(default_factory=dict)
 
     @property
     def best(self) -> Candidate | None:
@@ -894,6 +941,7 @@ def _seed_globals(seed: int) -> None:
 def _run(toolbox: base.Toolbox, cfg: dict[str, Any], rundir: Any, verbose: bool,
          resume: tuple[dict[str, Any] | None, list[dict[str, Any]]] | None, workers: int) -> SearchResult:
     hof = tools.HallOfFame(int(cfg["hof_size"]), similar=same_key)
+    timings: dict[str, float] = {}
     if resume is None or resume[0] is None:
         _seed_globals(int(cfg["seed"]))  # a checkpoint restores them instead
     pool = None
@@ -907,19 +955,21 @@ def _run(toolbox: base.Toolbox, cfg: dict[str, Any], rundir: Any, verbose: bool,
             pop, lb = particle_search(toolbox, cfg["particles"], cfg["steps"], cfg["children"],
                                       init_factor=cfg["init_factor"], max_redraws=cfg["max_redraws"],
                                       halloffame=hof, rundir=rundir, verbose=verbose,
-                                      rng=np.random.default_rng(cfg["seed"]), _resume=resume)
+                                      rng=np.random.default_rng(cfg["seed"]), timings=timings,
+                                      _resume=resume)
         else:
             pop, lb = regularized_evolution(toolbox, cfg["population_size"], cfg["cycles"], cfg["sample_size"],
                                             n_children=cfg["children_per_cycle"], max_redraws=cfg["max_redraws"],
                                             halloffame=hof, rundir=rundir, verbose=verbose,
-                                            rng=np.random.default_rng(cfg["seed"]), _resume=resume)
+                                            rng=np.random.default_rng(cfg["seed"]), timings=timings,
+                                      _resume=resume)
     finally:
         if pool is not None:
             pool.close()
             pool.join()
         if rundir is not None:
             rundir.close()
-    return SearchResult(rundir.path if rundir is not None else None, pop, lb, hof, cfg["algorithm"])
+    return SearchResult(rundir.path if rundir is not None else None, pop, lb, hof, cfg["algorithm"], timings)
 
 
 def run_search(task: str, out_dir: str | os.PathLike | None, particles: int, steps: int, children: int,
