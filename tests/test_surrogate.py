@@ -377,3 +377,16 @@ def test_gpu_protocol(flags):
     rec = evaluate("adam", SurrogateConfig.preset("smoke", device="cuda", **flags))
     assert rec.status == "ok" and rec.fitness > 0.5, rec.reason
     assert rec.extra["device"].startswith("cuda")
+
+
+def test_report_helpers_for_the_command_line(digits):
+    import io
+
+    from gp_opt.surrogate.report import ProgressLine, format_record, resolve_spec
+
+    buf = io.StringIO()
+    rec = evaluate(NoOp, tiny(), data=digits, progress=ProgressLine(buf, every=0.0))
+    text = format_record(rec)
+    assert "status: rejected" in text and "screen1" in text and "cut" in text
+    assert "[screen1] step 4/16" in buf.getvalue()
+    assert resolve_spec("Adam") == "adam" and resolve_spec("nesterov") == "nesterov"

@@ -97,6 +97,7 @@ class SurrogateConfig:
     compile: bool = False  # torch.compile the forward (CUDA only)
     cuda_graphs: bool = False  # CUDA-graph the forward/backward (CUDA only)
     channels_last: bool = False  # (CUDA only)
+    cpu_threads: int | None = None  # torch CPU threads during an evaluation (None: leave torch's setting)
 
     def __post_init__(self) -> None:
         self.screen_lrs_first = tuple(float(v) for v in self.screen_lrs_first)
@@ -150,7 +151,7 @@ def _presets() -> dict[str, dict[str, Any]]:
         # a few seconds per evaluation on a CPU.
         "smoke": dict(dataset="digits", base=8, batch_size=64, screen_steps=40, screen_cut_step=30,
                       total_steps=120, warmup_steps=12, stop_check_after=40, eval_every=20, acc_window=5,
-                      check_every=5, val_batch_size=512),
+                      check_every=5, val_batch_size=512, cpu_threads=1),
     }
 
 
@@ -166,7 +167,9 @@ def genome_factory(genome: Any) -> OptimizerFactory:
     def factory(params: Any, lr: float, total_steps: int, warmup_steps: int = 0) -> torch.optim.Optimizer:
         return EvolvedOptimizer(params, genome, lr=lr, total_steps=total_steps, warmup_steps=warmup_steps)
 
-    factory.label = f"genome {getattr(genome, 'name', None) or type(genome).__name__}"
+    meta = getattr(genome, "meta", None)
+    name = (meta.get("name") if isinstance(meta, dict) else None) or getattr(genome, "name", None)
+    factory.label = f"{name} (genome, EvolvedOptimizer)" if name else "genome (EvolvedOptimizer)"
     return factory
 
 
@@ -218,7 +221,8 @@ def resolve_optimizer(opt: Any) -> tuple[OptimizerFactory, str]:
         return f, f.label
     if callable(opt):
         return opt, getattr(opt, "label", getattr(opt, "__name__", type(opt).__name__))
-    return genome_factory(opt), getattr(genome_factory, "label", "genome")
+    f = genome_factory(opt)
+    return f, f.label
 
 
 # ----------------------------------------------------------------------------------------------
@@ -291,6 +295,9 @@ def evaluate_many(optimizers: Sequence[Any], config: SurrogateConfig | None = No
         data = get_device_data(cfg)
     cands = [_Cand(f, {"optimizer": label, "device": str(data.device), "dataset": data.name,
                        "config": cfg.to_dict(), "timings": {}}) for f, label in resolved]
+    threads = torch.get_num_threads()
+    if cfg.cpu_threads and data.device.type == "cpu":
+        torch.set_num_threads(int(cfg.cpu_threads))
     try:
         _protocol(cands, data, cfg, progress)
     except (torch.cuda.OutOfMemoryError, ImportError, KeyboardInterrupt):
@@ -300,6 +307,8 @@ def evaluate_many(optimizers: Sequence[Any], config: SurrogateConfig | None = No
             if c.record is None:
                 c.record = FitnessRecord.failed(f"exception during evaluation: {type(e).__name__}: {e}",
                                                 stages=c.stages, best_lr=c.best_lr, extra=c.extra)
+    finally:
+        torch.set_num_threads(threads)
     wall = time.perf_counter() - t0
     out = []
     for c in cands:
