@@ -276,6 +276,9 @@ class DecayGenome(_Graph):
     def copy(self) -> "DecayGenome":
         return DecayGenome(self.graph.copy(), self.grammar)
 
+    def __deepcopy__(self, memo) -> "DecayGenome":
+        return self.copy()  # the grammar is immutable and shared, never copied
+
     def __eq__(self, other: object) -> bool:
         return isinstance(other, DecayGenome) and self.to_dict() == other.to_dict()
 
@@ -497,6 +500,9 @@ class OptimizerGenome(_Graph):
             if dec is not None:
                 graph.edges[s, d]["decay"] = dec.copy()
         return OptimizerGenome(graph, self.momentum, self.sign, self.grammar, self.meta)
+
+    def __deepcopy__(self, memo) -> "OptimizerGenome":
+        return self.copy()  # the grammar is immutable and shared, never copied
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, OptimizerGenome):
