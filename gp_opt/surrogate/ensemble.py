@@ -320,7 +320,8 @@ def _validate(module, data: DeviceData, cfg: Any, live: list[int], k: int) -> li
     module.eval()
     correct = torch.zeros(len(live), device=data.device)
     n = int(data.x_val.shape[0])
-    bs = max(1, int(cfg.val_batch_size))
+    # val_batch_size images per pass for up to 4 live members; fewer per pass for wider ensembles
+    bs = max(64, int(cfg.val_batch_size) * 4 // max(4, len(live)))
     with _autocast(cfg, data.device):
         for i in range(0, n, bs):
             xv = data.x_val[i:i + bs]
