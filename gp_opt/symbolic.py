@@ -192,20 +192,56 @@ def _mul(value: sp.Expr, factor: sp.Expr) -> sp.Expr:
         return sp.Mul(value, factor, evaluate=False)
 
 
-def _decay_real(decay: DecayGenome, expand_schedules: bool) -> sp.Expr:
+_DECAYS: OrderedDict = OrderedDict()
+
+
+def _named_decay(decay: DecayGenome) -> sp.Expr:
+    """d(t) with the schedules kept as named leaves ``a4(t, T)`` (real symbols), cached."""
     grammar = decay.grammar
-    fwd, _ = _symbol_maps(grammar)
+    key = (id(grammar), grammar.source, json.dumps(decay.to_dict(), sort_keys=True))
+    hit = _DECAYS.get(key)
+    if hit is not None:
+        _DECAYS.move_to_end(key)
+        return hit
     values: dict[str, sp.Expr] = {}
-
-    def leaf(name: str) -> sp.Expr:
-        if expand_schedules:
-            return grammar.schedules[name].expr.xreplace(fwd)
-        return schedule_leaf(name, _schedule_nonnegative(grammar, name))(_T_REAL, _TT_REAL)
-
     for node in decay.active_inner_nodes():
-        args = [values[s] if s in values else leaf(s) for s in decay.inputs(node)]
+        args = [values[s] if s in values else
+                schedule_leaf(s, _schedule_nonnegative(grammar, s))(_T_REAL, _TT_REAL)
+                for s in decay.inputs(node)]
         values[node] = _apply(grammar.ops[decay.op(node)], args)
+    _DECAYS[key] = values[OUTPUT]
+    if len(_DECAYS) > _CACHE_SIZE:
+        _DECAYS.popitem(last=False)
     return values[OUTPUT]
+
+
+def _expand_leaves(expr: sp.Expr, grammar: Grammar) -> sp.Expr:
+    """Write every named schedule leaf out as its expression in t, T.
+
+    Done last and without re-evaluating the tree around it: evaluating ops on the expanded
+    schedules (cosines, ``Mod``) costs far more than the rest of an equation and buys nothing.
+    """
+    rule = {leaf: _schedule_expr(grammar, leaf.schedule_name) for leaf in expr.atoms(ScheduleLeaf)}
+    return _xreplace(expr, rule, False) if rule else expr
+
+
+_SCHEDULES: dict[tuple[int, str], tuple[Grammar, sp.Expr]] = {}
+
+
+def _schedule_expr(grammar: Grammar, name: str) -> sp.Expr:
+    """A schedule's expression in the real symbols t, T (cached: ``Mod`` with integer
+    assumptions is slow to build)."""
+    key = (id(grammar), name)
+    hit = _SCHEDULES.get(key)
+    if hit is None or hit[0] is not grammar:
+        fwd, _ = _symbol_maps(grammar)
+        hit = _SCHEDULES[key] = (grammar, grammar.schedules[name].expr.xreplace(fwd))
+    return hit[1]
+
+
+def _decay_real(decay: DecayGenome, expand_schedules: bool) -> sp.Expr:
+    named = _named_decay(decay)
+    return _expand_leaves(named, decay.grammar) if expand_schedules else named
 
 
 def decay_to_sympy(decay: DecayGenome, expand_schedules: bool = True) -> sp.Expr:
@@ -258,13 +294,15 @@ def _build(genome: OptimizerGenome, expand_schedules: bool = True, expand_operan
                     factor = seen[key]
                     decays.append((src, node, dec, factor))
                 else:
-                    factor = _decay_real(dec, expand_schedules)
+                    factor = _named_decay(dec)
                 value = _mul(value, factor)
             args.append(value)
         values[node] = _apply(grammar.ops[genome.op(node)], args)
     out = values[OUTPUT]
     if genome.sign < 0:
         out = _mul(out, sp.S.NegativeOne)
+    if expand_schedules and not decay_symbols:
+        out = _expand_leaves(out, grammar)
     return out, decays
 
 
@@ -296,10 +334,18 @@ def to_sympy(genome: OptimizerGenome, expand_schedules: bool = True,
     single symbols, for display only. Never raises on a valid genome.
     """
     def compute():
-        expr, _ = _build(genome, expand_schedules, expand_operands)
+        expr = _real_named(genome, expand_operands)
+        if expand_schedules:
+            expr = _expand_leaves(expr, genome.grammar)
         _, back = _symbol_maps(genome.grammar)
         return _xreplace(expr, back, False)
     return _cached("sympy", genome, (expand_schedules, expand_operands), compute)
+
+
+def _real_named(genome: OptimizerGenome, expand_operands: bool = True) -> sp.Expr:
+    """U in real symbols with named schedules: what every other form is derived from (cached)."""
+    return _cached("real", genome, (expand_operands,),
+                   lambda: _build(genome, False, expand_operands)[0])
 
 
 def decay_functions(genome: OptimizerGenome, expand_schedules: bool = False
@@ -548,12 +594,14 @@ def factor_schedule(genome: OptimizerGenome, expand_schedules: bool = True,
     in :func:`to_sympy` (False keeps ``a4`` and ``QH(g)`` named, for display).
     """
     def compute():
-        expr, _ = _build(genome, expand_schedules, expand_operands)
+        expr = _real_named(genome, expand_operands)
         _, back = _symbol_maps(genome.grammar)
         try:
             s, v = _split(expr, sp.Float(genome.grammar.eps))
         except Exception:  # noqa: BLE001 - factoring is best-effort
             s, v = sp.S.One, expr
+        if expand_schedules:
+            s, v = _expand_leaves(s, genome.grammar), _expand_leaves(v, genome.grammar)
         return _xreplace(s, back, False), _xreplace(v, back, False)
     return _cached("factor", genome, (expand_schedules, expand_operands), compute)
 
@@ -568,7 +616,7 @@ def canonical_key(genome: OptimizerGenome, timeout: float | None = None) -> str:
     expression is first run through :func:`simplify` for that long, catching more equalities.
     """
     def compute():
-        expr = to_sympy(genome)
+        expr = to_sympy(genome, expand_schedules=False)
         if timeout:
             expr = simplify(expr, timeout)
         digest = hashlib.sha1(sp.srepr(expr).encode()).hexdigest()
@@ -598,14 +646,32 @@ def _unsupported(name):
     return fn
 
 
-def numeric_function(expr: sp.Expr, args: Iterable[sp.Symbol]) -> Callable:
+def numeric_function(expr: sp.Expr, args: Iterable[sp.Symbol], grammar: Grammar | None = None) -> Callable:
     """``numpy`` function of ``expr`` at points (elementwise; ``Norm`` of a scalar is
-    ``x / max(1, |x|)``). Stateful and random functions raise ``ValueError`` when called."""
-    modules = [{"I1e": _np_i1e, "Softplus": lambda x: np.logaddexp(0.0, x), "Norm": _np_norm,
-                "EMA": _unsupported("EMA"), "Delta": _unsupported("Delta"),
-                "RunMax": _unsupported("RunMax"), "Drop": _unsupported("Drop"),
-                "erf": _np_erf, "erfc": _np_erfc}, "numpy"]
-    return sp.lambdify(list(args), expr, modules=modules)
+    ``x / max(1, |x|)``). Named schedules (``a4(t, T)``) are computed from ``grammar``'s
+    definitions (default grammar). Stateful and random functions raise ``ValueError``."""
+    modules: dict = {"I1e": _np_i1e, "Softplus": lambda x: np.logaddexp(0.0, x), "Norm": _np_norm,
+                     "EMA": _unsupported("EMA"), "Delta": _unsupported("Delta"),
+                     "RunMax": _unsupported("RunMax"), "Drop": _unsupported("Drop"),
+                     "erf": _np_erf, "erfc": _np_erfc}
+    leaves = {type(a).__name__ for a in expr.atoms(ScheduleLeaf)}
+    if leaves:
+        from gp_opt import grammar as grammar_mod
+        grammar = grammar or grammar_mod.load()
+        for name in leaves:
+            modules[name] = _schedule_function(grammar, name)
+    return sp.lambdify(list(args), expr, modules=[modules, "numpy"])
+
+
+_SCHEDULE_FNS: dict = {}
+
+
+def _schedule_function(grammar: Grammar, name: str) -> Callable:
+    key = (id(grammar), name)
+    if key not in _SCHEDULE_FNS:
+        f = numeric_function(grammar.schedules[name].expr, [t, T], grammar)
+        _SCHEDULE_FNS[key] = (grammar, f)
+    return _SCHEDULE_FNS[key][1]
 
 
 def _np_erf(x):
