@@ -486,3 +486,19 @@ def test_per_step_python_work_does_not_grow_with_parameter_count():
     opt.step()
     opt.step()
     assert calls["n"] == 2  # the genome's function runs once per step for all 40 tensors
+
+
+@pytest.mark.parametrize("name", ["stateful_momentum", "opt9_nesterov_decay", "constants", "opt61"])
+def test_chunked_step_equals_one_call_over_the_whole_buffer(name):
+    genome = HAND_GENOME(name)
+    w0, _, loss = problem(2)
+    runs = []
+    for chunk in (None, 7):
+        ps = [torch.nn.Parameter(torch.tensor(w, dtype=torch.float32)) for w in w0]
+        opt = EvolvedOptimizer([{"params": ps[:1], "lr": 0.02}, {"params": ps[1:]}], genome, lr=0.05,
+                               total_steps=20, warmup_steps=2, chunk_size=chunk)
+        _train(ps, opt, loss, 6)
+        assert (opt._buckets[0].chunks is None) == (chunk is None)
+        runs.append(ps)
+    for p, q in zip(*runs):
+        torch.testing.assert_close(p, q, rtol=1e-6, atol=1e-7)

@@ -5,7 +5,7 @@ definition (``Op.torch_source``), in dependency order, into the source of one Py
 and ``exec``s it once. The function computes the weight change of SPEC section 1 for tensors of
 any shape:
 
-    delta = step(g, w, state, ctx, t, lr, mu, d)
+    delta = step(g, w, state, ctx, t, lr, mu, d, out=None)
 
 * ``g``, ``w`` -- the gradient and the weights (same shape; any shape, e.g. one flat buffer
   holding many parameter tensors, or a stack of ensemble members);
@@ -91,15 +91,18 @@ def body_lines(genome: OptimizerGenome, decay_ref: Callable[[int], str] = lambda
 
 
 def momentum_lines(momentum: str, sign: int, u: str) -> list[str]:
-    """SPEC section 1's momentum forms (with the sign flip) as lines returning the weight change."""
-    s = f"{u} * lr" if sign > 0 else f"{u} * (-lr)"
+    """SPEC section 1's momentum forms (with the sign flip) as lines returning the weight change.
+
+    The change is written into ``out`` when given (the momentum form returns ``m`` itself).
+    """
+    neg = "-lr" if sign > 0 else "lr"
     if momentum == "none":
-        return [f"return {u} * (-lr)" if sign > 0 else f"return {u} * lr"]
-    lines = [f"step = {s}", "m = state['m']", "m.mul_(mu).sub_(step)"]
+        return [f"return torch.mul({u}, {neg}, out=out)"]
+    lines = [f"step = {u} * {'lr' if sign > 0 else '(-lr)'}", "m = state['m']", "m.mul_(mu).sub_(step)"]
     if momentum == "momentum":
         return lines + ["return m"]
     if momentum == "nesterov":
-        return lines + ["return m * mu - step"]
+        return lines + ["return torch.sub(m * mu, step, out=out)"]
     raise ValueError(f"unknown momentum type {momentum!r}")
 
 
@@ -170,7 +173,7 @@ def compile_genome(genome: OptimizerGenome) -> CompiledGenome:
         head.append(f"{_operand_var(name)} = {src}")
     body = head + lines + momentum_lines(genome.momentum, genome.sign, u)
     doc = repr(genome).replace('"""', "'''")
-    source = ("def genome_step(g, w, state, ctx, t, lr, mu, d):\n"
+    source = ("def genome_step(g, w, state, ctx, t, lr, mu, d, out=None):\n"
               f'    """{doc}"""\n' + "".join(f"    {line}\n" for line in body))
     namespace: dict[str, Any] = {"torch": torch, "program": program}
     exec(compile(source, f"<gp_opt step {genome!r}>", "exec"), namespace)

@@ -64,6 +64,8 @@ class _Bucket:
         self.wbuf = torch.empty(self.numel, **kw) if compiled.needs_w else None
         self.wviews = self._views(self.wbuf) if compiled.needs_w else None
         self.state: dict[str, torch.Tensor] = {}
+        self.needs_w = compiled.needs_w
+        self.momentum = compiled.genome.momentum
         for key in compiled.state_keys:
             flat = torch.zeros(self.numel, **kw)
             for p, view in zip(params, self._views(flat)):
@@ -73,6 +75,28 @@ class _Bucket:
                 opt_state[p][key] = view
             self.state[key] = flat
         self.ctx = FlatCtx(self.sizes, self.device)
+        self.chunks: list[tuple[int, int]] | None = None
+        self.dbuf: torch.Tensor | None = None
+
+    def set_chunking(self, chunk_size: int | None) -> None:
+        """Run the step on cache-sized slices of the flat buffers (CPU; elementwise genomes only).
+
+        Fresh large CPU tensors cost page faults on every allocation; slices of a few hundred
+        thousand numbers are recycled by malloc and stay in cache.
+        """
+        if not chunk_size or self.numel <= chunk_size:
+            self.chunks, self.dbuf = None, None
+            return
+        bounds = list(range(0, self.numel, chunk_size)) + [self.numel]
+        self.chunks = []
+        # the momentum form's change is the momentum buffer itself: add that, no copy
+        plain_m = self.momentum == "momentum"
+        self.dbuf = self.state["m"] if plain_m else torch.empty(self.numel, dtype=self.dtype, device=self.device)
+        self.dviews = self._views(self.dbuf)
+        for lo, hi in zip(bounds[:-1], bounds[1:]):
+            st = {k: v[lo:hi] for k, v in self.state.items()}
+            self.chunks.append((lo, hi, self.gbuf[lo:hi], None if self.wbuf is None else self.wbuf[lo:hi],
+                                st, st["m"] if plain_m else self.dbuf[lo:hi]))
 
     def _views(self, flat: torch.Tensor) -> list[torch.Tensor]:
         return [v.view_as(p) for v, p in zip(flat.split(self.sizes), self.params)]
@@ -84,6 +108,10 @@ class _Bucket:
             return first
         vals = torch.tensor(values, dtype=self.dtype, device=self.device)
         return torch.repeat_interleave(vals, self.run_sizes, output_size=self.numel)
+
+
+def _part(value: Any, lo: int, hi: int) -> Any:
+    return value[lo:hi] if isinstance(value, torch.Tensor) and value.dim() == 1 else value
 
 
 class EvolvedOptimizer(torch.optim.Optimizer):
@@ -101,6 +129,9 @@ class EvolvedOptimizer(torch.optim.Optimizer):
         base_schedule: False leaves ``group['lr']`` unscheduled (drive it with a torch
             ``LRScheduler`` such as :class:`~gp_opt.optim.EvolvedLR`).
         compile: run the step function through ``torch.compile``.
+        chunk_size: on CPU, run the step on slices of this many numbers at a time (``"auto"``:
+            2**18 when the genome has no ``norm`` op and ``compile`` is off; None: never). The
+            result is the same as one call over the whole buffer.
 
     Numbers: float32/float64 parameters are updated in their own precision; bfloat16/float16
     parameters keep float32 state and compute in float32 (rounded once when added to the
@@ -113,7 +144,7 @@ class EvolvedOptimizer(torch.optim.Optimizer):
     def __init__(self, params: Iterable, genome: OptimizerGenome, lr: float,
                  total_steps: int, warmup_steps: int = 0, hold_steps: int = 0,
                  momentum_schedule: bool | float = True, base_schedule: bool = True,
-                 compile: bool = False):
+                 compile: bool = False, chunk_size: int | None | str = "auto"):
         if not isinstance(genome, OptimizerGenome):
             raise TypeError(f"genome must be an OptimizerGenome, got {type(genome).__name__}")
         if not lr >= 0.0:
@@ -129,6 +160,11 @@ class EvolvedOptimizer(torch.optim.Optimizer):
         self._compile = bool(compile)
         if compile:
             self._fn = torch.compile(self.compiled.step, dynamic=True)
+        if chunk_size == "auto":
+            tensorwise = any(genome.grammar.op(genome.op(n)).kind == "tensorwise"
+                             for n in genome.active_inner_nodes())
+            chunk_size = None if (compile or tensorwise) else 2 ** 18
+        self.chunk_size = chunk_size
         self._layout_key: Any = None
         self._buckets: list[_Bucket] = []
         self._tables: dict[tuple, tuple[list[float], list[float]]] = {}
@@ -186,6 +222,8 @@ class EvolvedOptimizer(torch.optim.Optimizer):
             self._buckets = [_Bucket([p for _, p in items], [g for g, _ in items], n,
                                      self.compiled, self.state)
                              for (_, _, n), items in by.items()]
+            for b in self._buckets:
+                b.set_chunking(self.chunk_size if b.device.type == "cpu" else None)
             self._layout_key = key
         else:
             # same parameters and lags: every bucket's update count moved on together
@@ -212,9 +250,19 @@ class EvolvedOptimizer(torch.optim.Optimizer):
             torch._foreach_copy_(b.gviews, [p.grad for p in b.params])
             if b.wbuf is not None:
                 torch._foreach_copy_(b.wviews, b.params)
-            b.ctx.bind(b.state, b.n, b.gbuf)
-            delta = fn(b.gbuf, b.wbuf, b.state, b.ctx, b.n, lr, mu, d)
-            torch._foreach_add_(b.params, b._views(delta))
+            if b.chunks is None:
+                b.ctx.bind(b.state, b.n, b.gbuf)
+                delta = fn(b.gbuf, b.wbuf, b.state, b.ctx, b.n, lr, mu, d)
+                torch._foreach_add_(b.params, b._views(delta))
+            else:
+                ctx = b.ctx
+                for lo, hi, g, w, st, out in b.chunks:
+                    ctx.bind(st, b.n, g)
+                    delta = fn(g, w, st, ctx, b.n, _part(lr, lo, hi), _part(mu, lo, hi),
+                               [_part(v, lo, hi) for v in d], out)
+                    if delta is not out:
+                        out.copy_(delta)
+                torch._foreach_add_(b.params, b.dviews)
             for p in b.params:
                 self.state[p]["step"] = b.n + 1
         for group in self.param_groups:
