@@ -325,17 +325,27 @@ def _decay_points(check_steps: int, decay_T: int, ts: tuple[int, ...]) -> int:
                       + tuple((int(t), int(decay_T)) for t in ts))
 
 
+_VALID: dict[tuple, torch.Tensor | None] = {}
+
+
 def decay_table(dec, decay_T: int, ts: Sequence[int]) -> torch.Tensor | None:
     """``d(t)`` at ``ts`` with ``T = decay_T`` if ``dec`` is valid (SPEC section 4: in [0, 1] for
     every t < check_steps with T = check_steps), else None. One cached evaluation for both."""
     n = dec.grammar.decay_check_steps
-    v = _decay_eval(dec, _decay_points(n, decay_T, tuple(ts)))
-    if v is None:
-        return None
-    head = v[:n]
-    if not bool(torch.isfinite(head).all() and (head >= 0).all() and (head <= 1).all()):
-        return None
-    return v[n:]
+    pid = _decay_points(n, decay_T, tuple(ts))
+    key = (id(dec.grammar), decay_signature(dec), pid)
+    if key in _VALID:
+        return _VALID[key]
+    v = _decay_eval(dec, pid)
+    out = None
+    if v is not None:
+        head = v[:n]
+        if bool(torch.isfinite(head).all() and (head >= 0).all() and (head <= 1).all()):
+            out = v[n:]
+    if len(_VALID) > 100_000:
+        _VALID.clear()
+    _VALID[key] = out
+    return out
 
 
 def decay_in_range(dec) -> bool:

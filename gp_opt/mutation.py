@@ -22,6 +22,10 @@ hidden-node input, decay functions stay in [0, 1] (SPEC section 4), inactive nod
 touched. A kind that cannot apply to the chosen node (no other op, nowhere to connect) is
 re-drawn. The child's ``meta`` is replaced by ``{"mutation": description}``.
 
+A child shares its unchanged decay-function objects with its parent (a changed one is a new
+object). Treat decay functions as values: to edit one in place, ``copy()`` the genome first
+(``OptimizerGenome.copy`` copies them).
+
 :func:`mutate_valid` repeats until the child passes the integrity check (the flip applied) and
 its key is new; :func:`random_valid` draws random genomes until one passes the check.
 
@@ -69,8 +73,43 @@ def _probs(grammar: Grammar, probs: Mapping[str, float] | None) -> dict[str, flo
 
 
 def _pick(rng: np.random.Generator, names, weights) -> str:
-    w = np.asarray(weights, dtype=float)
-    return names[int(rng.choice(len(names), p=w / w.sum()))]
+    """``names[i]`` with probability ``weights[i] / sum(weights)`` (one uniform draw)."""
+    u = rng.random() * sum(weights)
+    acc = 0.0
+    for name, w in zip(names, weights):
+        acc += w
+        if u < acc and w > 0:
+            return name
+    return [n for n, w in zip(names, weights) if w > 0][-1]
+
+
+def _copy_graph(graph: nx.DiGraph) -> nx.DiGraph:
+    """A deep-enough copy of a DiGraph (new node and edge attribute dicts), built directly from
+    its adjacency dicts: ``DiGraph.copy()`` costs ~20x more and mutation copies on every child."""
+    try:
+        out = graph.__class__()
+        out.graph.update(graph.graph)
+        out._node.update((n, dict(a)) for n, a in graph._node.items())
+        succ = {n: {v: dict(d) for v, d in nbrs.items()} for n, nbrs in graph._succ.items()}
+        pred = {n: {u: succ[u][n] for u in preds} for n, preds in graph._pred.items()}
+        out._succ.update(succ)
+        out._pred.update(pred)
+        return out
+    except AttributeError:  # a networkx without these internals: the public, slower way
+        return graph.copy()
+
+
+def _copy_decay(dec: DecayGenome) -> DecayGenome:
+    return DecayGenome(_copy_graph(dec.graph), dec.grammar)
+
+
+def _copy(genome: OptimizerGenome) -> OptimizerGenome:
+    """A copy of the update graph that *shares* the parent's decay-function objects: mutation
+    never edits a decay function in place (it replaces it with an edited copy), so children and
+    parents can share the ones they have in common. Copying them all would be most of the cost of
+    a mutation."""
+    return OptimizerGenome(_copy_graph(genome.graph), genome.momentum, genome.sign, genome.grammar,
+                           genome.meta)
 
 
 def _weighted(grammar: Grammar, names) -> tuple[list[str], list[float]]:
@@ -82,15 +121,30 @@ def _is_hidden(graph: _Graph, node: str) -> bool:
     return graph.graph.nodes[node].get("kind") == "hidden"
 
 
+def _reach(adj: dict, start: str) -> set[str]:
+    """Nodes reachable from ``start`` along ``adj`` (a networkx ``_pred`` or ``_succ`` dict)."""
+    seen, stack = set(), [start]
+    while stack:
+        for nxt in adj[stack.pop()]:
+            if nxt not in seen:
+                seen.add(nxt)
+                stack.append(nxt)
+    return seen
+
+
 def _active_inner(graph: _Graph) -> list[str]:
     """Active inner nodes in the genome's own node order (stable under JSON round trips)."""
-    active = graph.active_nodes()
+    active = _reach(graph.graph._pred, OUTPUT) | {OUTPUT}
     return [n for n in graph.inner_nodes() if n in active]
+
+
+def _descendants(graph: _Graph, node: str) -> set[str]:
+    return _reach(graph.graph._succ, node)
 
 
 def _hidden_pool(graph: _Graph, node: str, exclude: set[str]) -> list[str]:
     """Hidden nodes that may feed ``node`` without making a cycle, minus ``exclude``."""
-    banned = nx.descendants(graph.graph, node) | {node, OUTPUT} | exclude
+    banned = _descendants(graph, node) | {node, OUTPUT} | exclude
     return [h for h in graph.hidden_nodes() if h not in banned]
 
 
@@ -233,7 +287,7 @@ def mutate(genome: OptimizerGenome, rng: np.random.Generator, grammar: Grammar |
     for _ in range(_MAX_REDRAWS):
         kind = _pick(rng, KINDS, weights)
         node = nodes[int(rng.integers(len(nodes)))]
-        child = genome.copy()
+        child = _copy(genome)
         if child.grammar is not grammar:
             child.grammar = grammar
         desc = _UPDATE_KINDS[kind](child, node, rng, p)
@@ -252,7 +306,7 @@ def _mut_decay_node(dec: DecayGenome, node: str, kind: str, rng) -> str | None:
     leaves, leaf_w = grammar.schedule_weights()
 
     def draw_source(exclude: set[str]) -> str | None:
-        banned = nx.descendants(dec.graph, node) | {node, OUTPUT} | exclude
+        banned = _descendants(dec, node) | {node, OUTPUT} | exclude
         pool = [s for s in leaves if s not in banned] + [h for h in dec.hidden_nodes() if h not in banned]
         return pool[int(rng.integers(len(pool)))] if pool else None
 
@@ -304,7 +358,7 @@ def mutate_decay(decay: DecayGenome, rng: np.random.Generator, grammar: Grammar 
     for _ in range(max_tries):
         kind = _pick(rng, DECAY_KINDS, weights)
         node = nodes[int(rng.integers(len(nodes)))]
-        child = decay.copy()
+        child = _copy_decay(decay)
         desc = _mut_decay_node(child, node, kind, rng)
         if desc is not None and integrity.decay_in_range(child):
             return child, desc
@@ -360,7 +414,7 @@ def mutate_many(genome: OptimizerGenome, rng: np.random.Generator, n: int,
                 else:
                     stats["integrity_rejections"] += 1
                 continue
-            child = integrity.apply(child, res)
+            child.sign = res.sign   # the child is ours: apply the flip in place
             k = key(child)
             if (seen is not None and k in seen) or k in found_keys:
                 stats["duplicates"] += 1
