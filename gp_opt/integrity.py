@@ -43,7 +43,7 @@ from gp_opt.grammar import Grammar
 from gp_opt.operands import OperandProgram
 
 __all__ = ["IntegrityConfig", "IntegrityResult", "check", "check_many", "naive_check", "apply",
-           "lr_schedule", "momentum_schedule"]
+           "lr_schedule", "momentum_schedule", "decay_in_range", "clear_caches"]
 
 _DTYPES = {"float64": torch.float64, "float32": torch.float32}
 
@@ -64,7 +64,7 @@ class IntegrityConfig:
     seed: int = 0                   # dropout masks
     dtype: str = "float64"
     validate: bool = False          # also run the full genome.validate() (inactive nodes too)
-    batch_size: int = 1024          # candidates per tensor computation in check_many
+    batch_size: int = 4096          # candidates per tensor computation in check_many
 
     def __post_init__(self):
         if len(self.x0) != len(self.shift) or not self.x0:
@@ -351,6 +351,15 @@ def decay_table(dec, decay_T: int, ts: Sequence[int]) -> torch.Tensor | None:
 def decay_in_range(dec) -> bool:
     """SPEC section 4's check: 0 <= d(t) <= 1 for t < check_steps, T = check_steps (cached)."""
     return decay_table(dec, 1, ()) is not None
+
+
+def clear_caches() -> None:
+    """Forget cached decay tables and compiled operand programs (benchmarks time cold runs)."""
+    _DECAYS.clear()
+    _VALID.clear()
+    _LEAVES.clear()
+    _PROGRAMS.clear()
+    _MASKS.clear()
 
 
 class Plan:
