@@ -379,7 +379,8 @@ def mutate_many(genome: OptimizerGenome, rng: np.random.Generator, n: int,
                 stats: collections.Counter | None = None, grammar: Grammar | None = None,
                 probs: Mapping[str, float] | None = None, batch: int = 8) -> list[OptimizerGenome]:
     """``n`` children of ``genome``, each passing the integrity check (sign applied), with keys not
-    in ``seen`` and distinct from each other; integrity checks are batched (``batch`` mutations
+    in ``seen`` and distinct from each other (``key`` may return one key or a list of keys: a match
+    on any is a duplicate); integrity checks are batched (``batch`` mutations
     per :func:`gp_opt.integrity.check_many` call, doubling up to 64 while children are rejected).
 
     ``stats`` (a Counter) gets ``integrity_rejections``, ``invalid``, ``duplicates`` and
@@ -416,10 +417,12 @@ def mutate_many(genome: OptimizerGenome, rng: np.random.Generator, n: int,
                 continue
             child.sign = res.sign   # the child is ours: apply the flip in place
             k = key(child)
-            if (seen is not None and k in seen) or k in found_keys:
+            ks = list(k) if isinstance(k, (list, tuple)) else [k]   # several keys: any match is a duplicate
+            if (seen is not None and (k in seen if not isinstance(k, (list, tuple))
+                                      else any(x in seen for x in ks))) or any(x in found_keys for x in ks):
                 stats["duplicates"] += 1
                 continue
-            found_keys.add(k)
+            found_keys.update(ks)
             found.append(child)
         size = min(size * 2, 64)
     return found

@@ -250,3 +250,13 @@ def test_random_valid_is_seeded_and_passes():
     assert a == b and I.check(a).passed and not I.check(a).flipped
     many = M.random_valid_many(np.random.default_rng(2), 10)
     assert len(many) == 10 and all(r.passed and not r.flipped for r in I.check_many(many))
+
+
+def test_mutate_valid_accepts_several_keys_per_genome():
+    rng = np.random.default_rng(6)
+    parent = M.random_valid(rng)
+    keys = lambda g: [fingerprint(g), "const"]  # noqa: E731 - every child shares "const"
+    with pytest.raises(GpOptError):
+        M.mutate_valid(parent, rng, seen={"const"}, key=keys, max_tries=10)
+    child = M.mutate_valid(parent, rng, seen={fingerprint(parent)}, key=keys)
+    assert fingerprint(child) != fingerprint(parent)
