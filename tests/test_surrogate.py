@@ -151,15 +151,15 @@ def test_screen_runs_use_the_full_runs_schedule(digits):
 
 
 def test_batched_ensemble_tracks_single_models(digits):
-    cfg = tiny(dropout=0.0)
+    cfg = tiny()  # dropout on: the masks come from the loop's own generator, shared by all members
     lrs = [0.05, 1e-4]
     kw = dict(run_steps=16, total_steps=40, warmup_steps=4, mode="screen")
     batched = train_runs(lrs, BASELINES["adam"], digits, cfg, batched=True, **kw)
     single = train_runs(lrs, BASELINES["adam"], digits, cfg, batched=False, **kw)
     for b, s in zip(batched, single):
         assert b["lr"] == s["lr"] and b["status"] == s["status"] and b["steps"] == s["steps"]
-        assert b["train_acc"] == pytest.approx(s["train_acc"], abs=0.07)
-        assert b["train_loss"] == pytest.approx(s["train_loss"], rel=0.05)
+        assert b["train_acc"] == pytest.approx(s["train_acc"], abs=0.02)
+        assert b["train_loss"] == pytest.approx(s["train_loss"], rel=1e-3)
     assert batched[0]["batched_with"] == 2 and single[0]["batched_with"] == 1
     # with dropout the masks differ, but the trend across rates is the same
     cfg = tiny()

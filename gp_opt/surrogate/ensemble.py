@@ -114,9 +114,26 @@ class _Runner:
     """The forward pass over the members still training; rebuilt (compacted) when many have finished."""
 
     def __init__(self, members: list[ConvNet], cfg: Any, device: torch.device, stream: BatchStream,
-                 notes: dict[str, Any]):
+                 notes: dict[str, Any], seed: int):
         self.members, self.cfg, self.device, self.stream, self.notes = members, cfg, device, stream, notes
+        # Dropout masks come from their own generator and are shared by all members, so a member's
+        # run does not depend on which other runs share its ensemble (nor on the optimizer's RNG use).
+        self.gen = torch.Generator(device=device)
+        self.gen.manual_seed(int(seed) + 2)
+        self.p = float(members[0].dropout)
+        self.features = 4 * members[0].base
         self.build(list(range(len(members))))
+
+    def mask_like(self) -> torch.Tensor:
+        return torch.ones(self.stream.batch_size, self.features, device=self.device)
+
+    def drop_mask(self) -> torch.Tensor:
+        """The next (N, 4*base) inverted-dropout mask: 0 or 1/(1-p)."""
+        n = self.stream.batch_size
+        if self.p <= 0.0:
+            return torch.ones(n, self.features, device=self.device)
+        keep = torch.rand(n, self.features, device=self.device, generator=self.gen) >= self.p
+        return keep.float() * (1.0 / (1.0 - self.p))
 
     def build(self, live: list[int]) -> None:
         cfg, device = self.cfg, self.device
@@ -126,8 +143,8 @@ class _Runner:
             model = self.members[live[0]]
             self.module = model
 
-            def forward(x: torch.Tensor) -> torch.Tensor:
-                return model(x).unsqueeze(0)
+            def forward(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+                return model(x, mask).unsqueeze(0)
         else:
             self.module = EnsembleConvNet([self.members[i] for i in live])
             forward = self.module
@@ -144,9 +161,10 @@ class _Runner:
                 sample = self.stream.peek()
                 if cfg.channels_last:
                     sample = sample.contiguous(memory_format=torch.channels_last)
+                mask = self.mask_like()
                 with _autocast(cfg, device):
-                    graphed = torch.cuda.make_graphed_callables(self.module, (sample,))
-                forward = (lambda x: graphed(x).unsqueeze(0)) if len(live) == 1 else graphed
+                    graphed = torch.cuda.make_graphed_callables(self.module, (sample, mask))
+                forward = (lambda x, m: graphed(x, m).unsqueeze(0)) if len(live) == 1 else graphed
                 # The capture's warm-up ran forward/backward passes: start from clean gradients.
                 for p in self.module.parameters():
                     p.grad = None
@@ -184,7 +202,7 @@ def _train_group(specs, data, cfg, run_steps, total_steps, warmup_steps, mode, s
                     broken[i] = f"exception building the optimizer: {type(e).__name__}: {e}"
         stream = BatchStream(data.x_train, data.y_train, cfg.batch_size, seed=seed + 1,
                              augment=_augment_for(cfg, data))
-        res = _loop(lrs, members, opts, broken, stream, data, cfg, run_steps, mode, stage, progress, notes)
+        res = _loop(lrs, members, opts, broken, stream, data, cfg, run_steps, mode, stage, progress, notes, seed)
     seconds = time.perf_counter() - t_start
     for r in res:
         for key in ("train_acc", "train_loss", "best_val_acc"):
@@ -197,7 +215,7 @@ def _train_group(specs, data, cfg, run_steps, total_steps, warmup_steps, mode, s
     return res
 
 
-def _loop(lrs, members, opts, broken, stream, data, cfg, run_steps, mode, stage, progress, notes):
+def _loop(lrs, members, opts, broken, stream, data, cfg, run_steps, mode, stage, progress, notes, seed):
     device = data.device
     k = len(lrs)
     win = max(1, int(cfg.acc_window))
@@ -218,7 +236,7 @@ def _loop(lrs, members, opts, broken, stream, data, cfg, run_steps, mode, stage,
         active[i] = False
     if not any(active):
         return res
-    runner = _Runner(members, cfg, device, stream, notes)
+    runner = _Runner(members, cfg, device, stream, notes, seed)
     if len(runner.live) > 1 and sum(active) <= len(runner.live) // 2:
         runner.build([i for i in range(k) if active[i]])
     cut_step = int(cfg.screen_cut_step) if mode == "screen" else -1
@@ -233,8 +251,9 @@ def _loop(lrs, members, opts, broken, stream, data, cfg, run_steps, mode, stage,
             xb = xb.contiguous(memory_format=torch.channels_last)
         live, live_idx = runner.live, runner.live_idx
         n_live = len(live)
+        mask = runner.drop_mask()
         with autocast:
-            logits = runner.forward(xb)
+            logits = runner.forward(xb, mask)
         c = logits.shape[-1]
         losses = F.cross_entropy(logits.float().reshape(-1, c), yb.repeat(n_live),
                                  reduction="none").view(n_live, -1).mean(1)

@@ -52,8 +52,13 @@ class ConvNet(nn.Module):
             x = F.silu(bn(conv(x)))
         return x.mean(dim=(2, 3))
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.fc(self.drop(self.features(x)))
+    def forward(self, x: torch.Tensor, drop_mask: torch.Tensor | None = None) -> torch.Tensor:
+        """Logits. In training mode ``drop_mask`` (N, 4*base), already scaled by 1/(1-p), replaces
+        the module's own dropout draw (the training loop draws it from its own seeded generator)."""
+        h = self.features(x)
+        if self.training and drop_mask is not None:
+            return self.fc(h * drop_mask.to(h.dtype))
+        return self.fc(self.drop(h))
 
 
 def count_parameters(model: nn.Module, keras: bool = True) -> int:
@@ -99,7 +104,8 @@ class EnsembleConvNet(nn.Module):
                 for k, m in enumerate(members):
                     setattr(m.bns[li], stat, stacked[k * c:(k + 1) * c])
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, drop_mask: torch.Tensor | None = None) -> torch.Tensor:
+        """Logits (K, N, classes); a training-mode ``drop_mask`` (N, 4*base) is shared by all members."""
         ms = self.members
         k = self.k
         h = x
@@ -120,7 +126,10 @@ class EnsembleConvNet(nn.Module):
             h = F.silu(h)
         n = h.shape[0]
         h = h.mean(dim=(2, 3)).view(n, k, -1).transpose(0, 1)  # K, N, 4b
-        h = F.dropout(h, self.dropout, self.training)
+        if self.training and drop_mask is not None:
+            h = h * drop_mask.to(h.dtype)
+        else:
+            h = F.dropout(h, self.dropout, self.training)
         wfc = torch.stack([m.fc.weight for m in ms])  # K, classes, 4b
         bfc = torch.stack([m.fc.bias for m in ms])  # K, classes
         return torch.baddbmm(bfc.unsqueeze(1).to(h.dtype), h, wfc.transpose(1, 2).to(h.dtype))

@@ -281,9 +281,10 @@ def evaluate_many(optimizers: Sequence[Any], config: SurrogateConfig | None = No
                   progress: Callable[[dict], None] | None = None) -> list[FitnessRecord]:
     """Score several candidates at once: each stage trains all their runs as shared ensembles.
 
-    Every candidate gets exactly the record :func:`evaluate` would give it alone (same seed, same
-    initial weights, same batches), up to floating-point summation order; the GPU is simply kept
-    busier. ``seconds`` is the batch's wall time divided by the number of candidates
+    Every candidate gets the record :func:`evaluate` would give it alone (same seed, same initial
+    weights, same batches, same dropout masks), up to floating-point summation order — except that
+    optimizers drawing random numbers themselves (the dropout ops of evolved genomes) share torch's
+    global generator with the other candidates of the batch. The GPU is simply kept busier. ``seconds`` is the batch's wall time divided by the number of candidates
     (``extra['batch_seconds']`` and ``extra['batch_size']`` keep the totals).
     """
     cfg = config if config is not None else SurrogateConfig()
