@@ -135,6 +135,30 @@ class _Runner:
         keep = torch.rand(n, self.features, device=self.device, generator=self.gen) >= self.p
         return keep.float() * (1.0 / (1.0 - self.p))
 
+    def _compiled(self, eager: Callable) -> Callable:
+        """``torch.compile(eager)``, falling back to ``eager`` for good if compiling fails (noted)."""
+        try:
+            compiled = torch.compile(eager)
+        except Exception as e:  # noqa: BLE001
+            self.notes["compile"] = f"off: {type(e).__name__}: {e}"
+            return eager
+        state = {"fn": compiled, "checked": False}
+
+        def forward(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+            if state["checked"]:
+                return state["fn"](x, mask)
+            try:
+                out = compiled(x, mask)
+                self.notes["compile"] = True
+            except Exception as e:  # noqa: BLE001 - the first call compiles; any failure: eager
+                self.notes["compile"] = f"off: {type(e).__name__}: {e}"
+                state["fn"] = eager
+                out = eager(x, mask)
+            state["checked"] = True
+            return out
+
+        return forward
+
     def build(self, live: list[int]) -> None:
         cfg, device = self.cfg, self.device
         self.live = live
@@ -151,11 +175,7 @@ class _Runner:
         self.module.train()
         cuda = device.type == "cuda"
         if cuda and cfg.compile:
-            try:
-                forward = torch.compile(forward)
-                self.notes["compile"] = True
-            except Exception as e:  # noqa: BLE001 - fall back to eager, say so
-                self.notes["compile"] = f"off: {type(e).__name__}: {e}"
+            forward = self._compiled(forward)
         elif cuda and cfg.cuda_graphs:
             try:
                 sample = self.stream.peek()
