@@ -502,3 +502,18 @@ def test_chunked_step_equals_one_call_over_the_whole_buffer(name):
         runs.append(ps)
     for p, q in zip(*runs):
         torch.testing.assert_close(p, q, rtol=1e-6, atol=1e-7)
+
+
+def test_norm_genomes_never_run_on_slices():
+    genome = HAND_GENOME("a5_norm")
+    opt = EvolvedOptimizer([torch.nn.Parameter(torch.ones(50))], genome, lr=0.1, total_steps=5, chunk_size=4)
+    assert opt.chunk_size is None
+
+
+@pytest.mark.slow
+def test_torch_compile_matches_eager():
+    genome = HAND_GENOME("stateful_momentum")
+    a, _ = run_torch(genome, 6, 0.05, 20, 2, 0, dtype=torch.float32)
+    b, _ = run_torch(genome, 6, 0.05, 20, 2, 0, dtype=torch.float32, compile=True)
+    for x, y in zip(a, b):
+        np.testing.assert_allclose(x, y, rtol=1e-5, atol=1e-6)

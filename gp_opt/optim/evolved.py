@@ -130,7 +130,7 @@ class EvolvedOptimizer(torch.optim.Optimizer):
             ``LRScheduler`` such as :class:`~gp_opt.optim.EvolvedLR`).
         compile: run the step function through ``torch.compile``.
         chunk_size: on CPU, run the step on slices of this many numbers at a time (``"auto"``:
-            2**18 when the genome has no ``norm`` op and ``compile`` is off; None: never). The
+            2**18 unless ``compile``; None: never). Ignored for genomes with a ``norm`` op. The
             result is the same as one call over the whole buffer.
 
     Numbers: float32/float64 parameters are updated in their own precision; bfloat16/float16
@@ -160,10 +160,12 @@ class EvolvedOptimizer(torch.optim.Optimizer):
         self._compile = bool(compile)
         if compile:
             self._fn = torch.compile(self.compiled.step, dynamic=True)
+        tensorwise = any(genome.grammar.op(genome.op(n)).kind == "tensorwise"
+                         for n in genome.active_inner_nodes())
         if chunk_size == "auto":
-            tensorwise = any(genome.grammar.op(genome.op(n)).kind == "tensorwise"
-                             for n in genome.active_inner_nodes())
-            chunk_size = None if (compile or tensorwise) else 2 ** 18
+            chunk_size = None if compile else 2 ** 18
+        if tensorwise:
+            chunk_size = None  # a reduction over each tensor cannot run on slices
         self.chunk_size = chunk_size
         self._layout_key: Any = None
         self._buckets: list[_Bucket] = []
