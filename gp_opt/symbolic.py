@@ -136,8 +136,32 @@ def _xreplace(expr: sp.Expr, rule: dict, evaluate: bool = True) -> sp.Expr:
             return expr.xreplace(rule)
         except Exception:  # noqa: BLE001
             pass
-    with sp.evaluate(False):
-        return expr.xreplace(rule)
+    return _rebuild(expr, rule, {})
+
+
+def _rebuild(expr: sp.Basic, rule: dict, memo: dict) -> sp.Basic:
+    """Replace by ``rule`` and rebuild each changed node with ``evaluate=False``.
+
+    Never uses ``sympy.evaluate(False)``: switching that global flag clears sympy's whole cache
+    (twice), which made everything around it slow.
+    """
+    if expr in rule:
+        return rule[expr]
+    if not expr.args:
+        return expr
+    hit = memo.get(expr)
+    if hit is not None:
+        return hit
+    args = tuple(_rebuild(a, rule, memo) for a in expr.args)
+    if args == expr.args:
+        out = expr
+    else:
+        try:
+            out = expr.func(*args, evaluate=False)
+        except TypeError:
+            out = expr.func(*args)
+    memo[expr] = out
+    return out
 
 
 def _minmax(cls, args: tuple) -> sp.Expr:
@@ -181,8 +205,7 @@ def _apply(op, args: list[sp.Expr]) -> sp.Expr:
     try:
         return _substitute(op.expr, rule)
     except Exception:  # noqa: BLE001 - to_sympy must never raise on a valid genome
-        with sp.evaluate(False):
-            return op.expr.xreplace(rule)
+        return _rebuild(op.expr, rule, {})
 
 
 def _mul(value: sp.Expr, factor: sp.Expr) -> sp.Expr:
