@@ -422,17 +422,67 @@ def _unicode_label(label: str) -> str:
     return re.sub(r"\^(\d+)", lambda m: m.group(1).translate(sup), label)
 
 
-def latex_expr(expr: sp.Expr, grammar: Grammar) -> str:
-    """LaTeX of an expression in a grammar's symbols (hats, greek, operand labels)."""
+class _Deadline(BaseException):
+    """Raised by the alarm inside sympy code (a BaseException: sympy's ``except Exception``
+    clauses must not swallow it)."""
+
+
+def _with_deadline(fn: Callable[[], str], timeout: float | None, fallback: Callable[[], str]) -> str:
+    """``fn()``, or ``fallback()`` if it runs past ``timeout`` seconds.
+
+    sympy's printers call ``fraction``/assumption queries that, on rare expressions and
+    depending on the state of sympy's cache, can run for minutes. Bounded with SIGALRM where
+    that is possible (Unix, main thread), unbounded elsewhere.
+    """
+    import signal
+    import threading
+    if (not timeout or not hasattr(signal, "setitimer")
+            or threading.current_thread() is not threading.main_thread()):
+        return fn()
+
+    def alarm(signum, frame):
+        raise _Deadline()
+
+    old_handler = signal.signal(signal.SIGALRM, alarm)
+    old_timer = signal.setitimer(signal.ITIMER_REAL, timeout)
+    try:
+        return fn()
+    except _Deadline:
+        return fallback()
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old_handler)
+        if old_timer[0]:
+            signal.setitimer(signal.ITIMER_REAL, *old_timer)
+
+
+PRINT_TIMEOUT = 5.0
+
+
+def latex_expr(expr: sp.Expr, grammar: Grammar, timeout: float | None = PRINT_TIMEOUT) -> str:
+    """LaTeX of an expression in a grammar's symbols (hats, greek, operand labels).
+
+    Past ``timeout`` seconds the plain-text form is typeset verbatim instead."""
     expr = _xreplace(expr, _display_names(grammar), False)
-    return sp.latex(expr, symbol_names=_operand_latex(grammar), mul_symbol=None)
+
+    def plain():
+        text = sp.sstr(expr)
+        for a, b in (("\\", r"\textbackslash{}"), ("_", r"\_"), ("{", r"\{"), ("}", r"\}"),
+                     ("%", r"\%"), ("&", r"\&"), ("#", r"\#"), ("$", r"\$"), ("^", r"\^{}"),
+                     ("~", r"\~{}")):
+            text = text.replace(a, b)
+        return r"\texttt{%s}" % text
+    return _with_deadline(lambda: sp.latex(expr, symbol_names=_operand_latex(grammar), mul_symbol=None),
+                          timeout, plain)
 
 
-def pretty_expr(expr: sp.Expr, grammar: Grammar) -> str:
-    """Unicode pretty form of an expression in a grammar's symbols."""
+def pretty_expr(expr: sp.Expr, grammar: Grammar, timeout: float | None = PRINT_TIMEOUT) -> str:
+    """Unicode pretty form of an expression in a grammar's symbols (plain text past ``timeout``)."""
     names = _display_names(grammar)
     names = {k: sp.Symbol(_unicode_label(v.name)) for k, v in names.items()}
-    return sp.pretty(_xreplace(expr, names, False), use_unicode=True, wrap_line=False)
+    expr = _xreplace(expr, names, False)
+    return _with_deadline(lambda: sp.pretty(expr, use_unicode=True, wrap_line=False), timeout,
+                          lambda: sp.sstr(expr))
 
 
 def to_latex(genome: OptimizerGenome, expand: bool = False) -> str:

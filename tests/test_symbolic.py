@@ -251,3 +251,18 @@ def test_equation_names_each_decay_function_once():
     names = {str(sym) for _, _, sym, _ in decays}
     assert names == {"d_1", "d_2", "d_3"}
     assert {str(s) for s in expr.free_symbols} >= names
+
+
+def test_printing_is_time_bounded(monkeypatch):
+    def slow(*a, **k):
+        time.sleep(30)
+        return "never"
+    monkeypatch.setattr(sp, "latex", slow)
+    monkeypatch.setattr(sp, "pretty", slow)
+    g = catalog.get("Opt4")
+    t0 = time.perf_counter()
+    tex = symbolic.latex_expr(symbolic.to_sympy(g), g.grammar, timeout=0.3)
+    text = symbolic.pretty_expr(symbolic.to_sympy(g), g.grammar, timeout=0.3)
+    assert time.perf_counter() - t0 < 5
+    assert tex.startswith(r"\texttt{") and tex.count("{") == tex.count("}")
+    assert "erfc" in text
