@@ -269,7 +269,20 @@ class Digits(Task):
         return acc, {"steps_run": ran, "val_loss": val_loss, "val_accuracy": acc}
 
 
-TASKS: dict[str, Callable[..., Task]] = {
+def surrogate(preset: str = "smoke", **overrides: Any):
+    """The paper's fitness protocol (:mod:`gp_opt.surrogate`) as a search task.
+
+    ``preset`` is ``smoke`` (digits, tiny ConvNet, CPU) or ``paper`` (SPEC section 6 on CIFAR-10);
+    ``overrides`` set any :class:`~gp_opt.surrogate.SurrogateConfig` field (``dataset``,
+    ``data_dir``, ``base``...).
+    """
+    from .surrogate import SurrogateConfig, make_evaluator  # lazy: tasks stay light to import
+
+    return make_evaluator(SurrogateConfig.preset(preset, **overrides))
+
+
+TASKS: dict[str, Callable[..., Any]] = {
+    "surrogate": surrogate,
     "quadratic": NoisyQuadratic,
     "rosenbrock": Rosenbrock,
     "digits": Digits,
