@@ -20,7 +20,7 @@ import sympy as sp
 import torch
 
 from gp_opt.grammar import G, W, Grammar
-from gp_opt.printer import torch_function
+from gp_opt.printer import torch_function, torch_source
 
 
 class OperandProgram:
@@ -63,6 +63,41 @@ class OperandProgram:
             if fn is not None:
                 out[n] = fn(*args)
         return out
+
+    def source_lines(self, var=lambda name: name, g: str = "g", w: str = "w",
+                     state: str = "state", t: str = "t") -> list[str]:
+        """Straight-line source doing what :meth:`__call__` does, for a generated step function.
+
+        Each moving average is updated in place (the same ``lerp_`` as :meth:`advance`); its
+        bias correction ``1 / (1 - beta^(t+1))`` stays a Python number folded into the operands
+        that read the corrected value (no corrected copy is materialised), and sums of scaled
+        terms print as fused ``torch.add(..., alpha=...)`` (:func:`gp_opt.printer.torch_source`
+        with ``scalars``). Non-constant operand ``n`` is assigned to ``var(n)``; constants are
+        left to the caller (:attr:`constants`).
+        """
+        names: dict[sp.Symbol, str] = {G: g, W: w}
+        subs: dict[sp.Symbol, sp.Expr] = {}
+        scalars = set()
+        lines = []
+        for s in self.states:
+            k = sp.Symbol(f"k_{s.name}", positive=True)
+            names[s.raw] = f"ma_{s.name}"
+            names[k] = f"k_{s.name}"
+            subs[s.hat] = k * s.raw
+            scalars.add(k)
+            lines.append(f"ma_{s.name} = {state}[{s.name!r}]")
+            lines.append(f"ma_{s.name}.lerp_({torch_source(s.input, names)}, {1.0 - s.beta!r})")
+            lines.append(f"k_{s.name} = 1.0 / (1.0 - {s.beta!r} ** ({t} + 1))")
+        for n, fn in self._fns.items():
+            if fn is not None:
+                expr = self.grammar.operands[n].expr.xreplace(subs)
+                lines.append(f"{var(n)} = {torch_source(expr, names, scalars=frozenset(scalars))}")
+        return lines
+
+    @property
+    def constants(self) -> dict[str, int | float]:
+        """The constant operands and their values."""
+        return dict(self._consts)
 
     @property
     def symbols(self) -> list[sp.Symbol]:

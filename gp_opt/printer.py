@@ -46,20 +46,63 @@ _ADD, _MUL, _NEG, _POW, _ATOM = 10, 20, 25, 30, 40
 
 
 def torch_source(expr: sp.Expr, names: dict[sp.Symbol, str] | None = None,
-                 ctx: str = "ctx", key: str | None = None) -> str:
+                 ctx: str = "ctx", key: str | None = None,
+                 scalars: frozenset[sp.Symbol] | None = None) -> str:
     """Python source computing ``expr`` with torch.
 
     ``names`` maps symbols to variable names (default: the symbol's own name). Engine functions
     (dropout, norm, stateful ops) print as ``ctx.<method>(x, ..., key=KEY)`` so the engine can
     keep one state per node.
+
+    ``scalars`` (optional) names the symbols that hold Python numbers at run time (e.g. a bias
+    correction factor). The same expression then prints with fewer tensor kernels: a product's
+    scalar factors are multiplied in Python first, ``(0.7 * k) * v``, and a sum's scaled term
+    folds into ``torch.add(rest, x, alpha=c)``. Without ``scalars`` the output is unchanged.
+
+    >>> k, v, g = sp.symbols("k v g")
+    >>> torch_source(sp.Rational(3, 10) * g + sp.Float(0.7) * k * v, scalars=frozenset({k}))
+    'torch.add(3 * g / 10, v, alpha=0.7 * k)'
     """
     names = names or {}
+    fuse = scalars is not None
+    scalar_syms = scalars or frozenset()
+
+    def is_scalar(e: sp.Expr) -> bool:
+        # plain arithmetic on numbers and scalar symbols: runs as Python floats
+        if e.is_number:
+            return e.is_real is not False
+        if e.is_Symbol:
+            return e in scalar_syms
+        return (e.is_Add or e.is_Mul or e.is_Pow) and all(is_scalar(a) for a in e.args)
+
+    def split_mul(e: sp.Expr) -> tuple[sp.Expr, sp.Expr]:
+        coeff = [f for f in sp.Mul.make_args(e) if is_scalar(f)]
+        rest = [f for f in sp.Mul.make_args(e) if not is_scalar(f)]
+        return sp.Mul(*coeff), sp.Mul(*rest)
+
+    def fused(e: sp.Expr) -> tuple[str, int] | None:
+        if e.is_Mul and any(f.is_Symbol and f in scalar_syms for f in e.args):
+            coeff, rest = split_mul(e)
+            if rest != 1 and coeff != 1:
+                return f"({p(coeff)[0]}) * {at(rest, _MUL + 1)}", _MUL
+        if e.is_Add and not is_scalar(e):
+            terms = list(e.as_ordered_terms())
+            for i in range(len(terms) - 1, -1, -1):
+                coeff, x = split_mul(terms[i])
+                others = sp.Add(*(terms[:i] + terms[i + 1:]))
+                if coeff not in (1, -1) and x != 1 and not is_scalar(others):
+                    return f"torch.add({p(others)[0]}, {p(x)[0]}, alpha={p(coeff)[0]})", _ATOM
+        return None
 
     def at(e: sp.Expr, prec: int) -> str:
         s, own = p(e)
         return f"({s})" if own < prec else s
 
     def p(e: sp.Expr) -> tuple[str, int]:
+        if fuse:
+            out = fused(e)
+            if out is not None:
+                return out
         if e.is_Symbol:
             return names.get(e, e.name), _ATOM
         if e.is_number:

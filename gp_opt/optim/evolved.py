@@ -75,7 +75,8 @@ class _Bucket:
                 opt_state[p][key] = view
             self.state[key] = flat
         self.ctx = FlatCtx(self.sizes, self.device)
-        self.chunks: list[tuple[int, int]] | None = None
+        self.n_scratch = compiled.n_scratch
+        self.chunks: list[tuple] | None = None
         self.dbuf: torch.Tensor | None = None
 
     def set_chunking(self, chunk_size: int | None) -> None:
@@ -93,10 +94,13 @@ class _Bucket:
         plain_m = self.momentum == "momentum"
         self.dbuf = self.state["m"] if plain_m else torch.empty(self.numel, dtype=self.dtype, device=self.device)
         self.dviews = self._views(self.dbuf)
+        # one small pool of slice-sized scratch buffers, reused by every slice and step
+        pool = [torch.empty(min(chunk_size, self.numel), dtype=self.dtype, device=self.device)
+                for _ in range(self.n_scratch)]
         for lo, hi in zip(bounds[:-1], bounds[1:]):
             st = {k: v[lo:hi] for k, v in self.state.items()}
             self.chunks.append((lo, hi, self.gbuf[lo:hi], None if self.wbuf is None else self.wbuf[lo:hi],
-                                st, st["m"] if plain_m else self.dbuf[lo:hi]))
+                                st, st["m"] if plain_m else self.dbuf[lo:hi], [b[:hi - lo] for b in pool]))
 
     def _views(self, flat: torch.Tensor) -> list[torch.Tensor]:
         return [v.view_as(p) for v, p in zip(flat.split(self.sizes), self.params)]
@@ -258,10 +262,12 @@ class EvolvedOptimizer(torch.optim.Optimizer):
                 torch._foreach_add_(b.params, b._views(delta))
             else:
                 ctx = b.ctx
-                for lo, hi, g, w, st, out in b.chunks:
+                fs = None if self._compile else self.compiled.step_scratch
+                for lo, hi, g, w, st, out, scratch in b.chunks:
                     ctx.bind(st, b.n, g)
-                    delta = fn(g, w, st, ctx, b.n, _part(lr, lo, hi), _part(mu, lo, hi),
-                               [_part(v, lo, hi) for v in d], out)
+                    args = (g, w, st, ctx, b.n, _part(lr, lo, hi), _part(mu, lo, hi),
+                            [_part(v, lo, hi) for v in d], out)
+                    delta = fn(*args) if fs is None else fs(*args, scratch)
                     if delta is not out:
                         out.copy_(delta)
                 torch._foreach_add_(b.params, b.dviews)
