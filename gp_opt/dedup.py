@@ -38,7 +38,8 @@ from gp_opt.errors import CheckpointError
 from gp_opt.fitness import FitnessRecord
 from gp_opt.genome import OptimizerGenome
 
-__all__ = ["ProbeConfig", "fingerprint", "fingerprint_many", "canonical_key", "keys", "FitnessCache"]
+__all__ = ["ProbeConfig", "fingerprint", "fingerprint_many", "canonical_key", "keys", "keys_many",
+           "FitnessCache"]
 
 FINGERPRINT_PREFIX = "fp1:"
 CANONICAL_PREFIX = "eq:"
@@ -166,6 +167,19 @@ def keys(genome: OptimizerGenome, use_canonical: bool = True) -> list[str]:
         if k is not None:
             out.append(k)
     out.append(fingerprint(genome))
+    return out
+
+
+def keys_many(genomes: Iterable[OptimizerGenome], use_canonical: bool = True) -> list[list[str]]:
+    """:func:`keys` of many genomes, the fingerprints computed in one batched evaluation."""
+    genomes = list(genomes)
+    fps = fingerprint_many(genomes)
+    if not use_canonical:
+        return [[fp] for fp in fps]
+    out = []
+    for g, fp in zip(genomes, fps):
+        k = canonical_key(g)
+        out.append([k, fp] if k is not None else [fp])
     return out
 
 

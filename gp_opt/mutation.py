@@ -39,7 +39,8 @@ True
 from __future__ import annotations
 
 import collections
-from typing import Any, Callable, Container, Mapping
+import math
+from typing import Any, Callable, Container, Mapping, Sequence
 
 import networkx as nx
 import numpy as np
@@ -50,7 +51,7 @@ from gp_opt.genome import OUTPUT, DecayGenome, OptimizerGenome, _Graph
 from gp_opt.grammar import Grammar
 from gp_opt.integrity import IntegrityConfig
 
-__all__ = ["KINDS", "DECAY_KINDS", "mutate", "mutate_decay", "mutate_valid", "mutate_many",
+__all__ = ["KINDS", "DECAY_KINDS", "mutate", "mutate_decay", "mutate_valid", "mutate_many", "mutate_batch",
            "random_valid", "random_valid_many"]
 
 KINDS = ("op", "connection", "arity", "momentum", "decay")
@@ -281,20 +282,33 @@ def mutate(genome: OptimizerGenome, rng: np.random.Generator, grammar: Grammar |
     from it structurally (it may still compute the same thing; see :mod:`gp_opt.dedup`).
     """
     grammar = grammar or genome.grammar
-    p = _probs(grammar, probs)
-    nodes = _active_inner(genome)
-    weights = [p[k] for k in KINDS]
-    for _ in range(_MAX_REDRAWS):
-        kind = _pick(rng, KINDS, weights)
-        node = nodes[int(rng.integers(len(nodes)))]
-        child = _copy(genome)
-        if child.grammar is not grammar:
-            child.grammar = grammar
-        desc = _UPDATE_KINDS[kind](child, node, rng, p)
-        if desc is not None:
-            child.meta = {"mutation": desc}
-            return child, desc
-    raise GpOptError(f"mutation: no mutation applies to {genome!r} in {_MAX_REDRAWS} draws")
+    return _Mutator(genome, grammar, _probs(grammar, probs))(rng)
+
+
+class _Mutator:
+    """:func:`mutate` of one parent with what does not depend on the draw (probabilities, active
+    nodes) worked out once: ``mutator(rng) -> (child, description)``. Same draws as ``mutate``."""
+
+    __slots__ = ("genome", "grammar", "p", "nodes", "weights")
+
+    def __init__(self, genome: OptimizerGenome, grammar: Grammar, p: dict[str, float]):
+        self.genome, self.grammar, self.p = genome, grammar, p
+        self.nodes = _active_inner(genome)
+        self.weights = [p[k] for k in KINDS]
+
+    def __call__(self, rng: np.random.Generator) -> tuple[OptimizerGenome, str]:
+        genome, grammar, nodes, p = self.genome, self.grammar, self.nodes, self.p
+        for _ in range(_MAX_REDRAWS):
+            kind = _pick(rng, KINDS, self.weights)
+            node = nodes[int(rng.integers(len(nodes)))]
+            child = _copy(genome)
+            if child.grammar is not grammar:
+                child.grammar = grammar
+            desc = _UPDATE_KINDS[kind](child, node, rng, p)
+            if desc is not None:
+                child.meta = {"mutation": desc}
+                return child, desc
+        raise GpOptError(f"mutation: no mutation applies to {genome!r} in {_MAX_REDRAWS} draws")
 
 
 # ---------------------------------------------------------------- decay functions
@@ -428,6 +442,199 @@ def mutate_many(genome: OptimizerGenome, rng: np.random.Generator, n: int,
     return found
 
 
+def _as_keys(k: Any) -> list[str]:
+    return list(k) if isinstance(k, (list, tuple)) else [k]
+
+
+def _structure(genome: OptimizerGenome) -> tuple:
+    """A hashable key of what the integrity check and the fingerprint read: momentum, sign and
+    the active nodes with their ops and ordered inputs (decay functions by identity: a child
+    shares its parent's unchanged ones). Equal keys = the same update; different keys may still
+    compute the same thing."""
+    pred, attrs = genome.graph._pred, genome.graph._node
+    out, stack, seen = [], [OUTPUT], {OUTPUT}
+    while stack:
+        node = stack.pop()
+        ins = sorted((d.get("pos", 0), src, id(d.get("decay"))) for src, d in pred[node].items())
+        out.append((node, attrs[node].get("op"), tuple(ins)))
+        for _, src, _ in ins:
+            if src not in seen and attrs[src].get("kind") != "operand":
+                seen.add(src)
+                stack.append(src)
+    return (genome.momentum, genome.sign, tuple(sorted(out)))
+
+
+class _TorchThreads:
+    """Run with ``n`` torch threads (None: unchanged), the old number restored after."""
+
+    def __init__(self, n: int | None):
+        self.n, self.old = n, None
+
+    def __enter__(self) -> None:
+        import torch
+
+        if self.n is not None and torch.get_num_threads() != self.n:
+            self.old = torch.get_num_threads()
+            torch.set_num_threads(self.n)
+
+    def __exit__(self, *exc: Any) -> None:
+        import torch
+
+        if self.old is not None:
+            torch.set_num_threads(self.old)
+            self.old = None
+
+
+def mutate_batch(parents: Sequence[OptimizerGenome], rng: np.random.Generator,
+                 seen: Sequence[Container[str] | None] | None = None,
+                 integrity_config: IntegrityConfig | None = None, max_tries: int = 500,
+                 key: Callable[[OptimizerGenome], Any] | None = None,
+                 key_many: Callable[[list[OptimizerGenome]], list[Any]] | None = None,
+                 stats: collections.Counter | None = None, grammar: Grammar | None = None,
+                 probs: Mapping[str, float] | None = None, overdraw: float = 2.5,
+                 min_batch: int = 24, max_per_slot: int = 6, key_ahead: int = 2,
+                 torch_threads: int | None = 1) -> list[OptimizerGenome | GpOptError]:
+    """One valid new child for each of ``parents`` (slot ``i`` mutates ``parents[i]``), all slots
+    made together. Slots with the same parent and the same ``seen`` container (``is``) form a
+    *pool*: their children are interchangeable draws from one parent, served in slot order. Each
+    round:
+
+    1. draws ``overdraw`` mutations per open slot of every pool (at least about ``min_batch`` in
+       all, at most ``max_per_slot`` per open slot): about 45 % of mutations fail the check or
+       repeat, and one big batch costs little more than a small one, so one round usually
+       serves every slot;
+    2. integrity-checks every structurally distinct draw with one
+       :func:`gp_opt.integrity.check_many` call;
+    3. keys the passing draws of every pool (up to ``key_ahead`` per open slot) with one
+       ``key_many`` call (default: :func:`gp_opt.dedup.fingerprint_many`, or ``key`` per genome
+       when only ``key`` is given) and accepts the new ones in draw order; a pool still short
+       after duplicates keys its next passing draws (another call);
+    4. keeps the unserved slots open.
+
+    A child is new if none of its keys is in ``seen[i]`` nor among the keys of a child accepted
+    for a slot with the same ``seen`` container: the children of one particle sharing its history
+    are distinct; without ``seen`` every slot is its own. The same ``rng`` state gives the same
+    children. The checks run with ``torch_threads`` torch threads (the tensors are tiny; extra
+    threads only contend), restored after.
+
+    Returns, per slot, the child (flip applied) or a :class:`GpOptError` if its pool spent
+    ``max_tries`` mutations per slot without serving it. ``stats`` gets ``mutations``,
+    ``integrity_rejections``, ``invalid`` and ``duplicates``.
+    """
+    cfg = integrity_config or integrity.DEFAULT_CONFIG
+    stats = stats if stats is not None else collections.Counter()
+    parents = list(parents)
+    n = len(parents)
+    seens = list(seen) if seen is not None else [None] * n
+    if len(seens) != n:
+        raise GpOptError(f"mutate_batch: {n} parents but {len(seens)} seen containers")
+    if key_many is None:
+        if key is None:
+            from gp_opt import dedup
+
+            key_many = dedup.fingerprint_many
+        else:
+            key_many = lambda gs: [key(g) for g in gs]  # noqa: E731
+    group = [id(s) if s is not None else ("slot", i) for i, s in enumerate(seens)]
+    pools: dict[tuple, list[int]] = {}
+    for i, g in enumerate(parents):
+        pools.setdefault((id(g), group[i]), []).append(i)
+    mutators: dict[int, _Mutator] = {}
+    for g in parents:
+        if id(g) not in mutators:
+            gr = grammar or g.grammar
+            mutators[id(g)] = _Mutator(g, gr, _probs(gr, probs))
+    taken: dict[Any, set[str]] = collections.defaultdict(set)
+    out: list[OptimizerGenome | GpOptError | None] = [None] * n
+    open_ = {pk: list(slots) for pk, slots in pools.items()}   # unserved slots, in order
+    budget = {pk: max_tries * len(slots) for pk, slots in pools.items()}
+    with _TorchThreads(torch_threads):
+        while open_:
+            n_open = sum(len(v) for v in open_.values())
+            draws: dict[tuple, list[OptimizerGenome]] = {}
+            for pk, slots in open_.items():
+                k = len(slots)
+                want = max(math.ceil(k * overdraw), math.ceil(min_batch * k / n_open))
+                want = min(want, k * max_per_slot, budget[pk])
+                mine = draws[pk] = []
+                mutator = mutators[pk[0]]
+                for _ in range(want):
+                    try:
+                        child, _ = mutator(rng)
+                    except GpOptError as exc:   # no mutation applies to this parent at all
+                        for i in slots:
+                            out[i] = exc
+                        slots.clear()
+                        break
+                    budget[pk] -= 1
+                    mine.append(child)
+            stats["mutations"] += sum(len(v) for v in draws.values())
+            # integrity: one check per distinct structure
+            structs: dict[tuple, int] = {}
+            unique: list[OptimizerGenome] = []
+            sid: dict[tuple, list[int]] = {}
+            for pk, kids in draws.items():
+                ids = sid[pk] = []
+                for child in kids:
+                    sk = _structure(child)
+                    if sk not in structs:
+                        structs[sk] = len(unique)
+                        unique.append(child)
+                    ids.append(structs[sk])
+            results = integrity.check_many(unique, cfg) if unique else []
+            queue: dict[tuple, list[tuple[int, OptimizerGenome]]] = {}
+            for pk, kids in draws.items():
+                q = queue[pk] = []
+                for child, u in zip(kids, sid[pk]):
+                    res = results[u]
+                    if not res.passed:
+                        stats["invalid" if res.reason and res.reason.startswith("invalid genome")
+                              else "integrity_rejections"] += 1
+                        continue
+                    child.sign = res.sign   # the child is ours: apply the flip in place
+                    q.append((u, child))
+            # novelty: key the passing draws of every pool with open slots together (a second
+            # call for duplicates would cost more than keying a few draws that go unused)
+            keys: dict[int, list[str]] = {}
+            while True:
+                ask = {pk: q[:len(open_[pk]) * key_ahead] for pk, q in queue.items() if open_[pk] and q}
+                if not ask:
+                    break
+                need: dict[int, OptimizerGenome] = {}
+                for items in ask.values():
+                    for u, child in items:
+                        if u not in keys:
+                            need.setdefault(u, child)
+                if need:
+                    for u, k in zip(need, key_many(list(need.values()))):
+                        keys[u] = _as_keys(k)
+                for pk, items in ask.items():
+                    del queue[pk][:len(items)]
+                    s, mine = seens[open_[pk][0]], taken[pk[1]]
+                    for u, child in items:
+                        if not open_[pk]:
+                            break           # served: the rest of the keyed draws go unused
+                        ks = keys[u]
+                        if (s is not None and any(x in s for x in ks)) or any(x in mine for x in ks):
+                            stats["duplicates"] += 1
+                            continue
+                        mine.update(ks)
+                        out[open_[pk].pop(0)] = child
+            for pk in list(open_):
+                if open_[pk] and budget[pk] <= 0:
+                    err = GpOptError(
+                        f"mutation: no valid new child in {max_tries} mutations of {parents[open_[pk][0]]!r} "
+                        f"(rejections so far: {stats['integrity_rejections']} integrity, "
+                        f"{stats['invalid']} invalid, {stats['duplicates']} duplicates); the genome "
+                        "may have no valid neighbour")
+                    for i in open_[pk]:
+                        out[i] = err
+                    open_[pk] = []
+                if not open_[pk]:
+                    del open_[pk]
+    return out  # type: ignore[return-value]
+
+
 def mutate_valid(genome: OptimizerGenome, rng: np.random.Generator,
                  integrity_config: IntegrityConfig | None = None, seen: Container[str] | None = None,
                  max_tries: int = 500, key: Callable[[OptimizerGenome], str] | None = None,
@@ -447,13 +654,22 @@ def mutate_valid(genome: OptimizerGenome, rng: np.random.Generator,
 def random_valid_many(rng: np.random.Generator, n: int, grammar: Grammar | None = None,
                       integrity_config: IntegrityConfig | None = None, max_tries: int = 100_000,
                       batch: int | None = None, stats: collections.Counter | None = None,
-                      hidden_nodes: int | None = None) -> list[OptimizerGenome]:
+                      hidden_nodes: int | None = None, torch_threads: int | None = 1) -> list[OptimizerGenome]:
     """``n`` random genomes (SPEC section 2's initialisation) that pass the integrity check, the
-    flip applied; failing draws are redrawn. Checks are batched. Duplicates are not removed."""
+    flip applied; failing draws are redrawn. Checks are batched (with ``torch_threads`` torch
+    threads, restored after). Duplicates are not removed."""
     cfg = integrity_config or integrity.DEFAULT_CONFIG
     stats = stats if stats is not None else collections.Counter()
     size = batch or max(16, 3 * n)
     out: list[OptimizerGenome] = []
+    with _TorchThreads(torch_threads):
+        _random_fill(rng, n, grammar, cfg, max_tries, size, stats, hidden_nodes, out)
+    return out
+
+
+def _random_fill(rng: np.random.Generator, n: int, grammar: Grammar | None, cfg: IntegrityConfig,
+                 max_tries: int, size: int, stats: collections.Counter, hidden_nodes: int | None,
+                 out: list[OptimizerGenome]) -> None:
     tries = 0
     while len(out) < n:
         if tries >= max_tries:
@@ -467,7 +683,6 @@ def random_valid_many(rng: np.random.Generator, n: int, grammar: Grammar | None 
                 out.append(integrity.apply(g, res))
             elif not res.passed:
                 stats["integrity_rejections"] += 1
-    return out
 
 
 def random_valid(rng: np.random.Generator, grammar: Grammar | None = None,

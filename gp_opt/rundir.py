@@ -7,7 +7,9 @@ Layout of ``DIR``:
 - ``candidates.jsonl`` -- append-only, one JSON line per candidate as soon as its fitness is known
   (evaluated or taken from the cache): ``seq`` (0, 1, 2, ...), ids (phase, step, particle, slot,
   attempt), ``key``, ``individual`` (JSON), ``record`` (:class:`FitnessRecord` dict with its
-  stages), ``cache_hit``, timings. Each line is flushed and fsynced before the search moves on.
+  stages), ``cache_hit``, timings. Lines are flushed and fdatasync'ed before the search starts
+  another slow evaluation and at the end of every batch (cheap ones known together share one
+  write and one sync).
 - ``checkpoint.json`` -- the algorithm state after the last finished time step (positions,
   histories, hall of fame, logbook, counters, ``n_logged`` and the numpy / python / torch RNG
   states), written atomically: temp file, fsync, ``os.replace``, fsync of the directory. It carries
@@ -261,6 +263,21 @@ class RunDir:
         self._fh.flush()
         _sync(self._fh.fileno())
         self.n_lines += 1
+
+    def append_many(self, items: list[dict[str, Any]]) -> None:
+        """Append several candidate lines (``seq`` consecutive from ``n_lines``) with one write,
+        flushed and fdatasync'ed once: the same durability as :meth:`append` for each of them."""
+        if not items:
+            return
+        for k, item in enumerate(items):
+            if item.get("seq") != self.n_lines + k:
+                raise CheckpointError(f"internal: candidate seq {item.get('seq')} != log length "
+                                      f"{self.n_lines + k}")
+        self._open_log()
+        self._fh.write("".join(dumps(item) + "\n" for item in items))
+        self._fh.flush()
+        _sync(self._fh.fileno())
+        self.n_lines += len(items)
 
     # -- checkpoint --------------------------------------------------------------------------
 

@@ -9,11 +9,16 @@ Both algorithms are written in the shape of DEAP's ``algorithms.ea*`` and only t
                   passes the integrity check and whose key is not in ``history`` (supports
                   ``in``); it adds to the :class:`collections.Counter` ``tally``
                   (``integrity_rejections``, ``invalid``, ``duplicates``)
+``mutate_batch``  optional: ``mutate_batch([(payload, history), ...], rng, tally) -> [payload or
+                  GpOptError]`` -- one child per request, all made together (the children of
+                  requests sharing a ``history`` object distinct from each other); without it
+                  ``mutate`` is called request by request
 ``evaluate``      ``evaluate(payload) -> FitnessRecord`` (a float is accepted too); must not
                   consume the global RNGs (seed its own) so that a resumed run replays exactly
 ``map``           ``map(func, iterable)`` -- swap in ``Pool.imap`` for parallel evaluation
 ``serialize``     ``serialize(payload) -> JSON-able``; ``deserialize`` the inverse
 ``key``           ``key(payload) -> str`` -- the dedup key (canonical key / fingerprint)
+``key_many``      optional: ``key_many([payload]) -> [key]`` -- ``key`` of many at once
 ================  ============================================================================
 
 The individuals DEAP sees are ``creator.GpOptIndividual`` objects: the payload plus its key, its
@@ -204,6 +209,13 @@ class _Engine:
         fn = getattr(self.toolbox, "key", None)
         return _key_list(fn(payload)) if fn is not None else []
 
+    def keys_many(self, payloads: list[Any]) -> list[list[str]]:
+        """:meth:`keys` of many payloads (one ``toolbox.key_many`` call if the toolbox has it)."""
+        fn = getattr(self.toolbox, "key_many", None)
+        if fn is None or not payloads:
+            return [self.keys(p) for p in payloads]
+        return [_key_list(k) for k in fn(list(payloads))]
+
     def key(self, payload: Any) -> str | None:
         ks = self.keys(payload)
         return ks[0] if ks else None
@@ -264,6 +276,42 @@ class _Engine:
         self.timings["mutate"] += dt
         return _Slot(child, meta, dt)
 
+    def mutate_many(self, requests: list[tuple[Candidate, History, dict[str, Any]]]) -> list[_Slot | None]:
+        """One child per request ``(parent, history, meta)``: one ``toolbox.mutate_batch`` call for
+        all of them if the toolbox has it, else ``toolbox.mutate`` request by request. Either way
+        each child's keys join its history before the next request of the same history is
+        served, so the children of one history are distinct. None for a parent without a valid
+        new child (counted as ``mutation_failures``)."""
+        batch = getattr(self.toolbox, "mutate_batch", None)
+        if batch is None:
+            out = []
+            for parent, history, meta in requests:
+                s = self.mutate(parent, history, meta)
+                if s is not None:
+                    history.add_all(self.keys(s.payload))
+                out.append(s)
+            return out
+        if not requests:
+            return []
+        t0 = time.perf_counter()
+        children = list(batch([(parent.payload, history) for parent, history, _ in requests],
+                              self.rng, self.tally))
+        dt = time.perf_counter() - t0
+        self.timings["mutate"] += dt
+        if len(children) != len(requests):
+            raise GpOptError(f"toolbox.mutate_batch returned {len(children)} children for "
+                             f"{len(requests)} requests")
+        out = []
+        for (parent, history, meta), child in zip(requests, children):
+            if isinstance(child, BaseException):
+                self.tally["mutation_failures"] += 1
+                log.info("no valid child of %s: %s", parent.key, child)
+                out.append(None)
+                continue
+            history.add_all(self.keys(child))
+            out.append(_Slot(child, meta, dt / len(requests)))
+        return out
+
     @staticmethod
     def _as_record(result: Any) -> FitnessRecord:
         if isinstance(result, FitnessRecord):
@@ -279,11 +327,18 @@ class _Engine:
 
     # -- the one way candidates get a fitness -----------------------------------------------
 
+    #: before starting an evaluation, the known lines go to disk if the evaluations they hold
+    #: took longer than this (slow work is never left unwritten while more work runs); cheap
+    #: candidates known together share one write and one fdatasync
+    SYNC_BEFORE_EVAL_S = 0.002
+
     def evaluate(self, slots: list[_Slot]) -> list[Candidate]:
         """Fitness for every slot: cache hit, replay from the log, or evaluation through
-        ``toolbox.map``; each is logged in slot order as soon as it is known."""
+        ``toolbox.map``; logged in slot order. Lines are written (one write, one fdatasync) before
+        an evaluation starts if the unwritten ones hold more than ``SYNC_BEFORE_EVAL_S`` of
+        evaluation, at the end, and when an evaluation raises."""
         t_key = time.perf_counter()
-        keys = [self.keys(s.payload) for s in slots]
+        keys = self.keys_many([s.payload for s in slots])
         self.timings["key"] += time.perf_counter() - t_key
         plan: list[tuple[str, Any]] = []
         to_eval: list[Any] = []
@@ -304,50 +359,68 @@ class _Engine:
                 first_of.setdefault(k, i)
         results = iter(self.toolbox.map(self.toolbox.evaluate, to_eval)) if to_eval else iter(())
         out: list[Candidate] = []
-        for i, (slot, ks, (how, arg)) in enumerate(zip(slots, keys, plan)):
-            seq = self.n_logged
-            k = ks[0] if ks else None
-            t0 = time.perf_counter()
-            if how == "eval":
-                rec = self._as_record(next(results))
-                self.timings["evaluate"] += time.perf_counter() - t0
-                if not rec.seconds:
-                    rec.seconds = time.perf_counter() - t0
-            elif how == "replay":
-                rec = FitnessRecord.from_dict(arg["record"])
-            elif how == "hit":
-                rec = self._cached(ks)
-            else:
-                rec = out[arg].record
-            hit = how in ("hit", "dup")
-            if seq in self.replay:
-                line = self.replay.pop(seq)
-                if line.get("key") != k or bool(line.get("cache_hit")) != hit:
-                    raise CheckpointError(
-                        f"candidates.jsonl line {seq} does not match the resumed run (key "
-                        f"{line.get('key')!r} vs {k!r}); the code, grammar or task changed since "
-                        "the run started")
-                write = False
-            else:
-                write = True
-            self._file(ks, rec, hit)
-            self.tally["candidates"] += 1
-            self.tally["cache_hits" if hit else "evals"] += 1
-            if rec.status != OK:
-                self.tally["rejected"] += 1
-            ind = make_individual(slot.payload, k, rec, dict(slot.meta, seq=seq, cache_hit=hit))
-            if write and self.rundir is not None:
+        lines: list[dict[str, Any]] = []   # known, not yet on disk
+        unsynced = 0.0                     # evaluation seconds held by the unwritten lines
+
+        def flush() -> None:
+            if lines and self.rundir is not None:
                 t_log = time.perf_counter()
-                self.rundir.append({
-                    "seq": seq, **slot.meta, "key": k, **({"keys": ks} if len(ks) > 1 else {}),
-                    "individual": self.serialize(slot.payload),
-                    "record": rec.to_dict(), "cache_hit": hit,
-                    "seconds": {"mutate": slot.mutate_seconds, "evaluate": 0.0 if hit else rec.seconds},
-                    "time": time.time(),
-                })
+                self.rundir.append_many(lines)
                 self.timings["log"] += time.perf_counter() - t_log
-            self.n_logged += 1
-            out.append(ind)
+            lines.clear()
+
+        try:
+            for slot, ks, (how, arg) in zip(slots, keys, plan):
+                seq = self.n_logged
+                k = ks[0] if ks else None
+                if how == "eval":
+                    if unsynced > self.SYNC_BEFORE_EVAL_S:
+                        flush()  # this evaluation may be slow: what is known goes to disk first
+                        unsynced = 0.0
+                    t0 = time.perf_counter()
+                    rec = self._as_record(next(results))
+                    dt = time.perf_counter() - t0
+                    self.timings["evaluate"] += dt
+                    unsynced += dt
+                    if not rec.seconds:
+                        rec.seconds = dt
+                elif how == "replay":
+                    rec = FitnessRecord.from_dict(arg["record"])
+                elif how == "hit":
+                    rec = self._cached(ks)
+                else:
+                    rec = out[arg].record
+                hit = how in ("hit", "dup")
+                if seq in self.replay:
+                    line = self.replay.pop(seq)
+                    if line.get("key") != k or bool(line.get("cache_hit")) != hit:
+                        raise CheckpointError(
+                            f"candidates.jsonl line {seq} does not match the resumed run (key "
+                            f"{line.get('key')!r} vs {k!r}); the code, grammar or task changed since "
+                            "the run started")
+                    write = False
+                else:
+                    write = True
+                self._file(ks, rec, hit)
+                self.tally["candidates"] += 1
+                self.tally["cache_hits" if hit else "evals"] += 1
+                if rec.status != OK:
+                    self.tally["rejected"] += 1
+                ind = make_individual(slot.payload, k, rec, dict(slot.meta, seq=seq, cache_hit=hit))
+                if write and self.rundir is not None:
+                    t_log = time.perf_counter()
+                    lines.append({
+                        "seq": seq, **slot.meta, "key": k, **({"keys": ks} if len(ks) > 1 else {}),
+                        "individual": self.serialize(slot.payload),
+                        "record": rec.to_dict(), "cache_hit": hit,
+                        "seconds": {"mutate": slot.mutate_seconds, "evaluate": 0.0 if hit else rec.seconds},
+                        "time": time.time(),
+                    })
+                    self.timings["log"] += time.perf_counter() - t_log
+                self.n_logged += 1
+                out.append(ind)
+        finally:
+            flush()   # also when an evaluation raised: the lines known so far are kept
         return out
 
     # -- state -------------------------------------------------------------------------------
@@ -379,6 +452,11 @@ class _Engine:
             ks = _key_list(line.get("keys", line.get("key")))
             if ks:
                 self._file(ks, FitnessRecord.from_dict(line["record"]), bool(line.get("cache_hit")))
+
+    def step_parts(self, before: collections.Counter) -> None:
+        """Add ``step_<part>``: the seconds of each part spent in the time steps (since ``before``)."""
+        for k in ("mutate", "key", "evaluate", "log", "checkpoint"):
+            self.timings["step_" + k] += self.timings[k] - before[k]
 
     def elapsed(self) -> float:
         return self.seconds_before + time.perf_counter() - self.started
@@ -528,7 +606,7 @@ def particle_search(toolbox: base.Toolbox, n_particles: int, n_steps: int, n_chi
         if len(particles) != n_particles:
             raise CheckpointError(f"checkpoint has {len(particles)} particles, the run asks for {n_particles}")
 
-    t_steps = time.perf_counter()
+    t_steps, parts_before = time.perf_counter(), engine.timings.copy()
     for step in range(start, n_steps):
         before = engine.tally.copy()
         children: list[list[Candidate | None]] = [[None] * n_children for _ in range(n_particles)]
@@ -537,16 +615,12 @@ def particle_search(toolbox: base.Toolbox, n_particles: int, n_steps: int, n_chi
                     if not _is_ok(children[p][j])]
             if not todo:
                 break
-            slots: list[_Slot] = []
-            where: list[tuple[int, int]] = []
-            for p, j in todo:
-                s = engine.mutate(particles[p], histories[p], {"phase": "step", "step": step + 1,
-                                                               "particle": p, "slot": j, "attempt": attempt})
-                if s is None:
-                    continue
-                histories[p].add_all(engine.keys(s.payload))
-                slots.append(s)
-                where.append((p, j))
+            made = engine.mutate_many([(particles[p], histories[p], {"phase": "step", "step": step + 1,
+                                                                     "particle": p, "slot": j,
+                                                                     "attempt": attempt})
+                                       for p, j in todo])
+            slots = [s for s in made if s is not None]
+            where = [pj for pj, s in zip(todo, made) if s is not None]
             for (p, j), ind in zip(where, engine.evaluate(slots)):
                 children[p][j] = ind
         for p in range(n_particles):
@@ -562,6 +636,7 @@ def particle_search(toolbox: base.Toolbox, n_particles: int, n_steps: int, n_chi
         record(step + 1, particles, before)
         checkpoint(step + 1, particles, histories)
     engine.timings["steps"] += time.perf_counter() - t_steps
+    engine.step_parts(parts_before)
     engine.timings["step_candidates"] += sum(logbook.select("nevals")[start + 1:]) + \
         sum(logbook.select("hits")[start + 1:])
 
@@ -642,7 +717,7 @@ def regularized_evolution(toolbox: base.Toolbox, population_size: int, cycles: i
         _restore_logbook(logbook, state["logbook"])
         start = int(state["step"])
 
-    t_steps = time.perf_counter()
+    t_steps, parts_before = time.perf_counter(), engine.timings.copy()
     for cycle in range(start, cycles):
         before = engine.tally.copy()
         parents = []
@@ -654,15 +729,12 @@ def regularized_evolution(toolbox: base.Toolbox, population_size: int, cycles: i
             todo = [j for j in range(n_children) if not _is_ok(children[j])]
             if not todo:
                 break
-            slots, where = [], []
-            for j in todo:
-                s = engine.mutate(pop[parents[j]], history, {"phase": "cycle", "step": cycle + 1,
-                                                             "particle": None, "slot": j, "attempt": attempt})
-                if s is None:
-                    continue
-                history.add_all(engine.keys(s.payload))
-                slots.append(s)
-                where.append(j)
+            made = engine.mutate_many([(pop[parents[j]], history, {"phase": "cycle", "step": cycle + 1,
+                                                                   "particle": None, "slot": j,
+                                                                   "attempt": attempt})
+                                       for j in todo])
+            slots = [s for s in made if s is not None]
+            where = [j for j, s in zip(todo, made) if s is not None]
             for j, ind in zip(where, engine.evaluate(slots)):
                 children[j] = ind
         ok = [c for c in children if _is_ok(c)]
@@ -676,6 +748,7 @@ def regularized_evolution(toolbox: base.Toolbox, population_size: int, cycles: i
                    f"{engine.tally['rejected']} integrity rejections {engine.tally['integrity_rejections']}")
         checkpoint(cycle + 1, pop, history)
     engine.timings["steps"] += time.perf_counter() - t_steps
+    engine.step_parts(parts_before)
     engine.timings["step_candidates"] += sum(logbook.select("nevals")[start + 1:]) + \
         sum(logbook.select("hits")[start + 1:])
 
@@ -777,6 +850,8 @@ class _GenomeKey:
     Remembers the keys of the last few genomes it saw, so the key computed inside mutation (for
     novelty) is not computed again for the cache."""
 
+    MEMO = 4096
+
     def __init__(self, kind: str):
         if kind not in KEYS:
             raise GpOptError(f"unknown dedup key {kind!r}; use one of {', '.join(KEYS)}")
@@ -795,10 +870,43 @@ class _GenomeKey:
             k = dedup.canonical_key(genome) or dedup.fingerprint(genome)
         else:
             k = dedup.keys(genome, use_canonical=True)
-        self._memo[id(genome)] = (genome, k)  # holds the genome so that its id stays unique
-        if len(self._memo) > 512:
-            self._memo.popitem(last=False)
+        self._remember(genome, k)
         return k
+
+    def _remember(self, genome: Any, k: Any) -> None:
+        self._memo[id(genome)] = (genome, k)  # holds the genome so that its id stays unique
+        if len(self._memo) > self.MEMO:
+            self._memo.popitem(last=False)
+
+    def many(self, genomes: list[Any]) -> list[Any]:
+        """The keys of many genomes; the fingerprints of those not remembered are computed in one
+        batched evaluation (:func:`gp_opt.dedup.fingerprint_many`)."""
+        from . import dedup
+
+        out: list[Any] = [None] * len(genomes)
+        todo = []
+        for i, g in enumerate(genomes):
+            hit = self._memo.get(id(g))
+            if hit is not None and hit[0] is g:
+                out[i] = hit[1]
+            else:
+                todo.append(i)
+        if not todo:
+            return out
+        gs = [genomes[i] for i in todo]
+        if self.kind == "fingerprint":
+            ks: list[Any] = dedup.fingerprint_many(gs)
+        elif self.kind == "canonical":
+            ks = [dedup.canonical_key(g) for g in gs]
+            need = [n for n, k in enumerate(ks) if k is None]
+            for n, fp in zip(need, dedup.fingerprint_many([gs[n] for n in need])):
+                ks[n] = fp
+        else:
+            ks = dedup.keys_many(gs, use_canonical=True)
+        for i, g, k in zip(todo, gs, ks):
+            self._remember(g, k)
+            out[i] = k
+        return out
 
     def __getstate__(self) -> dict[str, Any]:
         return {"kind": self.kind}
@@ -820,8 +928,28 @@ class _GenomeMutate:
                  tally: collections.Counter | None = None) -> Any:
         from . import mutation
 
+        opts = {k: v for k, v in self.options.items() if k in _SINGLE_OPTIONS}
         return mutation.mutate_valid(genome, rng, seen=history, key=self.key_fn, stats=tally,
-                                     grammar=self.grammar, **self.options)
+                                     grammar=self.grammar, **opts)
+
+
+_SINGLE_OPTIONS = ("integrity_config", "max_tries", "probs", "batch")
+_BATCH_OPTIONS = ("integrity_config", "max_tries", "probs", "min_batch", "max_per_slot", "overdraw", "key_ahead", "torch_threads")
+
+
+class _GenomeMutateBatch(_GenomeMutate):
+    """``mutate_batch([(payload, history), ...], rng, tally)`` -> :func:`gp_opt.mutation.mutate_batch`:
+    one child per request, all drawn, integrity-checked and keyed together (a
+    :class:`GpOptError` in place of a child for a parent without a valid new one)."""
+
+    def __call__(self, requests: list[tuple[Any, Any]], rng: np.random.Generator,  # type: ignore[override]
+                 tally: collections.Counter | None = None) -> list[Any]:
+        from . import mutation
+
+        opts = {k: v for k, v in self.options.items() if k in _BATCH_OPTIONS}
+        return mutation.mutate_batch([g for g, _ in requests], rng, seen=[h for _, h in requests],
+                                     key=self.key_fn, key_many=self.key_fn.many, stats=tally,
+                                     grammar=self.grammar, **opts)
 
 
 class _GenomePopulation:
@@ -856,9 +984,10 @@ def make_toolbox(task: str | Callable[[Any], Any] = "quadratic", grammar: Any = 
     """A toolbox over :class:`gp_opt.genome.OptimizerGenome`.
 
     ``individual``/``population``: random genomes passing the integrity check;
-    ``mutate``: SPEC-7 mutation redrawn until valid, passing the integrity check and new in the
-    history (:func:`gp_opt.mutation.mutate_valid`; ``mutate_options`` go to it, e.g. ``probs``,
-    ``max_tries``); ``evaluate``: ``task`` -- a task name of :mod:`gp_opt.tasks` (``task_options``
+    ``mutate``/``mutate_batch``: SPEC-7 mutation redrawn until valid, passing the integrity check
+    and new in the history (:func:`gp_opt.mutation.mutate_valid` for one child,
+    :func:`gp_opt.mutation.mutate_batch` for all the children of a step; ``mutate_options`` go to
+    them, e.g. ``probs``, ``max_tries``, ``min_batch``); ``evaluate``: ``task`` -- a task name of :mod:`gp_opt.tasks` (``task_options``
     override its fields) or any callable genome -> FitnessRecord (e.g. a surrogate evaluator);
     ``key``: ``"fingerprint"`` (default), ``"canonical"`` or ``"both"``; ``grammar``: a Grammar,
     a path to a grammar file, or None for the default."""
@@ -884,11 +1013,13 @@ def make_toolbox(task: str | Callable[[Any], Any] = "quadratic", grammar: Any = 
     tb.register("individual", lambda rng: tb.population(rng, 1)[0])
     tb.register("population", _GenomePopulation(grammar))
     tb.register("mutate", _GenomeMutate(key_fn, grammar, dict(mutate_options or {})))
+    tb.register("mutate_batch", _GenomeMutateBatch(key_fn, grammar, dict(mutate_options or {})))
     tb.register("evaluate", evaluate)
     tb.register("map", map)
     tb.register("serialize", _genome_to_json)
     tb.register("deserialize", _GenomeFromJson(grammar))
     tb.register("key", key_fn)
+    tb.register("key_many", key_fn.many)
     tb.config = {"kind": "genome", "task": task_name, "task_options": task_options or {}, "key": key,
                  "grammar": grammar_path, "mutate_options": mutate_options or {}}
     return tb
@@ -920,7 +1051,9 @@ class SearchResult:
     halloffame: tools.HallOfFame
     algorithm: str
     #: wall seconds of this session by part (init, mutate, key, evaluate, log, checkpoint, steps,
-    #: total) and ``step_candidates`` (candidates of the time steps)
+    #: total), the parts' seconds within the time steps (``step_mutate``, ``step_key``,
+    #: ``step_evaluate``, ``step_log``, ``step_checkpoint``) and ``step_candidates`` (candidates
+    #: of the time steps)
     timings: dict[str, float] = field(default_factory=dict)
 
     @property

@@ -260,3 +260,36 @@ def test_mutate_valid_accepts_several_keys_per_genome():
         M.mutate_valid(parent, rng, seen={"const"}, key=keys, max_tries=10)
     child = M.mutate_valid(parent, rng, seen={fingerprint(parent)}, key=keys)
     assert fingerprint(child) != fingerprint(parent)
+
+
+# ---------------------------------------------------------------- batched children
+
+def test_mutate_batch_serves_every_slot_with_a_valid_new_child():
+    rng = np.random.default_rng(3)
+    parents = M.random_valid_many(rng, 3)
+    histories = [{fingerprint(p)} for p in parents]
+    seen = [histories[i % 3] for i in range(9)]      # 3 children per parent, sharing a history
+    stats = collections.Counter()
+    kids = M.mutate_batch([parents[i % 3] for i in range(9)], rng, seen=seen, stats=stats)
+    assert all(isinstance(k, OptimizerGenome) for k in kids)
+    assert all(r.passed and not r.flipped for r in I.check_many(kids))  # flips applied
+    for p in range(3):
+        keys = [fingerprint(k) for k in kids[p::3]]
+        assert len(set(keys)) == 3 and not set(keys) & histories[p]  # distinct and new
+    assert stats["mutations"] >= 9
+    assert stats["mutations"] >= 9 + stats["integrity_rejections"] + stats["invalid"] + stats["duplicates"]
+
+
+def test_mutate_batch_is_seeded():
+    parents = M.random_valid_many(np.random.default_rng(5), 2)
+    a = M.mutate_batch(parents * 2, np.random.default_rng(1))
+    b = M.mutate_batch(parents * 2, np.random.default_rng(1))
+    assert [k.to_json() for k in a] == [k.to_json() for k in b]
+
+
+def test_mutate_batch_reports_a_parent_without_a_new_child_in_its_slot():
+    parents = M.random_valid_many(np.random.default_rng(0), 2)
+    out = M.mutate_batch(parents, np.random.default_rng(0), seen=[{"same"}, set()],
+                         key=lambda g: "same", max_tries=20)
+    assert isinstance(out[0], GpOptError) and "no valid neighbour" in str(out[0])
+    assert isinstance(out[1], OptimizerGenome)

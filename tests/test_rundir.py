@@ -246,3 +246,27 @@ def test_sigkill_at_any_moment_then_resume_gives_the_uninterrupted_result(tmp_pa
     n_evaluated = sum(not x["cache_hit"] for x in ref_lines)
     total = len(evals.read_text().splitlines())
     assert n_evaluated <= total <= n_evaluated + 2 * len(kill_points)
+
+
+def test_cheap_candidates_share_a_sync_and_slow_ones_are_written_before_the_next(tmp_path, monkeypatch):
+    import gp_opt.rundir as rd
+
+    syncs = []
+    real = rd._sync
+    monkeypatch.setattr(rd, "_sync", lambda fd: syncs.append(fd) or real(fd))
+    res = _small_run(tmp_path / "fast", steps=2)            # toy evaluations take microseconds
+    n = len(_lines(tmp_path / "fast"))
+    assert n == res.logbook[0]["nevals"] + res.logbook[0]["hits"] + \
+        sum(r["nevals"] + r["hits"] for r in res.logbook[1:])
+    assert len(syncs) < n / 3                                 # batches, not one sync per line
+    syncs.clear()
+    run_search("toy", tmp_path / "slow", **dict(ARGS, steps=1, init_factor=2), verbose=False,
+               task_options={"delay": 0.005})
+    evaluated = sum(not x["cache_hit"] for x in _lines(tmp_path / "slow"))
+    assert len(syncs) >= evaluated - 2  # written before every further slow evaluation
+
+    rdir = RunDir.open(tmp_path / "slow")
+    rdir.read_candidates()
+    with pytest.raises(CheckpointError, match="seq"):
+        rdir.append_many([{"seq": rdir.n_lines + 1}])
+    rdir.close()

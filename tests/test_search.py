@@ -119,6 +119,61 @@ def test_children_of_a_step_go_through_one_map_call():
     assert 12 in calls[1:]  # 3 particles x 4 children in one batch
 
 
+def test_mutate_batch_gets_the_pending_slots_of_all_particles_at_once():
+    batches = []
+
+    def mutate_batch(requests, rng, tally):
+        batches.append(len(requests))
+        out = []
+        for parent, history in requests:  # children of one history must be distinct: add as we go
+            c = parent + int(rng.integers(1, 10))
+            while str(c) in history:
+                c += 1
+            history.add(str(c))
+            out.append(c)
+        return out
+
+    tb = _int_toolbox(lambda x: FitnessRecord.rejected("odd") if x % 2 else FitnessRecord(fitness=float(x)))
+    tb.register("individual", lambda rng: 2 * int(rng.integers(0, 1000)))
+    tb.register("mutate_batch", mutate_batch)
+    particles, lb = particle_search(tb, 3, 2, 4, init_factor=2, max_redraws=2, verbose=False, rng=0)
+    assert batches[0] == 3 * 4          # every particle's children in one call
+    assert len(batches) <= 2 * 3        # one call per attempt (1 + 2 redraws) per step
+    assert all(b <= 12 for b in batches)
+    assert sum(lb.select("nevals")[1:]) + sum(lb.select("hits")[1:]) == sum(batches)
+
+    # a slot the batch cannot serve (an exception in its place) is a mutation failure, not a crash
+    tb.register("mutate_batch", lambda reqs, rng, tally: [GpOptError("stuck")] * len(reqs))
+    particles, lb = particle_search(tb, 2, 1, 2, init_factor=2, verbose=False, rng=0)
+    assert lb[1]["nevals"] == 0 and all(p.record.ok for p in particles)
+
+
+def test_a_batched_genome_step_matches_the_contract():
+    from gp_opt import integrity
+    from gp_opt.dedup import fingerprint
+    from gp_opt.search import make_toolbox
+
+    tb = make_toolbox(lambda g: FitnessRecord(fitness=float(len(g.to_json()) % 13)))
+    checks = []
+    real = integrity.check_many
+
+    def counting(genomes, config=None):
+        genomes = list(genomes)
+        checks.append(len(genomes))
+        return real(genomes, config)
+
+    integrity.check_many = counting
+    try:
+        particles, lb = particle_search(tb, 3, 1, 3, init_factor=2, verbose=False, rng=4)
+    finally:
+        integrity.check_many = real
+    assert max(checks) >= 9             # the 3 x 3 children were checked together
+    assert lb[1]["nevals"] + lb[1]["hits"] == 9
+    keys = [fingerprint(p.payload) for p in particles]
+    assert all(integrity.check(p.payload).passed for p in particles)
+    assert len(keys) == 3
+
+
 def test_verbose_prints_progress_and_quiet_prints_nothing(capsys):
     particle_search(make_toy_toolbox(), 2, 2, 2, verbose=False, rng=0)
     assert capsys.readouterr().out == ""
