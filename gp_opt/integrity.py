@@ -229,12 +229,24 @@ _PROGRAMS: dict[tuple, OperandProgram] = {}
 _DECAYS: dict[tuple, torch.Tensor] = {}
 
 
+_SUPERSET_EXTRA = 6   # operands a reused program may compute beyond those asked for
+
+
 def operand_program(grammar: Grammar, names: Iterable[str]) -> OperandProgram:
-    """An :class:`OperandProgram` for ``names`` (compiled once per grammar and name set)."""
+    """An :class:`OperandProgram` computing (at least) ``names``: compiled once per grammar and
+    name set, or an already compiled one for a superset with at most ``_SUPERSET_EXTRA`` more
+    operands (compiling one costs milliseconds of sympy printing; batches of different genomes
+    ask for many slightly different sets). Callers read the operands they need by name."""
     key = (id(grammar), tuple(names))
     prog = _PROGRAMS.get(key)
     if prog is None or prog.grammar is not grammar:
-        prog = _PROGRAMS[key] = OperandProgram(grammar, key[1])
+        want = set(key[1])
+        best = None
+        for (gid, other), cand in _PROGRAMS.items():
+            if gid == key[0] and cand.grammar is grammar and len(other) - len(want) <= _SUPERSET_EXTRA \
+                    and want.issubset(other) and (best is None or len(other) < len(best.names)):
+                best = cand
+        prog = _PROGRAMS[key] = best if best is not None else OperandProgram(grammar, key[1])
     return prog
 
 

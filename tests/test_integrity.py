@@ -271,3 +271,26 @@ def test_early_exit_naive_agrees_on_the_verdict():
 def test_float32_runs():
     r = I.check(G(ADAM), I.IntegrityConfig(dtype="float32"))
     assert r.passed
+
+
+def test_operand_programs_are_reused_for_subsets_with_the_same_values():
+    import torch
+
+    from gp_opt import grammar as grammar_mod
+    from gp_opt.operands import OperandProgram
+
+    gr = grammar_mod.load()
+    names = [n for n in gr.operands][:5]
+    I.clear_caches()
+    big = I.operand_program(gr, names)
+    small = I.operand_program(gr, names[:3])
+    assert small is big                                 # a superset is reused, not recompiled
+    assert I.operand_program(gr, names[:3]) is big
+    fresh = OperandProgram(gr, names[:3])
+    g, w = torch.linspace(-2, 3, 7, dtype=torch.float64), torch.linspace(1, 5, 7, dtype=torch.float64)
+    sa, sb = big.init_state(g), fresh.init_state(g)
+    for t in range(4):
+        va, vb = big(g * (t + 1), w, sa, t), fresh(g * (t + 1), w, sb, t)
+        for n in names[:3]:
+            assert torch.equal(torch.as_tensor(va[n]), torch.as_tensor(vb[n]))
+    I.clear_caches()
