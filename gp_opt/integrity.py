@@ -41,6 +41,7 @@ from gp_opt.errors import GpOptError
 from gp_opt.genome import OUTPUT, OptimizerGenome
 from gp_opt.grammar import Grammar
 from gp_opt.operands import OperandProgram
+from gp_opt.optim.schedules import base_lr_factor, momentum_table
 
 __all__ = ["IntegrityConfig", "IntegrityResult", "check", "check_many", "naive_check", "apply",
            "lr_schedule", "momentum_schedule", "decay_in_range", "clear_caches"]
@@ -116,22 +117,14 @@ def apply(genome: OptimizerGenome, result: IntegrityResult) -> OptimizerGenome:
 # ---------------------------------------------------------------- schedules (SPEC section 1)
 
 def lr_schedule(lr: float, t: int, steps: int, warmup: int, hold: int, offset: float = 0.0) -> float:
-    """One-cycle cosine with linear warm-up: ``lr_t`` for the 0-based step ``t``."""
-    if t < warmup:
-        value = lr * t / warmup
-    elif t <= warmup + hold:
-        value = lr
-    else:
-        rest = steps - warmup - hold
-        value = 0.5 * lr * (1.0 + math.cos(math.pi * (t - warmup - hold) / rest))
-    return value + offset
+    """One-cycle cosine with linear warm-up: ``lr_t`` for the 0-based step ``t`` (the optimizer's
+    own base schedule, plus the published code's optional offset)."""
+    return lr * base_lr_factor(t, steps, warmup, hold) + offset
 
 
 def momentum_schedule(steps: int, warmup: int, hold: int) -> list[float]:
     """One-cycle momentum: linspace(0.95, 0.85, W) + [0.85]*H + linspace(0.85, 0.95, T-W-H)."""
-    mu = np.concatenate([np.linspace(0.95, 0.85, warmup), np.full(hold, 0.85),
-                         np.linspace(0.85, 0.95, steps - warmup - hold)])
-    return [float(m) for m in mu]
+    return momentum_table(steps, warmup, hold)
 
 
 @functools.lru_cache(maxsize=32)

@@ -101,7 +101,8 @@ def test_base_schedule_values():
     assert base_lr_factor(5, T, W) == pytest.approx(0.5)
     assert base_lr_factor(10, T, W) == 1.0
     assert base_lr_factor(55, T, W) == pytest.approx(0.5)
-    assert base_lr_factor(100, T, W) == pytest.approx(0.0, abs=1e-12)
+    assert base_lr_factor(99, T, W) == pytest.approx(0.5 * (1 + math.cos(math.pi * 89 / 90)))
+    assert base_lr_factor(100, T, W) == base_lr_factor(99, T, W)  # past T: held at the last step
     assert base_lr_factor(12, T, W, hold_steps=5) == 1.0
     assert base_lr_factor(0, T, 0) == 1.0
 

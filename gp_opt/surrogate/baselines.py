@@ -16,10 +16,11 @@ optimizers so the quality table can include them before the genome-based drop-in
 """
 from __future__ import annotations
 
-import math
 from typing import Any, Callable, Iterable
 
 import torch
+
+from gp_opt.optim.schedules import base_lr_factor  # the one definition of SPEC section 1's schedule
 
 __all__ = [
     "base_lr_factor",
@@ -33,22 +34,6 @@ __all__ = [
 ]
 
 OptimizerFactory = Callable[[Any, float, int, int], torch.optim.Optimizer]
-
-
-def base_lr_factor(t: int, total_steps: int, warmup_steps: int = 0, hold_steps: int = 0) -> float:
-    """The SPEC base schedule's multiplier at 0-based step ``t`` (peak 1).
-
-    >>> [round(base_lr_factor(t, 10, 2), 3) for t in (0, 1, 2, 6, 10)]
-    [0.0, 0.5, 1.0, 0.5, 0.0]
-    """
-    w, h = int(warmup_steps), int(hold_steps)
-    if w > 0 and t < w:
-        return t / w
-    if t <= w + h:
-        return 1.0
-    span = max(1, int(total_steps) - w - h)
-    x = min(1.0, (t - w - h) / span)
-    return 0.5 * (1.0 + math.cos(math.pi * x))
 
 
 def with_base_schedule(opt: torch.optim.Optimizer, total_steps: int, warmup_steps: int = 0,
