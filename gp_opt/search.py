@@ -357,7 +357,10 @@ class _Engine:
                 to_eval.append(slot.payload)
             for k in ks:
                 first_of.setdefault(k, i)
-        results = iter(self.toolbox.map(self.toolbox.evaluate, to_eval)) if to_eval else iter(())
+        evaluate = self.toolbox.evaluate
+        if slots and slots[0].meta.get("phase") == "init" and hasattr(self.toolbox, "evaluate_init"):
+            evaluate = self.toolbox.evaluate_init  # e.g. the surrogate's smaller initial ConvNet
+        results = iter(self.toolbox.map(evaluate, to_eval)) if to_eval else iter(())
         out: list[Candidate] = []
         lines: list[dict[str, Any]] = []   # known, not yet on disk
         unsynced = 0.0                     # evaluation seconds held by the unwritten lines
@@ -1015,6 +1018,8 @@ def make_toolbox(task: str | Callable[[Any], Any] = "quadratic", grammar: Any = 
     tb.register("mutate", _GenomeMutate(key_fn, grammar, dict(mutate_options or {})))
     tb.register("mutate_batch", _GenomeMutateBatch(key_fn, grammar, dict(mutate_options or {})))
     tb.register("evaluate", evaluate)
+    if hasattr(evaluate, "for_initial_population"):
+        tb.register("evaluate_init", evaluate.for_initial_population())
     tb.register("map", map)
     tb.register("serialize", _genome_to_json)
     tb.register("deserialize", _GenomeFromJson(grammar))

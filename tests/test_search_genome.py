@@ -61,3 +61,38 @@ def test_a_crashed_genome_search_resumes_to_the_uninterrupted_result(tmp_path):
     assert [p.payload for p in res.population] == [p.payload for p in ref.population]
     assert not set(crashing.calls) & set(again.calls)  # nothing evaluated twice
     assert len(crashing.calls) + len(again.calls) == len(ref_task.calls)  # nothing lost
+
+
+class _TwoPhaseTask:
+    """Counts which evaluator served which phase (the surrogate's smaller initial ConvNet)."""
+
+    def __init__(self, tag, log):
+        self.task, self.tag, self.log = get_task("quadratic", **QUICK), tag, log
+
+    def __call__(self, genome) -> FitnessRecord:
+        self.log.append(self.tag)
+        return self.task(genome)
+
+    def for_initial_population(self):
+        return _TwoPhaseTask("init", self.log)
+
+
+def test_the_initial_population_has_its_own_evaluator(tmp_path):
+    log = []
+    tb = make_toolbox(_TwoPhaseTask("step", log))
+    res = run_search("quadratic", tmp_path / "run", particles=2, steps=1, children=2, seed=1,
+                     init_factor=2, toolbox=tb, verbose=False)
+    phases = [json.loads(x)["phase"] for x in (tmp_path / "run" / CANDIDATES_FILE).read_text().splitlines()]
+    assert log[:phases.count("init")] == ["init"] * phases.count("init")
+    assert set(log[phases.count("init"):]) == {"step"}
+    assert res.best is not None
+
+
+def test_surrogate_initial_population_uses_init_base():
+    from gp_opt.surrogate import SurrogateConfig, make_evaluator
+    ev = make_evaluator(SurrogateConfig.preset("smoke"))
+    init = ev.for_initial_population()
+    assert (ev.config.base, init.config.base) == (8, 6)
+    assert SurrogateConfig().base == 48 and SurrogateConfig().init_base == 32
+    same = make_evaluator(SurrogateConfig.preset("smoke", init_base=None))
+    assert same.for_initial_population() is same

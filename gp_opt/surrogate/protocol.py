@@ -58,6 +58,7 @@ class SurrogateConfig:
     val_fraction: float = 0.1  # only for sets without their own split (CIFAR: last 5,000 images)
     # model
     base: int = 48
+    init_base: int | None = 32  # the initial population's ConvNet base (SPEC: 10N random optimizers at base 32); None: ``base``
     dropout: float = 0.2
     bn_momentum: float = 0.1  # torch convention (Keras' 0.99 is torch's 0.01)
     bn_eps: float = 1e-5
@@ -149,7 +150,7 @@ def _presets() -> dict[str, dict[str, Any]]:
         # Tiny: 8x8 digits, base 8, batch 64, screens of 40 steps, full run 120 (warm-up 12): the
         # paper's proportions (cut at 3/4 of a screen, stop check after 1/8 of the full run... roughly),
         # a few seconds per evaluation on a CPU.
-        "smoke": dict(dataset="digits", base=8, batch_size=64, screen_steps=40, screen_cut_step=30,
+        "smoke": dict(dataset="digits", base=8, init_base=6, batch_size=64, screen_steps=40, screen_cut_step=30,
                       total_steps=120, warmup_steps=12, stop_check_after=40, eval_every=20, acc_window=5,
                       check_every=5, val_batch_size=512, cpu_threads=1),
     }
@@ -443,6 +444,18 @@ class SurrogateEvaluator:
     def __call__(self, candidate: Any) -> FitnessRecord:
         self.calls += 1
         return evaluate(candidate, self.config, data=self.data, progress=self.progress)
+
+    def for_initial_population(self) -> "SurrogateEvaluator":
+        """The evaluator of the search's initial population: the same protocol and data with the
+        ConvNet base ``config.init_base`` (SPEC section 6: base 32, evolution uses base 48)."""
+        base = self.config.init_base
+        if base is None or base == self.config.base:
+            return self
+        other = SurrogateEvaluator(self.config.replace(base=base), self.progress)
+        other._data = self._data
+        if self._data is None:  # load the data once, for both
+            other._data = self._data = self.data
+        return other
 
     def evaluate_many(self, candidates: Sequence[Any]) -> list[FitnessRecord]:
         """Several candidates in shared ensembles (see :func:`evaluate_many`)."""
