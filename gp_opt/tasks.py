@@ -20,6 +20,7 @@ relies on this to replay a killed run exactly).
 """
 from __future__ import annotations
 
+import abc
 import functools
 import math
 import time
@@ -82,7 +83,7 @@ def _finite_or_str(x: float) -> float | str:
 
 
 @dataclass(frozen=True)
-class Task:
+class Task(abc.ABC):
     """A cheap fitness task. Subclasses implement :meth:`_train` for one learning rate."""
 
     name: str = "task"
@@ -135,8 +136,9 @@ class Task:
     def with_options(self, **kw: Any) -> "Task":
         return replace(self, **kw)
 
+    @abc.abstractmethod
     def _train(self, factory: OptimizerFactory, lr: float) -> tuple[float, dict[str, Any]]:
-        raise NotImplementedError
+        """Train once at ``lr``; return (score, info) -- score higher is better, -inf for NaN/inf."""
 
 
 def _run_loop(params: list[torch.Tensor], factory: OptimizerFactory, lr: float, steps: int,
