@@ -75,7 +75,10 @@ def cmd_show(args) -> int:
         expr = S.simplify(expr, args.simplify)
     lines += ["", "U =", _indent(S.pretty_expr(expr, gm)), ""]
     lines.append(f"momentum: {genome.momentum}")
-    lines.append("sign: " + ("+1 (w <- w - lr_t U)" if genome.sign > 0 else "-1 (flipped: w <- w + lr_t U)"))
+    # The U printed above already carries the sign (symbolic.to_sympy applies it).
+    lines.append("sign: " + ("+1 (w <- w - lr_t U)" if genome.sign > 0 else
+                             "-1 (the integrity check flipped the graph's output; U above includes "
+                             "the flip, so w <- w - lr_t U)"))
     if decays:
         lines.append("decay functions:")
         for src, dst, sym, d in decays:
