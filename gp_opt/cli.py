@@ -200,6 +200,8 @@ def _task_options(args) -> dict:
             options[key] = value
     if args.task == "surrogate":
         options.setdefault("preset", args.preset)
+        if args.batch_children:
+            options.setdefault("batch_children", True)
         for key in ("dataset", "data_dir"):
             if getattr(args, key) is not None:
                 options.setdefault(key, getattr(args, key))
@@ -315,6 +317,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--preset", choices=["smoke", "paper"], default="smoke", help="with --task surrogate")
     p.add_argument("--dataset", choices=["digits", "cifar10", "cifar100", "npz"], help="with --task surrogate")
     p.add_argument("--data-dir", help="with --task surrogate: CIFAR batch files or the .npz file")
+    p.add_argument("--batch-children", action="store_true",
+                   help="with --task surrogate: train a time step's children in shared ensembles "
+                        "(faster on a GPU; results then depend on float summation order in a batch)")
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="a task option (repeatable), e.g. steps=100")
     p.add_argument("--out", required=True, metavar="DIR", help="the run directory (must be new or empty)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress lines")

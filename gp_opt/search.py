@@ -1020,7 +1020,8 @@ def make_toolbox(task: str | Callable[[Any], Any] = "quadratic", grammar: Any = 
     tb.register("evaluate", evaluate)
     if hasattr(evaluate, "for_initial_population"):
         tb.register("evaluate_init", evaluate.for_initial_population())
-    tb.register("map", map)
+    # an evaluator that trains many candidates together (the surrogate's shared ensembles)
+    tb.register("map", evaluate.map if getattr(evaluate, "batch_children", False) else map)
     tb.register("serialize", _genome_to_json)
     tb.register("deserialize", _GenomeFromJson(grammar))
     tb.register("key", key_fn)

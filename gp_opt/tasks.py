@@ -271,16 +271,21 @@ class Digits(Task):
         return acc, {"steps_run": ran, "val_loss": val_loss, "val_accuracy": acc}
 
 
-def surrogate(preset: str = "smoke", **overrides: Any):
+def surrogate(preset: str = "smoke", batch_children: bool = False, **overrides: Any):
     """The paper's fitness protocol (:mod:`gp_opt.surrogate`) as a search task.
 
     ``preset`` is ``smoke`` (digits, tiny ConvNet, CPU) or ``paper`` (SPEC section 6 on CIFAR-10);
     ``overrides`` set any :class:`~gp_opt.surrogate.SurrogateConfig` field (``dataset``,
-    ``data_dir``, ``base``...).
+    ``data_dir``, ``base``...). ``batch_children`` trains all the children of a time step in shared
+    ensembles (the search then maps through the evaluator): much faster on a GPU, but a child's
+    numbers then depend on float summation order within its batch, so a resumed run may differ
+    from an uninterrupted one in the last bits.
     """
     from .surrogate import SurrogateConfig, make_evaluator  # lazy: tasks stay light to import
 
-    return make_evaluator(SurrogateConfig.preset(preset, **overrides))
+    evaluator = make_evaluator(SurrogateConfig.preset(preset, **overrides))
+    evaluator.batch_children = bool(batch_children)
+    return evaluator
 
 
 TASKS: dict[str, Callable[..., Any]] = {

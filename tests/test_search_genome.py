@@ -96,3 +96,26 @@ def test_surrogate_initial_population_uses_init_base():
     assert SurrogateConfig().base == 48 and SurrogateConfig().init_base == 32
     same = make_evaluator(SurrogateConfig.preset("smoke", init_base=None))
     assert same.for_initial_population() is same
+
+
+def test_surrogate_children_can_share_ensembles(tmp_path, monkeypatch):
+    from gp_opt.surrogate import protocol
+
+    batches = []
+    real = protocol.SurrogateEvaluator.evaluate_many
+
+    def spy(self, candidates):
+        candidates = list(candidates)
+        batches.append((self.config.base, len(candidates)))
+        return real(self, candidates)
+
+    monkeypatch.setattr(protocol.SurrogateEvaluator, "evaluate_many", spy)
+    opts = {"batch_children": True, "screen_steps": 12, "screen_cut_step": 10, "total_steps": 24,
+            "warmup_steps": 2, "stop_check_after": 12, "eval_every": 12}
+    res = run_search("surrogate", tmp_path / "run", particles=2, steps=1, children=2, seed=0,
+                     init_factor=2, task_options=opts, verbose=False)
+    assert batches and batches[0] == (6, 4)          # the initial population at init_base, together
+    assert any(base == 8 and n >= 2 for base, n in batches[1:])  # a step's children together
+    logged = (tmp_path / "run" / CANDIDATES_FILE).read_text().splitlines()
+    evaluated = sum(not json.loads(x)["cache_hit"] for x in logged)
+    assert evaluated == sum(n for _, n in batches) and len(res.population) == 2

@@ -473,8 +473,8 @@ class SurrogateEvaluator:
         inner = func
         while isinstance(inner, functools.partial) and not inner.args and not inner.keywords:
             inner = inner.func  # deap's Toolbox.register wraps every function in a partial
-        if inner is self:
-            return self.evaluate_many(items)
+        if isinstance(inner, SurrogateEvaluator):  # this one, or its initial-population twin
+            return inner.evaluate_many(items)
         return [func(x) for x in items]
 
 
