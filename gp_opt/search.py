@@ -434,6 +434,29 @@ class _Engine:
         return {"n_logged": self.n_logged, "counters": dict(self.tally), "rng": rng_state(self.rng),
                 "seconds": self.seconds_before + time.perf_counter() - self.started}
 
+    def resume_from(self, resume: tuple | None, algorithm: str) -> dict[str, Any] | None:
+        """Take up a resumed run: the checkpointed state (None before the first checkpoint, when
+        every logged line is replayed instead)."""
+        if resume is None:
+            return None
+        state, lines = resume
+        if state is None:
+            self.replay = {int(line["seq"]): line for line in lines}
+            return None
+        if state.get("algorithm") != algorithm:
+            raise CheckpointError(f"checkpoint is for algorithm {state.get('algorithm')!r}, not {algorithm!r}")
+        self.restore_common(state, lines)
+        return state
+
+    def record(self, logbook: tools.Logbook, stats: Any, gen: dict[str, int], pop: list[Candidate],
+               before: collections.Counter) -> None:
+        """One logbook row: this generation's counters (since ``before``) and statistics."""
+        d = self.tally
+        logbook.record(**gen, nevals=d["evals"] - before["evals"], hits=d["cache_hits"] - before["cache_hits"],
+                       rejected=d["rejected"] - before["rejected"],
+                       integrity=d["integrity_rejections"] - before["integrity_rejections"],
+                       **(stats.compile(pop) if stats else {}))
+
     def restore_common(self, state: dict[str, Any], lines: list[dict[str, Any]]) -> None:
         from .rundir import restore_rng
 
@@ -552,22 +575,10 @@ def particle_search(toolbox: base.Toolbox, n_particles: int, n_steps: int, n_chi
     logbook.header = ["step", "nevals", "hits", "rejected", "integrity"] + (stats.fields if stats else [])
     engine = _Engine(toolbox, rng, rundir, verbose)
 
-    state = None
-    if _resume is not None:
-        state, lines = _resume
-        if state is None:
-            engine.replay = {int(line["seq"]): line for line in lines}
-        else:
-            if state.get("algorithm") != "particle":
-                raise CheckpointError(f"checkpoint is for algorithm {state.get('algorithm')!r}, not 'particle'")
-            engine.restore_common(state, lines)
+    state = engine.resume_from(_resume, "particle")
 
     def record(step: int, particles: list[Candidate], before: collections.Counter) -> None:
-        d = engine.tally
-        logbook.record(step=step, nevals=d["evals"] - before["evals"], hits=d["cache_hits"] - before["cache_hits"],
-                       rejected=d["rejected"] - before["rejected"],
-                       integrity=d["integrity_rejections"] - before["integrity_rejections"],
-                       **(stats.compile(particles) if stats else {}))
+        engine.record(logbook, stats, {"step": step}, particles, before)
 
     def checkpoint(step: int, particles: list[Candidate], histories: list[History]) -> None:
         if rundir is None:
@@ -676,22 +687,10 @@ def regularized_evolution(toolbox: base.Toolbox, population_size: int, cycles: i
     logbook.header = ["cycle", "nevals", "hits", "rejected", "integrity"] + (stats.fields if stats else [])
     engine = _Engine(toolbox, rng, rundir, verbose)
 
-    state = None
-    if _resume is not None:
-        state, lines = _resume
-        if state is None:
-            engine.replay = {int(line["seq"]): line for line in lines}
-        else:
-            if state.get("algorithm") != "regularized":
-                raise CheckpointError(f"checkpoint is for algorithm {state.get('algorithm')!r}, not 'regularized'")
-            engine.restore_common(state, lines)
+    state = engine.resume_from(_resume, "regularized")
 
     def record(cycle: int, pop: list[Candidate], before: collections.Counter) -> None:
-        d = engine.tally
-        logbook.record(cycle=cycle, nevals=d["evals"] - before["evals"], hits=d["cache_hits"] - before["cache_hits"],
-                       rejected=d["rejected"] - before["rejected"],
-                       integrity=d["integrity_rejections"] - before["integrity_rejections"],
-                       **(stats.compile(pop) if stats else {}))
+        engine.record(logbook, stats, {"cycle": cycle}, pop, before)
 
     def checkpoint(cycle: int, pop: list[Candidate], history: History) -> None:
         if rundir is not None:
