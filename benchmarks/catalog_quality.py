@@ -7,10 +7,9 @@ the seeds whose record is ``ok``, how many were ok, and the chosen learning rate
     python benchmarks/catalog_quality.py                         # CPU: digits, smoke preset, 3 seeds
     python benchmarks/catalog_quality.py --preset paper --data-dir ../shared/data   # GPU, CIFAR-10
 
-Names come from the torch baselines (Adam, SGD, Nesterov), from ``gp_opt.catalog`` +
-``gp_opt.optim`` (Opt1..Opt10, A1..A5, QHM, PowerSign, AddSign) and, for QHM/PowerSign/AddSign
-until the catalog has them, from the surrogate's own fallback implementations. A name that is not
-available yet is listed with the reason instead of stopping the table.
+Names come from the torch baselines (Adam, SGD, Nesterov) and from ``gp_opt.catalog`` run by
+``gp_opt.optim.EvolvedOptimizer`` (Opt1..Opt10, A1..A5, QHM, PowerSign, AddSign). A name that
+cannot be resolved is listed with the reason instead of stopping the table.
 """
 from __future__ import annotations
 

@@ -73,6 +73,8 @@ def _canonical_name(name: str) -> str:
     folded = {n.lower(): n for n in index}
     if name.lower() in folded:
         return folded[name.lower()]
+    if name.lower() + "-ld" in folded:  # the paper and gp_opt.optim say PowerSign / AddSign
+        return folded[name.lower() + "-ld"]
     close = [folded[n] for n in difflib.get_close_matches(name.lower(), list(folded), n=4, cutoff=0.6)]
     hint = f"; did you mean {', '.join(close)}?" if close else f"; known: {', '.join(names())}"
     extra = " (Opt41 is not recoverable from the paper's text, see docs/catalog.md)" if name.lower() == "opt41" else ""

@@ -17,8 +17,6 @@ Public API:
 """
 from gp_opt.surrogate.baselines import (
     BASELINES,
-    QHM,
-    SignOptimizer,
     base_lr_factor,
     baseline_factory,
     torch_factory,
@@ -56,6 +54,4 @@ __all__ = [
     "base_lr_factor",
     "baseline_factory",
     "BASELINES",
-    "QHM",
-    "SignOptimizer",
 ]

@@ -10,9 +10,8 @@ itself. The protocol hands it one param group per ensemble member, each with its
 step *pre*-hook that sets ``group['lr'] = group['peak_lr'] * base_lr_factor(t, T, W, H)`` before
 step ``t`` (0-based), so step 0 of a run with warm-up uses lr 0, exactly as SPEC section 1 writes.
 
-QHM, PowerSign-ld and AddSign-ld (SPEC section 9's baselines) are written here as small torch
-optimizers so the quality table can include them before the genome-based drop-ins
-(``gp_opt.optim.QHM`` etc.) exist; :func:`baseline_factory` prefers the latter when importable.
+QHM, PowerSign-ld and AddSign-ld (SPEC section 9's baselines) are catalog genomes, run by
+``gp_opt.optim.EvolvedOptimizer`` like every other genome (see ``protocol.resolve_optimizer``).
 """
 from __future__ import annotations
 
@@ -28,8 +27,6 @@ __all__ = [
     "torch_factory",
     "baseline_factory",
     "BASELINES",
-    "QHM",
-    "SignOptimizer",
     "OptimizerFactory",
 ]
 
@@ -71,84 +68,7 @@ def torch_factory(cls: type[torch.optim.Optimizer], **kwargs: Any) -> OptimizerF
     return factory
 
 
-class QHM(torch.optim.Optimizer):
-    """Quasi-hyperbolic momentum (Ma & Yarats 2019): ``U = (1-nu) g + nu EMA_beta(g)`` (raw EMA)."""
-
-    def __init__(self, params: Iterable, lr: float = 1e-3, nu: float = 0.7, beta: float = 0.999):
-        super().__init__(params, dict(lr=lr, nu=nu, beta=beta))
-
-    @torch.no_grad()
-    def step(self, closure: Callable | None = None):
-        loss = None
-        if closure is not None:
-            with torch.enable_grad():
-                loss = closure()
-        for g in self.param_groups:
-            for p in g["params"]:
-                if p.grad is None:
-                    continue
-                st = self.state[p]
-                if not st:
-                    st["buf"] = torch.zeros_like(p)
-                buf = st["buf"]
-                buf.mul_(g["beta"]).add_(p.grad, alpha=1 - g["beta"])
-                upd = p.grad.mul(1 - g["nu"]).add_(buf, alpha=g["nu"])
-                p.add_(upd, alpha=-g["lr"])
-        return loss
-
-
-class SignOptimizer(torch.optim.Optimizer):
-    """Bello et al. (2017) PowerSign-ld / AddSign-ld with ``m = EMA_0.9(g)`` and ``d(t) = 1 - t/T``.
-
-    PowerSign: ``U = exp(d sign(g) sign(m)) g``; AddSign: ``U = (1 + d sign(g) sign(m)) g``.
-    """
-
-    def __init__(self, params: Iterable, lr: float = 1e-3, kind: str = "powersign", total_steps: int = 1,
-                 beta: float = 0.9):
-        if kind not in ("powersign", "addsign"):
-            raise ValueError("kind must be 'powersign' or 'addsign'")
-        super().__init__(params, dict(lr=lr, beta=beta))
-        self.kind, self.total_steps, self.t = kind, max(1, int(total_steps)), 0
-
-    @torch.no_grad()
-    def step(self, closure: Callable | None = None):
-        loss = None
-        if closure is not None:
-            with torch.enable_grad():
-                loss = closure()
-        d = 1.0 - min(self.t, self.total_steps) / self.total_steps
-        for g in self.param_groups:
-            for p in g["params"]:
-                if p.grad is None:
-                    continue
-                st = self.state[p]
-                if not st:
-                    st["m"] = torch.zeros_like(p)
-                m = st["m"]
-                m.mul_(g["beta"]).add_(p.grad, alpha=1 - g["beta"])
-                agree = torch.sign(p.grad) * torch.sign(m) * d
-                scale = torch.exp(agree) if self.kind == "powersign" else agree.add_(1.0)
-                p.add_(scale * p.grad, alpha=-g["lr"])
-        self.t += 1
-        return loss
-
-
-def _sign_factory(kind: str) -> OptimizerFactory:
-    def factory(params: Any, lr: float, total_steps: int, warmup_steps: int = 0) -> torch.optim.Optimizer:
-        return with_base_schedule(SignOptimizer(params, lr=lr, kind=kind, total_steps=total_steps),
-                                  total_steps, warmup_steps)
-
-    factory.label = f"{kind} (surrogate fallback)"
-    return factory
-
-
-def _qhm_factory(params: Any, lr: float, total_steps: int, warmup_steps: int = 0) -> torch.optim.Optimizer:
-    return with_base_schedule(QHM(params, lr=lr), total_steps, warmup_steps)
-
-
-_qhm_factory.label = "QHM nu=0.7 beta=0.999 (surrogate fallback)"
-
-#: Baselines by lower-case name: stock torch optimizers and the fallbacks above.
+#: Baselines by lower-case name: the stock torch optimizers.
 BASELINES: dict[str, OptimizerFactory] = {
     "adam": torch_factory(torch.optim.Adam),
     "adamw": torch_factory(torch.optim.AdamW),
@@ -156,9 +76,6 @@ BASELINES: dict[str, OptimizerFactory] = {
     "momentum": torch_factory(torch.optim.SGD, momentum=0.9),
     "nesterov": torch_factory(torch.optim.SGD, momentum=0.9, nesterov=True),
     "rmsprop": torch_factory(torch.optim.RMSprop),
-    "qhm": _qhm_factory,
-    "powersign": _sign_factory("powersign"),
-    "addsign": _sign_factory("addsign"),
 }
 
 

@@ -175,19 +175,11 @@ def genome_factory(genome: Any) -> OptimizerFactory:
 
 
 def _catalog_genome(name: str) -> Any | None:
+    from gp_opt import catalog  # noqa: PLC0415 - lazy: the catalog pulls in sympy
     try:
-        from gp_opt import catalog  # noqa: PLC0415
-    except ImportError:
+        return catalog.get(name)
+    except GpOptError:
         return None
-    aliases = {"powersign": "PowerSign-ld", "addsign": "AddSign-ld"}
-    for cand in (name, aliases.get(name.lower())):
-        if cand is None:
-            continue
-        try:
-            return catalog.get(cand)
-        except (KeyError, LookupError, GpOptError, FileNotFoundError):
-            continue
-    return None
 
 
 def resolve_optimizer(opt: Any) -> tuple[OptimizerFactory, str]:
@@ -195,25 +187,18 @@ def resolve_optimizer(opt: Any) -> tuple[OptimizerFactory, str]:
 
     Accepted: a factory ``f(params, lr, total_steps, warmup_steps)``; a ``torch.optim.Optimizer``
     subclass (wrapped by :func:`torch_factory` with the base schedule); a baseline name (``adam``,
-    ``sgd``, ``nesterov``, ``momentum``, ``rmsprop``, ``adamw``, ``qhm``, ``powersign``,
-    ``addsign``); a catalog name (``Opt1``...); or a genome (anything else), run by
-    ``gp_opt.optim.EvolvedOptimizer``. QHM/PowerSign/AddSign use the catalog genomes when the
-    catalog and ``gp_opt.optim`` provide them, else this package's fallback implementations.
+    ``sgd``, ``nesterov``, ``momentum``, ``rmsprop``, ``adamw``); a catalog name (``Opt1``,
+    ``QHM``, ``PowerSign``...); or a genome (anything else), run by
+    ``gp_opt.optim.EvolvedOptimizer``.
     """
     if isinstance(opt, str):
         key = opt.lower()
-        if key in BASELINES and key not in ("qhm", "powersign", "addsign"):
+        if key in BASELINES:
             f = BASELINES[key]
             return f, getattr(f, "label", opt)
         genome = _catalog_genome(opt)
         if genome is not None:
-            try:
-                return genome_factory(genome), f"{opt} (catalog genome, EvolvedOptimizer)"
-            except ImportError:
-                pass
-        if key in BASELINES:
-            f = BASELINES[key]
-            return f, getattr(f, "label", opt)
+            return genome_factory(genome), f"{opt} (catalog genome, EvolvedOptimizer)"
         raise GpOptError(
             f"unknown optimizer {opt!r}: not a baseline ({', '.join(BASELINES)}) and not available from "
             f"gp_opt.catalog/gp_opt.optim")

@@ -78,7 +78,7 @@ def format_record(rec: FitnessRecord) -> str:
 
 def resolve_spec(spec: str, grammar: Any = None) -> Any:
     """NAME|FILE as the command line gives it: a torch baseline name, or a catalog name / genome file."""
-    if spec.lower() in BASELINES and spec.lower() not in ("qhm", "powersign", "addsign"):
+    if spec.lower() in BASELINES:
         return spec.lower()
     try:
         from gp_opt import catalog
