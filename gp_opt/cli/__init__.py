@@ -1,0 +1,44 @@
+"""The ``gp-opt`` command line.
+
+Each group of verbs is a module with a ``register(sub)`` that adds its subparsers and one
+``cmd_<verb>(args)`` function per verb returning an exit code; a new verb is a module (or a
+function in one) and an entry in :data:`COMMANDS`. Errors a user can cause
+(:class:`~gp_opt.errors.GpOptError`, unreadable files) become one line on stderr and exit code 2,
+never a traceback.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Sequence
+
+from gp_opt.cli import genomes, runs
+from gp_opt.errors import GpOptError
+
+EXIT_USAGE = 2
+
+#: The modules whose ``register(sub)`` adds verbs, in the order ``--help`` lists them.
+COMMANDS = [genomes, runs]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="gp-opt", description="Discover deep-learning optimizers by evolution: update "
+        "equations, decay functions and learning-rate schedules.")
+    sub = parser.add_subparsers(dest="verb", metavar="VERB", required=True)
+    for module in COMMANDS:
+        module.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except GpOptError as exc:
+        print(f"gp-opt {args.verb}: error: {exc}", file=sys.stderr)
+    except OSError as exc:
+        where = f"{exc.filename}: " if getattr(exc, "filename", None) else ""
+        print(f"gp-opt {args.verb}: error: {where}{exc.strerror or exc}", file=sys.stderr)
+    return EXIT_USAGE

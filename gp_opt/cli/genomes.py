@@ -1,0 +1,172 @@
+"""Verbs over genomes and the catalog: show, latex, random, catalog, export."""
+from __future__ import annotations
+
+import sys
+from typing import Sequence
+
+from gp_opt.cli import common
+
+
+def cmd_show(args) -> int:
+    """Pretty equation, momentum, sign, decay functions, factored schedule."""
+    from gp_opt import symbolic as S
+    genome = common.load(args.genome, args)
+    gm = genome.grammar
+    lines = [f"{common.title(genome, args.genome)}  (grammar {gm.name})"]
+    if genome.meta.get("description"):
+        lines.append(f"  {genome.meta['description']}")
+    expr, decays = S.equation(genome)
+    if args.simplify:
+        expr = S.simplify(expr, args.simplify)
+    lines += ["", "U =", common.indent(S.pretty_expr(expr, gm)), ""]
+    lines.append(f"momentum: {genome.momentum}")
+    # The U printed above already carries the sign (symbolic.to_sympy applies it).
+    lines.append("sign: " + ("+1 (w <- w - lr_t U)" if genome.sign > 0 else
+                             "-1 (the integrity check flipped the graph's output; U above includes "
+                             "the flip, so w <- w - lr_t U)"))
+    if decays:
+        lines.append("decay functions:")
+        for src, dst, sym, d in decays:
+            text = S.pretty_expr(d, gm)
+            head = f"  {sym} on edge {src} -> {dst}:"
+            lines += [f"{head} {text}"] if "\n" not in text else [head, common.indent(text, "      ")]
+    else:
+        lines.append("decay functions: none")
+    schedule, update = S.factor_schedule(genome, expand_schedules=False, expand_operands=False)
+    if schedule == 1:
+        lines.append("factored schedule: none (lr_t x 1)")
+    else:
+        lines += ["factored schedule: lr_t x", common.indent(S.pretty_expr(schedule, gm)),
+                  "update:", common.indent(S.pretty_expr(update, gm))]
+    for dev in genome.meta.get("deviations", []):
+        lines.append(f"deviation: {dev}")
+    if args.expand:
+        lines += ["", "U (every operand and schedule written out) =",
+                  common.indent(S.pretty(genome, expand=True))]
+    common.write(args, "\n".join(lines))
+    return 0
+
+
+def latex_table(rows: Sequence[tuple[str, object]]) -> str:
+    """A table like the paper's Table 8: name, momentum, weight update, decay functions.
+
+    Needs ``\\usepackage{amsmath}`` (for ``\\operatorname``).
+    """
+    from gp_opt import symbolic as S
+    out = ["% gp-opt latex --table (needs \\usepackage{amsmath})",
+           r"\begin{tabular}{llll}", r"\hline",
+           r"Name & Momentum & Weight update $U$ & Decay functions \\", r"\hline"]
+    for name, genome in rows:
+        expr, decays = S.equation(genome)
+        update = S.latex_expr(expr, genome.grammar)
+        seen, cells = set(), []
+        for _, _, sym, d in decays:
+            if sym not in seen:
+                seen.add(sym)
+                cells.append("$%s = %s$" % (sp_latex(sym), S.latex_expr(d, genome.grammar)))
+        dec = ", ".join(cells) if cells else "--"
+        out.append(f"{_tex_escape(name)} & {genome.momentum} & ${update}$ & {dec} \\\\")
+    out += [r"\hline", r"\end{tabular}"]
+    return "\n".join(out) + "\n"
+
+
+def sp_latex(expr) -> str:
+    import sympy as sp
+    return sp.latex(expr)
+
+
+def _tex_escape(text: str) -> str:
+    for a, b in (("\\", r"\textbackslash{}"), ("_", r"\_"), ("&", r"\&"), ("%", r"\%"),
+                 ("#", r"\#"), ("$", r"\$"), ("{", r"\{"), ("}", r"\}")):
+        text = text.replace(a, b)
+    return text
+
+
+def cmd_latex(args) -> int:
+    """LaTeX of one or more equations, or a Table-8-like table with --table."""
+    from gp_opt import symbolic as S
+    rows = [(common.title(g, spec), g) for spec in args.genomes for g in [common.load(spec, args)]]
+    if args.table:
+        common.write(args, latex_table(rows))
+        return 0
+    parts = []
+    for name, genome in rows:
+        if len(rows) > 1:
+            parts.append(f"% {name}")
+        parts.append("U = " + S.to_latex(genome, expand=args.expand))
+    common.write(args, "\n".join(parts))
+    return 0
+
+
+def cmd_random(args) -> int:
+    """A random valid genome as JSON: SPEC section 2's initialisation, redrawn until it passes
+    the integrity check (SPEC section 5; its sign flipped where only -U descends)."""
+    import numpy as np
+
+    from gp_opt.mutation import random_valid
+    genome = random_valid(np.random.default_rng(args.seed), common.grammar(args))
+    common.write(args, genome.to_json(indent=2))
+    return 0
+
+
+def cmd_catalog(args) -> int:
+    """The published optimizers and schedules (SPEC section 9)."""
+    from gp_opt import catalog
+    lines = []
+    for name in catalog.names():
+        if args.long:
+            meta = catalog.get(name).meta
+            lines.append(f"{name:14s} {meta.get('description', '')}")
+        else:
+            lines.append(name)
+    common.write(args, "\n".join(lines))
+    return 0
+
+
+def cmd_export(args) -> int:
+    """Write a standalone optimizer module (torch only) with the equation as straight-line code."""
+    from gp_opt.optim import export_torch
+    genome = common.load(args.genome, args)
+    export_torch(genome, args.torch, name=common.title(genome, args.genome))
+    print(f"wrote {args.torch}", file=sys.stderr)
+    return 0
+
+
+
+def register(sub) -> None:
+    """Add the genome verbs: show, latex, random, catalog, export."""
+    p = sub.add_parser("show", help="equation, momentum, sign, decay functions, factored schedule",
+                       description=cmd_show.__doc__)
+    p.add_argument("genome", metavar="NAME|FILE", help="a catalog name (gp-opt catalog) or a genome JSON file")
+    p.add_argument("--expand", action="store_true", help="also print U with every operand and schedule written out")
+    p.add_argument("--simplify", type=float, default=0, metavar="SECONDS",
+                   help="simplify the equation for at most SECONDS (default: off)")
+    p.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of stdout")
+    common.add_grammar_option(p)
+    p.set_defaults(func=cmd_show)
+
+    p = sub.add_parser("latex", help="LaTeX of equations, or --table like the paper's Table 8",
+                       description=cmd_latex.__doc__)
+    p.add_argument("genomes", nargs="+", metavar="NAME|FILE")
+    p.add_argument("--table", action="store_true", help="a table: name, momentum, weight update, decay functions")
+    p.add_argument("--expand", action="store_true", help="write every operand and schedule out (not with --table)")
+    p.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of stdout")
+    common.add_grammar_option(p)
+    p.set_defaults(func=cmd_latex)
+
+    p = sub.add_parser("random", help="a random valid genome as JSON", description=cmd_random.__doc__)
+    p.add_argument("--seed", type=int, required=True, help="seed of the numpy Generator")
+    p.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of stdout")
+    common.add_grammar_option(p)
+    p.set_defaults(func=cmd_random)
+
+    p = sub.add_parser("catalog", help="list the published optimizers and schedules",
+                       description=cmd_catalog.__doc__)
+    p.add_argument("-l", "--long", action="store_true", help="with each entry's description")
+    p.set_defaults(func=cmd_catalog)
+
+    p = sub.add_parser("export", help="a standalone torch optimizer module", description=cmd_export.__doc__)
+    p.add_argument("genome", metavar="NAME|FILE", help="a catalog name or a genome JSON file")
+    p.add_argument("--torch", required=True, metavar="OUT.py", help="the module to write")
+    common.add_grammar_option(p)
+    p.set_defaults(func=cmd_export)

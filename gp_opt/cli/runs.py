@@ -1,0 +1,129 @@
+"""Verbs that run fitness evaluations: search, resume, evaluate."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from gp_opt.cli import common
+from gp_opt.errors import GpOptError
+
+
+def _task_options(args) -> dict:
+    options = {}
+    for item in args.set or ():
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise GpOptError(f"--set {item!r}: expected KEY=VALUE")
+        try:
+            import json
+            options[key] = json.loads(value)
+        except ValueError:
+            options[key] = value
+    if args.task == "surrogate":
+        options.setdefault("preset", args.preset)
+        if args.batch_children:
+            options.setdefault("batch_children", True)
+        for key in ("dataset", "data_dir"):
+            if getattr(args, key) is not None:
+                options.setdefault(key, getattr(args, key))
+    return options
+
+
+def cmd_search(args) -> int:
+    """Evolve optimizers (SPEC section 7), keeping every evaluated candidate in --out as it goes."""
+    from gp_opt.search import run_search
+    if Path(args.out).exists() and any(Path(args.out).iterdir()):
+        raise GpOptError(f"{args.out}: run directory is not empty; use 'gp-opt resume {args.out}' "
+                         "to continue it, or choose a new --out")
+    result = run_search(args.task, args.out, args.particles, args.steps, args.children, seed=args.seed,
+                        init_factor=args.init_factor, algorithm=args.algorithm, grammar=args.grammar,
+                        max_redraws=args.max_redraws, key=args.key, workers=args.workers,
+                        task_options=_task_options(args), verbose=not args.quiet)
+    _report_best(result, args.quiet)
+    return 0
+
+
+def _report_best(result, quiet: bool) -> None:
+    """Save the best genome beside the run and show its equation."""
+    best = result.best
+    if best is None or not hasattr(best.payload, "to_json") or result.out_dir is None:
+        return
+    path = Path(result.out_dir) / "best.json"
+    path.write_text(best.payload.to_json(indent=2) + "\n")
+    if not quiet:
+        from gp_opt import symbolic as S
+        genome = best.payload
+        print(f"\nbest: fitness {best.record.fitness:.4g}, momentum {genome.momentum}"
+              f"{', sign flipped' if genome.sign < 0 else ''}; saved to {path}")
+        print(common.indent(S.pretty(genome)))
+
+
+def cmd_resume(args) -> int:
+    """Continue a stopped or killed search from its run directory."""
+    from gp_opt.search import resume_search
+    _report_best(resume_search(args.dir, verbose=not args.quiet), args.quiet)
+    return 0
+
+
+def cmd_evaluate(args) -> int:
+    """Score an optimizer by the surrogate fitness protocol (SPEC section 6) and print its record."""
+    import json
+
+    from gp_opt.surrogate.report import evaluate_spec, format_record
+    rec = evaluate_spec(args.optimizer, preset=args.preset, dataset=args.dataset, data_dir=args.data_dir,
+                        download=args.download, device=args.device, seed=args.seed, grammar=common.grammar(args),
+                        progress=not args.quiet)
+    common.write(args, json.dumps(rec.to_dict(), indent=2) if args.json else format_record(rec))
+    return 0
+
+
+
+def register(sub) -> None:
+    """Add the run verbs: search, resume, evaluate."""
+    from gp_opt.tasks import task_names
+    p = sub.add_parser("search", help="evolve optimizers into a resumable run directory",
+                       description=cmd_search.__doc__)
+    p.add_argument("--task", default="quadratic", choices=task_names() + ["toy"],
+                   help="fitness: a cheap CPU task, or 'surrogate' (the paper's ConvNet protocol)")
+    p.add_argument("--particles", type=int, required=True, help="N, the number of particles")
+    p.add_argument("--steps", type=int, required=True, help="K, time steps per particle")
+    p.add_argument("--children", type=int, required=True, help="M, children per particle and step")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--init-factor", type=int, default=10, help="initial population = FACTOR x N (default 10)")
+    p.add_argument("--algorithm", choices=["particle", "regularized"], default="particle")
+    p.add_argument("--max-redraws", type=int, default=4, help="redraws of a child that fails the screen")
+    p.add_argument("--key", choices=["fingerprint", "canonical", "both"], default="fingerprint",
+                   help="how two genomes are judged the same optimizer (the fitness cache)")
+    p.add_argument("--workers", type=int, default=0, help="evaluate children in this many processes")
+    p.add_argument("--preset", choices=["smoke", "paper"], default="smoke", help="with --task surrogate")
+    p.add_argument("--dataset", choices=["digits", "cifar10", "cifar100", "npz"], help="with --task surrogate")
+    p.add_argument("--data-dir", help="with --task surrogate: CIFAR batch files or the .npz file")
+    p.add_argument("--batch-children", action="store_true",
+                   help="with --task surrogate: train a time step's children in shared ensembles "
+                        "(faster on a GPU; results then depend on float summation order in a batch)")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE", help="a task option (repeatable), e.g. steps=100")
+    p.add_argument("--out", required=True, metavar="DIR", help="the run directory (must be new or empty)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
+    common.add_grammar_option(p)
+    p.set_defaults(func=cmd_search)
+
+    p = sub.add_parser("resume", help="continue a search from its run directory", description=cmd_resume.__doc__)
+    p.add_argument("dir", metavar="DIR")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
+    p.set_defaults(func=cmd_resume)
+
+    p = sub.add_parser("evaluate", help="score an optimizer by the surrogate fitness protocol",
+                       description=cmd_evaluate.__doc__)
+    p.add_argument("optimizer", metavar="NAME|FILE",
+                   help="adam, sgd, nesterov, momentum, rmsprop, adamw, a catalog name or a genome JSON file")
+    p.add_argument("--dataset", choices=["digits", "cifar10", "cifar100", "npz"], default=None,
+                   help="default: the preset's (smoke: digits, paper: cifar10)")
+    p.add_argument("--preset", choices=["smoke", "paper"], default="smoke")
+    p.add_argument("--data-dir", metavar="D", help="CIFAR batch files (or the .npz file for --dataset npz)")
+    p.add_argument("--download", action="store_true", help="fetch the official CIFAR archive into --data-dir")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, ...")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--json", action="store_true", help="print the FitnessRecord as JSON")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress line")
+    p.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of stdout")
+    common.add_grammar_option(p)
+    p.set_defaults(func=cmd_evaluate)
