@@ -327,10 +327,3 @@ class RunDir:
 
 def _fmt(doc: Any) -> str:
     return repr(doc.get("format")) if isinstance(doc, dict) else f"<{type(doc).__name__}>"
-
-
-def resume(path: str | os.PathLike, toolbox: Any = None, verbose: bool = True, workers: int | None = None):
-    """Continue the run in ``path`` (see :func:`gp_opt.search.resume_search`)."""
-    from .search import resume_search
-
-    return resume_search(path, toolbox=toolbox, verbose=verbose, workers=workers)

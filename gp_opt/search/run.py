@@ -1,0 +1,144 @@
+"""Runs into a run directory: ``run_search`` (a new run) and ``resume_search`` (continue one)."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from deap import base, tools
+
+from ..errors import CheckpointError, GpOptError
+from .algorithms import particle_search, regularized_evolution
+from .candidate import Candidate, same_key
+from .engine import positive
+from .toolbox import make_toolbox, toolbox_from_config
+from .toy import make_toy_toolbox
+
+
+ALGORITHMS = ("particle", "regularized")
+TOY_TASK = "toy"
+
+
+@dataclass
+class SearchResult:
+    out_dir: Path | None
+    population: list[Candidate]
+    logbook: tools.Logbook
+    halloffame: tools.HallOfFame
+    algorithm: str
+    #: wall seconds of this session by part (init, mutate, key, evaluate, log, checkpoint, steps,
+    #: total), the parts' seconds within the time steps (``step_mutate``, ``step_key``,
+    #: ``step_evaluate``, ``step_log``, ``step_checkpoint``) and ``step_candidates`` (candidates
+    #: of the time steps)
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def best(self) -> Candidate | None:
+        return self.halloffame[0] if len(self.halloffame) else None
+
+
+def _seed_globals(seed: int) -> None:
+    """Seed python's and torch's global RNGs (a genome's dropout or a check may draw from them)."""
+    import random
+
+    import torch
+
+    random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def _run(toolbox: base.Toolbox, cfg: dict[str, Any], rundir: Any, verbose: bool,
+         resume: tuple[dict[str, Any] | None, list[dict[str, Any]]] | None, workers: int) -> SearchResult:
+    hof = tools.HallOfFame(int(cfg["hof_size"]), similar=same_key)
+    timings: dict[str, float] = {}
+    if resume is None or resume[0] is None:
+        _seed_globals(int(cfg["seed"]))  # a checkpoint restores them instead
+    pool = None
+    if workers and workers > 1:
+        import multiprocessing
+
+        pool = multiprocessing.get_context("spawn").Pool(workers)
+        toolbox.register("map", pool.imap)
+    try:
+        if cfg["algorithm"] == "particle":
+            pop, lb = particle_search(toolbox, cfg["particles"], cfg["steps"], cfg["children"],
+                                      init_factor=cfg["init_factor"], max_redraws=cfg["max_redraws"],
+                                      halloffame=hof, rundir=rundir, verbose=verbose,
+                                      rng=np.random.default_rng(cfg["seed"]), timings=timings,
+                                      _resume=resume)
+        else:
+            pop, lb = regularized_evolution(toolbox, cfg["population_size"], cfg["cycles"], cfg["sample_size"],
+                                            n_children=cfg["children_per_cycle"], max_redraws=cfg["max_redraws"],
+                                            halloffame=hof, rundir=rundir, verbose=verbose,
+                                            rng=np.random.default_rng(cfg["seed"]), timings=timings,
+                                      _resume=resume)
+    finally:
+        if pool is not None:
+            pool.close()
+            pool.join()
+        if rundir is not None:
+            rundir.close()
+    return SearchResult(rundir.path if rundir is not None else None, pop, lb, hof, cfg["algorithm"], timings)
+
+
+def run_search(task: str, out_dir: str | os.PathLike | None, particles: int, steps: int, children: int,
+               seed: int = 0, init_factor: int = 10, algorithm: str = "particle", grammar: Any = None, *,
+               max_redraws: int = 4, hof_size: int = 10, population_size: int | None = None,
+               cycles: int | None = None, sample_size: int | None = None,
+               task_options: dict[str, Any] | None = None, key: str = "fingerprint",
+               workers: int = 0, verbose: bool = True, toolbox: base.Toolbox | None = None) -> SearchResult:
+    """Run a search into the new run directory ``out_dir`` (None: no directory, nothing saved).
+
+    ``task`` is a task name of :mod:`gp_opt.tasks` (genomes are searched) or ``"toy"`` (small
+    integer vectors: a demo of the machinery). ``algorithm="regularized"`` spends the same budget:
+    a population of ``init_factor * particles`` and ``steps`` cycles of ``particles * children``
+    children unless ``population_size``/``cycles``/``sample_size`` say otherwise.
+    ``workers > 1`` evaluates children in a process pool."""
+    if algorithm not in ALGORITHMS:
+        raise GpOptError(f"unknown algorithm {algorithm!r}; use one of {', '.join(ALGORITHMS)}")
+    positive(particles=particles, steps=steps, children=children, init_factor=init_factor)
+    if toolbox is None:
+        if task == TOY_TASK:
+            toolbox = make_toy_toolbox(seed=seed, **(task_options or {}))
+        else:
+            toolbox = make_toolbox(task, grammar, task_options=task_options, key=key)
+    pop_size = population_size or init_factor * particles
+    cfg = {"algorithm": algorithm, "task": task, "particles": particles, "steps": steps,
+           "children": children, "seed": int(seed), "init_factor": init_factor, "max_redraws": max_redraws,
+           "hof_size": hof_size, "population_size": pop_size, "cycles": cycles or steps,
+           "sample_size": sample_size or max(2, min(pop_size, pop_size // 4 or 1)),
+           "children_per_cycle": particles * children if algorithm == "regularized" else children,
+           "workers": workers, "toolbox": getattr(toolbox, "config", None)}
+    from ..rundir import RunDir
+
+    rundir = RunDir.create(out_dir, cfg) if out_dir is not None else None
+    return _run(toolbox, cfg, rundir, verbose, None, workers)
+
+
+def resume_search(out_dir: str | os.PathLike, toolbox: base.Toolbox | None = None, verbose: bool = True,
+                  workers: int | None = None) -> SearchResult:
+    """Continue the run in ``out_dir`` from its checkpoint, replaying logged candidates. A finished
+    run is 'resumed' to the same result without evaluating anything."""
+    from ..rundir import RunDir
+
+    rundir = RunDir.open(out_dir)
+    cfg = rundir.config
+    try:
+        if toolbox is None:
+            if cfg.get("toolbox") is None:
+                raise CheckpointError(f"{out_dir}: the run used a custom toolbox; pass toolbox= to resume")
+            toolbox = toolbox_from_config(cfg["toolbox"])
+        state = rundir.load_checkpoint()
+        lines = rundir.read_candidates(repair=True)
+        if state is not None and state.get("algorithm") != cfg.get("algorithm"):
+            raise CheckpointError(f"{out_dir}: checkpoint algorithm {state.get('algorithm')!r} does not "
+                                  f"match the run's {cfg.get('algorithm')!r}")
+        if verbose:
+            at = "the start" if state is None else f"step {state.get('step')}"
+            print(f"resuming {out_dir} at {at}: {len(lines)} candidates logged", flush=True)
+    except BaseException:
+        rundir.close()
+        raise
+    return _run(toolbox, cfg, rundir, verbose, (state, lines), cfg.get("workers", 0) if workers is None else workers)
