@@ -510,7 +510,7 @@ def results_table(columns: Sequence[str], rows: Sequence[tuple[str, Sequence]], 
     ``ddof=1``; a single value prints alone), a number, or None (``--``). The best mean of each
     column is bold.
 
-    >>> print(results_table(["acc"], [("Adam", [0.8, 0.82]), ("SGD", [0.7])]).splitlines()[8])
+    >>> print(results_table(["acc"], [("Adam", [[0.8, 0.82]]), ("SGD", [0.7])]).splitlines()[8])
     Adam & $\\mathbf{0.810 \\pm 0.014}$ \\\\
     """
     import numpy as np
