@@ -19,3 +19,7 @@ class CheckpointError(GpOptError):
 
 class DataError(GpOptError):
     """A dataset is missing or malformed."""
+
+
+class OptimizerError(GpOptError):
+    """An optimizer was built with arguments it cannot honour (lr, weight decay, flags, parameters)."""

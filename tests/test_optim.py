@@ -83,8 +83,12 @@ class S:
         self.qh3 = 0.01 * g ** 3 + 0.99 * self.lam_hat
 
 
-def reference_run(U, momentum, sign, w0, grad, steps, lr, T, W=0, H=0):
-    """Run SPEC section 1 on a list of numpy tensors; ``U(g, w, st, t, T)`` is the update."""
+def reference_run(U, momentum, sign, w0, grad, steps, lr, T, W=0, H=0, wd=0.0):
+    """Run SPEC section 1 on a list of numpy tensors; ``U(g, w, st, t, T)`` is the update.
+
+    ``wd``: decoupled weight decay, ``w <- w - lr_t wd w`` besides the change (which reads the
+    weights before the decay).
+    """
     ws = [np.array(w, dtype=np.float64) for w in w0]
     states = [S(w.shape) for w in ws]
     mus = ref_mu(T, W, H)
@@ -94,14 +98,15 @@ def reference_run(U, momentum, sign, w0, grad, steps, lr, T, W=0, H=0):
             st.advance(g, t)
             u = sign * U(g, w, st, t, T)
             lr_t = lr * ref_lr_factor(t, T, W, H)
+            decayed = w - lr_t * wd * w
             if momentum == "none":
-                ws[i] = w - lr_t * u
+                ws[i] = decayed - lr_t * u
             elif momentum == "momentum":
                 st.m = mus[t] * st.m - lr_t * u
-                ws[i] = w + st.m
+                ws[i] = decayed + st.m
             else:
                 st.m = mus[t] * st.m - lr_t * u
-                ws[i] = w + mus[t] * st.m - lr_t * u
+                ws[i] = decayed + mus[t] * st.m - lr_t * u
     return ws
 
 

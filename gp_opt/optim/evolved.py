@@ -20,10 +20,12 @@ number of steps it had a gradient), like ``torch.optim.Adam``.
 """
 from __future__ import annotations
 
+import numbers
 from typing import Any, Callable, Iterable
 
 import torch
 
+from gp_opt.errors import GpOptError, OptimizerError
 from gp_opt.genome import OptimizerGenome
 from gp_opt.optim.compile import CompiledGenome, FlatCtx, compile_genome
 from gp_opt.optim.schedules import _check, base_lr_table, momentum_table
@@ -38,26 +40,43 @@ def _compute_dtype(dtype: torch.dtype) -> torch.dtype:
 
 
 class _Bucket:
-    """Parameters sharing (device, dtype, update count), laid out back to back."""
+    """Parameters sharing (device, real dtype, update count), laid out back to back.
+
+    A complex parameter is stepped through ``torch.view_as_real`` (its real and imaginary parts
+    are two entries), like torch's own optimizers; its state entries are real views too.
+    """
 
     def __init__(self, params: list[torch.Tensor], group_ids: list[int], n: int,
                  compiled: CompiledGenome, opt_state: dict):
         self.params = params
+        self.complex = [p.is_complex() for p in params]
+        self.any_complex = any(self.complex)
+        # what the step writes into: the parameter, or its real view
+        self.targets = [_real(p) for p in params]
         self.n = n
-        p0 = params[0]
+        p0 = self.targets[0]
         self.device, self.pdtype = p0.device, p0.dtype
         self.dtype = _compute_dtype(p0.dtype)
-        self.sizes = [p.numel() for p in params]
+        self.sizes = [p.numel() for p in self.targets]
         self.numel = sum(self.sizes)
         # contiguous runs of groups (params are ordered by group)
         runs: list[list[int]] = []
         for gid, size in zip(group_ids, self.sizes):
             if runs and runs[-1][0] == gid:
                 runs[-1][1] += size
+                runs[-1][2] += 1
             else:
-                runs.append([gid, size])
+                runs.append([gid, size, 1])
         self.group_runs = [r[0] for r in runs]
         self.run_sizes = torch.tensor([r[1] for r in runs], dtype=torch.long, device=self.device)
+        # per run: (first element, end element) of the flat buffers and its parameters' targets
+        self.run_bounds: list[tuple[int, int]] = []
+        self.run_targets: list[list[torch.Tensor]] = []
+        lo = first = 0
+        for _, size, count in runs:
+            self.run_bounds.append((lo, lo + size))
+            self.run_targets.append(self.targets[first:first + count])
+            lo, first = lo + size, first + count
         kw = dict(dtype=self.dtype, device=self.device)
         self.gbuf = torch.empty(self.numel, **kw)
         self.gviews = self._views(self.gbuf)
@@ -71,13 +90,19 @@ class _Bucket:
             for p, view in zip(params, self._views(flat)):
                 old = opt_state[p].get(key)
                 if old is not None:
-                    view.copy_(old)
+                    view.copy_(_real(old) if old.is_complex() else old)
                 opt_state[p][key] = view
             self.state[key] = flat
         self.ctx = FlatCtx(self.sizes, self.device)
         self.n_scratch = compiled.n_scratch
         self.chunks: list[tuple] | None = None
         self.dbuf: torch.Tensor | None = None
+
+    def grads(self) -> list[torch.Tensor]:
+        """This step's gradients, as real views where the parameter is complex."""
+        if not self.any_complex:
+            return [p.grad for p in self.params]
+        return [_real(p.grad) if c else p.grad for p, c in zip(self.params, self.complex)]
 
     def set_chunking(self, chunk_size: int | None) -> None:
         """Run the step on cache-sized slices of the flat buffers (CPU; elementwise genomes only).
@@ -103,7 +128,7 @@ class _Bucket:
                                 st, st["m"] if plain_m else self.dbuf[lo:hi], [b[:hi - lo] for b in pool]))
 
     def _views(self, flat: torch.Tensor) -> list[torch.Tensor]:
-        return [v.view_as(p) for v, p in zip(flat.split(self.sizes), self.params)]
+        return [v.view_as(p) for v, p in zip(flat.split(self.sizes), self.targets)]
 
     def per_element(self, values: list[float]) -> Any:
         """One value per group run -> a float (all equal) or a tensor over the flat buffer."""
@@ -112,6 +137,10 @@ class _Bucket:
             return first
         vals = torch.tensor(values, dtype=self.dtype, device=self.device)
         return torch.repeat_interleave(vals, self.run_sizes, output_size=self.numel)
+
+
+def _real(t: torch.Tensor) -> torch.Tensor:
+    return torch.view_as_real(t) if t.is_complex() else t
 
 
 def _part(value: Any, lo: int, hi: int) -> Any:
@@ -123,45 +152,74 @@ class EvolvedOptimizer(torch.optim.Optimizer):
 
     Args:
         params: parameters or parameter groups. A group may override ``lr``, ``total_steps``,
-            ``warmup_steps``, ``hold_steps``, ``momentum_schedule`` and ``base_schedule``.
+            ``warmup_steps``, ``hold_steps``, ``momentum_schedule``, ``base_schedule``,
+            ``weight_decay`` and ``maximize``.
         genome: the update equation, its decay functions, momentum type and sign.
-        lr: the peak learning rate of the base one-cycle schedule.
+        lr: the peak learning rate of the base one-cycle schedule: a number, or a one-element
+            tensor of any shape (read with ``.item()`` once per group and step, as it may change).
         total_steps: ``T``, the run length the schedules and decay functions are laid over.
         warmup_steps, hold_steps: ``W`` and ``H`` of the base schedule and of ``mu_t``.
         momentum_schedule: True: the one-cycle momentum ``mu_t``; False: a constant 0.9; a
             number: that constant.
         base_schedule: False leaves ``group['lr']`` unscheduled (drive it with a torch
             ``LRScheduler`` such as :class:`~gp_opt.optim.EvolvedLR`).
+        weight_decay: decoupled weight decay (AdamW/Lion style): each step first does
+            ``w <- w - lr_t * weight_decay * w`` with ``lr_t`` the scheduled rate of the step,
+            then adds the genome's change (computed from the weights before the decay). 0: none.
+        maximize: step to maximise the objective (the gradients are negated), like torch's.
         compile: run the step function through ``torch.compile``.
         chunk_size: on CPU, run the step on slices of this many numbers at a time (``"auto"``:
             2**18 unless ``compile``; None: never). Ignored for genomes with a ``norm`` op. The
             result is the same as one call over the whole buffer.
+        foreach, fused, differentiable: torch's flags for its hand-written optimizers. A genome's
+            step is always one generated function per bucket and never differentiable, so only
+            their "off" values (None or False) are accepted; True raises
+            :class:`~gp_opt.errors.OptimizerError`.
 
     Numbers: float32/float64 parameters are updated in their own precision; bfloat16/float16
     parameters keep float32 state and compute in float32 (rounded once when added to the
-    weights). NaN or inf produced by the genome is written to the weights as is.
+    weights). Complex parameters are stepped as ``torch.view_as_real`` (real and imaginary parts
+    are separate entries, like torch's own optimizers; ``norm`` over the real view is the complex
+    norm); their state entries are those real views. NaN or inf produced by the genome is
+    written to the weights as is.
     Dropout ops draw from torch's global RNG of the parameter's device: a resumed run repeats the
     uninterrupted one bit for bit when the RNG state is saved and restored along with the
     optimizer (``torch.get_rng_state()`` / ``torch.cuda.get_rng_state_all()``).
+
+    ``copy.deepcopy`` and ``pickle`` keep the genome (as its JSON form and grammar) and rebuild
+    the compiled step on the way back, so a copy steps exactly like the original.
     """
 
-    def __init__(self, params: Iterable, genome: OptimizerGenome, lr: float,
+    def __init__(self, params: Iterable, genome: OptimizerGenome, lr: float | torch.Tensor,
                  total_steps: int, warmup_steps: int = 0, hold_steps: int = 0,
                  momentum_schedule: bool | float = True, base_schedule: bool = True,
-                 compile: bool = False, chunk_size: int | None | str = "auto"):
+                 weight_decay: float = 0.0, maximize: bool = False,
+                 compile: bool = False, chunk_size: int | None | str = "auto",
+                 foreach: bool | None = None, fused: bool | None = None, differentiable: bool = False):
         if not isinstance(genome, OptimizerGenome):
             raise TypeError(f"genome must be an OptimizerGenome, got {type(genome).__name__}")
-        if not lr >= 0.0:
-            raise ValueError(f"invalid learning rate {lr!r}")
+        for flag, value in (("foreach", foreach), ("fused", fused), ("differentiable", differentiable)):
+            if value not in (None, False):
+                raise OptimizerError(
+                    f"{type(self).__name__}: {flag}={value!r} is not supported: a genome's step is one "
+                    f"generated function over each flat buffer (already fused across tensors) and is "
+                    f"not differentiable; leave {flag} unset")
+        _check_lr(lr, "lr")
+        _check_weight_decay(weight_decay, "weight_decay")
         _check(total_steps, warmup_steps, hold_steps)
         defaults = dict(lr=lr, total_steps=int(total_steps), warmup_steps=int(warmup_steps),
                         hold_steps=int(hold_steps), momentum_schedule=momentum_schedule,
-                        base_schedule=bool(base_schedule), step=0)
+                        base_schedule=bool(base_schedule), weight_decay=weight_decay,
+                        maximize=bool(maximize), step=0)
         super().__init__(params, defaults)
+        self._build(genome, bool(compile), chunk_size)
+
+    def _build(self, genome: OptimizerGenome, compile: bool, chunk_size: int | None | str) -> None:
+        """Compile the genome's step (construction and unpickling)."""
         self.genome = genome
         self.compiled = compile_genome(genome)
         self._fn: Callable = self.compiled.step
-        self._compile = bool(compile)
+        self._compile = compile
         if compile:
             self._fn = torch.compile(self.compiled.step, dynamic=True)
         tensorwise = any(genome.grammar.op(genome.op(n)).kind == "tensorwise"
@@ -171,12 +229,17 @@ class EvolvedOptimizer(torch.optim.Optimizer):
         if tensorwise:
             chunk_size = None  # a reduction over each tensor cannot run on slices
         self.chunk_size = chunk_size
+        self._chunk_option = chunk_size
         self._layout_key: Any = None
         self._buckets: list[_Bucket] = []
         self._tables: dict[tuple, tuple[list[float], list[float]]] = {}
 
     # ---------------------------------------------------------------- torch contract
     def add_param_group(self, param_group: dict) -> None:
+        where = f"param group {len(self.param_groups)}"
+        for key, check in (("lr", _check_lr), ("weight_decay", _check_weight_decay)):
+            if key in param_group:
+                check(param_group[key], f"{where}: {key}")
         super().add_param_group(param_group)
         self._layout_key = None
 
@@ -185,8 +248,24 @@ class EvolvedOptimizer(torch.optim.Optimizer):
         self._layout_key = None
         self._buckets = []
 
+    def __getstate__(self) -> dict:
+        # torch's base keeps only defaults, state and param_groups; the genome travels as its
+        # JSON form plus its grammar's data (compiled functions cannot be pickled)
+        state = super().__getstate__()
+        state["_genome_data"] = _genome_data(self.genome)
+        state["_options"] = {"compile": self._compile, "chunk_size": self._chunk_option}
+        return state
+
     def __setstate__(self, state: dict) -> None:
+        state = dict(state)
+        data = state.pop("_genome_data", None)
+        options = state.pop("_options", {"compile": False, "chunk_size": "auto"})
         super().__setstate__(state)
+        for group in self.param_groups:
+            group.setdefault("weight_decay", 0.0)
+            group.setdefault("maximize", False)
+        if data is not None:
+            self._build(_genome_from_data(data), options["compile"], options["chunk_size"])
         self.__dict__.setdefault("_layout_key", None)
 
     # ---------------------------------------------------------------- schedules
@@ -203,7 +282,10 @@ class EvolvedOptimizer(torch.optim.Optimizer):
         T = group["total_steps"]
         tc = min(max(t, 0), T - 1)
         base, mus = self._group_tables(group)
-        lr = group["lr"] * (base[tc] if group["base_schedule"] else 1.0)
+        peak = group["lr"]
+        if isinstance(peak, torch.Tensor):
+            peak = peak.item()  # one element (checked); it may have been changed in place
+        lr = peak * (base[tc] if group["base_schedule"] else 1.0)
         ms = group["momentum_schedule"]
         mu = mus[tc] if ms is True else (0.9 if ms is False else float(ms))
         return {"lr": lr, "mu": mu, "decays": self.compiled.decay_values(tc, T)}
@@ -224,7 +306,7 @@ class EvolvedOptimizer(torch.optim.Optimizer):
         if key != self._layout_key:
             by: dict[tuple, list] = {}
             for gid, p, n, _ in entries:
-                by.setdefault((p.device, p.dtype, n), []).append((gid, p))
+                by.setdefault((p.device, _real(p.detach()).dtype, n), []).append((gid, p))
             self._buckets = [_Bucket([p for _, p in items], [g for g, _ in items], n,
                                      self.compiled, self.state)
                              for (_, _, n), items in by.items()]
@@ -246,20 +328,29 @@ class EvolvedOptimizer(torch.optim.Optimizer):
             with torch.enable_grad():
                 loss = closure()
         buckets = self._layout()
-        scheds = [self.schedule(g) for g in self.param_groups]
+        groups = self.param_groups
+        scheds = [self.schedule(g) for g in groups]
         fn = self._fn
         for b in buckets:
             runs = [scheds[gid] for gid in b.group_runs]
             lr = b.per_element([s["lr"] for s in runs])
             mu = b.per_element([s["mu"] for s in runs])
             d = [b.per_element([s["decays"][k] for s in runs]) for k in range(len(self.compiled.decays))]
-            torch._foreach_copy_(b.gviews, [p.grad for p in b.params])
+            torch._foreach_copy_(b.gviews, b.grads())
+            flips = [groups[gid]["maximize"] for gid in b.group_runs]
+            if all(flips):
+                b.gbuf.neg_()
+            elif any(flips):
+                for (lo, hi), flip in zip(b.run_bounds, flips):
+                    if flip:
+                        b.gbuf[lo:hi].neg_()
             if b.wbuf is not None:
-                torch._foreach_copy_(b.wviews, b.params)
+                torch._foreach_copy_(b.wviews, b.targets)
             if b.chunks is None:
                 b.ctx.bind(b.state, b.n, b.gbuf)
                 delta = fn(b.gbuf, b.wbuf, b.state, b.ctx, b.n, lr, mu, d)
-                torch._foreach_add_(b.params, b._views(delta))
+                self._decay_weights(b, runs)
+                torch._foreach_add_(b.targets, b._views(delta))
             else:
                 ctx = b.ctx
                 fs = None if self._compile else self.compiled.step_scratch
@@ -270,9 +361,67 @@ class EvolvedOptimizer(torch.optim.Optimizer):
                     delta = fn(*args) if fs is None else fs(*args, scratch)
                     if delta is not out:
                         out.copy_(delta)
-                torch._foreach_add_(b.params, b.dviews)
+                self._decay_weights(b, runs)
+                torch._foreach_add_(b.targets, b.dviews)
             for p in b.params:
                 self.state[p]["step"] = b.n + 1
-        for group in self.param_groups:
+        for group in groups:
             group["step"] += 1
         return loss
+
+    def _decay_weights(self, b: _Bucket, runs: list[dict]) -> None:
+        """Decoupled weight decay: ``w <- (1 - lr_t * wd) w`` per group run, before the change."""
+        for gid, sched, targets in zip(b.group_runs, runs, b.run_targets):
+            wd = self.param_groups[gid]["weight_decay"]
+            if isinstance(wd, torch.Tensor):
+                wd = wd.item()
+            if wd:
+                torch._foreach_mul_(targets, 1.0 - sched["lr"] * wd)
+
+
+# ---------------------------------------------------------------- argument checks
+
+
+def _check_lr(lr: Any, where: str) -> None:
+    """A number >= 0 or a one-element tensor (any shape) holding one, like torch's optimizers."""
+    value = lr
+    if isinstance(lr, torch.Tensor):
+        if lr.numel() != 1:
+            raise OptimizerError(f"{where}: a tensor learning rate must have exactly one element "
+                                 f"(any shape), got shape {tuple(lr.shape)}")
+        if lr.is_complex() or lr.dtype == torch.bool:
+            raise OptimizerError(f"{where}: a tensor learning rate must be real, got {lr.dtype}")
+        value = lr.item()
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not value >= 0.0:
+        raise OptimizerError(f"{where}: invalid learning rate {lr!r} (need a number >= 0)")
+
+
+def _check_weight_decay(wd: Any, where: str) -> None:
+    value = wd.item() if isinstance(wd, torch.Tensor) and wd.numel() == 1 else wd
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not value >= 0.0:
+        raise OptimizerError(f"{where}: invalid weight decay {wd!r} (need a number >= 0)")
+
+
+# ---------------------------------------------------------------- pickling the genome
+
+
+def _genome_data(genome: OptimizerGenome) -> dict:
+    """Everything needed to rebuild ``genome``: its JSON form and its grammar's source and data."""
+    return {"genome": genome.to_dict(), "grammar_source": genome.grammar.source,
+            "grammar_raw": genome.grammar.raw}
+
+
+def _genome_from_data(data: dict) -> OptimizerGenome:
+    from gp_opt import grammar as grammar_mod
+
+    source, raw = data["grammar_source"], data["grammar_raw"]
+    grammar = None
+    try:  # the same file or the default grammar, when it still says the same (shared cache)
+        candidate = grammar_mod.load(source)
+        if candidate.raw == raw:
+            grammar = candidate
+    except GpOptError:
+        pass
+    if grammar is None:
+        grammar = grammar_mod.from_dict(raw, source=source)
+    return OptimizerGenome.from_dict(data["genome"], grammar)
