@@ -25,7 +25,7 @@ def test_search_then_resume_writes_a_run_directory(tmp_path, capsys):
     assert len((out / "candidates.jsonl").read_text().splitlines()) == len(lines)
     # refusing to overwrite a run
     assert main(args) == 2
-    assert "not empty" in capsys.readouterr().err
+    assert "already holds a run" in capsys.readouterr().err
 
 
 def test_resume_of_a_foreign_directory_is_exit_2(tmp_path, capsys):

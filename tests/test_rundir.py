@@ -10,6 +10,7 @@ import pytest
 
 from gp_opt.errors import CheckpointError
 from gp_opt.rundir import CANDIDATES_FILE, CHECKPOINT_FILE, RUN_FILE, RunDir, atomic_write_text
+from gp_opt.rundir.core import meta_digest
 from gp_opt.search import resume_search, run_search
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -132,6 +133,7 @@ def test_a_half_written_last_line_is_dropped_and_the_run_resumes(tmp_path):
     cfg_path = tmp_path / "run" / RUN_FILE
     meta = json.loads(cfg_path.read_text())
     meta["config"]["steps"] = 5  # ... and asked to go on to step 5, like a killed run
+    meta["sha256"] = meta_digest(meta)  # (an edit gp_opt itself would refuse: re-signed here)
     cfg_path.write_text(json.dumps(meta))
     with open(tmp_path / "run" / CANDIDATES_FILE, "a") as fh:
         fh.write('{"seq": 999, "key": "half')
@@ -221,10 +223,10 @@ def test_sigkill_at_any_moment_then_resume_gives_the_uninterrupted_result(tmp_pa
     in_flight = []  # lines logged after the checkpoint when a kill hit: they must be replayed
     for i, n in enumerate(kill_points):
         if i:
-            logged = {x["key"] for x in RunDir.open(out).read_candidates(repair=False) if not x["cache_hit"]}
+            logged = {x["key"] for x in RunDir.open(out, lock=False).read_candidates(repair=False) if not x["cache_hit"]}
             before = len(evals.read_text().splitlines())
         _kill_after(_spawn(out, evals, "resume" if i else "start"), out, n)
-        ckpt = RunDir.open(out).load_checkpoint()
+        ckpt = RunDir.open(out, lock=False).load_checkpoint()
         if i == 0:
             assert ckpt is None  # killed before the first checkpoint
         else:
@@ -232,7 +234,7 @@ def test_sigkill_at_any_moment_then_resume_gives_the_uninterrupted_result(tmp_pa
         if i:
             assert not logged & set(evals.read_text().splitlines()[before:]), \
                 "a logged candidate was evaluated again"
-    logged = {x["key"] for x in RunDir.open(out).read_candidates(repair=False) if not x["cache_hit"]}
+    logged = {x["key"] for x in RunDir.open(out, lock=False).read_candidates(repair=False) if not x["cache_hit"]}
     before = len(evals.read_text().splitlines())
     assert any(k > 0 for k in in_flight), in_flight
     res = resume_search(out, verbose=False)
@@ -249,11 +251,11 @@ def test_sigkill_at_any_moment_then_resume_gives_the_uninterrupted_result(tmp_pa
 
 
 def test_cheap_candidates_share_a_sync_and_slow_ones_are_written_before_the_next(tmp_path, monkeypatch):
-    import gp_opt.rundir as rd
+    import gp_opt.rundir.core as rd
 
     syncs = []
-    real = rd._sync
-    monkeypatch.setattr(rd, "_sync", lambda fd: syncs.append(fd) or real(fd))
+    real = rd.sync
+    monkeypatch.setattr(rd, "sync", lambda fd: syncs.append(fd) or real(fd))
     res = _small_run(tmp_path / "fast", steps=2)            # toy evaluations take microseconds
     n = len(_lines(tmp_path / "fast"))
     assert n == res.logbook[0]["nevals"] + res.logbook[0]["hits"] + \

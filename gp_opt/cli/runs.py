@@ -30,14 +30,15 @@ def _task_options(args) -> dict:
 
 def cmd_search(args) -> int:
     """Evolve optimizers (SPEC section 7), keeping every evaluated candidate in --out as it goes."""
+    from gp_opt.rundir.core import check_new
     from gp_opt.search import run_search
-    if Path(args.out).exists() and any(Path(args.out).iterdir()):
-        raise GpOptError(f"{args.out}: run directory is not empty; use 'gp-opt resume {args.out}' "
-                         "to continue it, or choose a new --out")
-    result = run_search(args.task, args.out, args.particles, args.steps, args.children, seed=args.seed,
-                        init_factor=args.init_factor, algorithm=args.algorithm, grammar=args.grammar,
-                        max_redraws=args.max_redraws, key=args.key, workers=args.workers,
-                        task_options=_task_options(args), verbose=not args.quiet)
+    from gp_opt.search.executors import executor_from_args, running
+    check_new(Path(args.out))  # before any work: a run there, or a folder of other files
+    with running(executor_from_args(args)) as executor:  # a cluster unreachable: nothing written
+        result = run_search(args.task, args.out, args.particles, args.steps, args.children, seed=args.seed,
+                            init_factor=args.init_factor, algorithm=args.algorithm, grammar=args.grammar,
+                            max_redraws=args.max_redraws, key=args.key, workers=args.workers or 0,
+                            executor=executor, task_options=_task_options(args), verbose=not args.quiet)
     _report_best(result, args.quiet)
     return 0
 
@@ -47,8 +48,9 @@ def _report_best(result, quiet: bool) -> None:
     best = result.best
     if best is None or not hasattr(best.payload, "to_json") or result.out_dir is None:
         return
+    from gp_opt.rundir import atomic_write_text
     path = Path(result.out_dir) / "best.json"
-    path.write_text(best.payload.to_json(indent=2) + "\n")
+    atomic_write_text(path, best.payload.to_json(indent=2) + "\n")
     if not quiet:
         from gp_opt import symbolic as S
         genome = best.payload
@@ -60,7 +62,10 @@ def _report_best(result, quiet: bool) -> None:
 def cmd_resume(args) -> int:
     """Continue a stopped or killed search from its run directory."""
     from gp_opt.search import resume_search
-    _report_best(resume_search(args.dir, verbose=not args.quiet), args.quiet)
+    from gp_opt.search.executors import executor_from_args, running
+    with running(executor_from_args(args)) as executor:  # None: the run's own --workers
+        result = resume_search(args.dir, verbose=not args.quiet, executor=executor)
+    _report_best(result, args.quiet)
     return 0
 
 
@@ -79,6 +84,7 @@ def cmd_evaluate(args) -> int:
 
 def register(sub) -> None:
     """Add the run verbs: search, resume, evaluate."""
+    from gp_opt.search.executors import add_executor_options
     from gp_opt.tasks import task_names
     p = sub.add_parser("search", help="evolve optimizers into a resumable run directory",
                        description=cmd_search.__doc__)
@@ -93,7 +99,6 @@ def register(sub) -> None:
     p.add_argument("--max-redraws", type=int, default=4, help="redraws of a child that fails the screen")
     p.add_argument("--key", choices=["fingerprint", "canonical", "both"], default="fingerprint",
                    help="how two genomes are judged the same optimizer (the fitness cache)")
-    p.add_argument("--workers", type=int, default=0, help="evaluate children in this many processes")
     p.add_argument("--preset", choices=["smoke", "paper"], default="smoke", help="with --task surrogate")
     p.add_argument("--dataset", choices=["digits", "cifar10", "cifar100", "npz"], help="with --task surrogate")
     p.add_argument("--data-dir", help="with --task surrogate: CIFAR batch files or the .npz file")
@@ -104,11 +109,13 @@ def register(sub) -> None:
     p.add_argument("--out", required=True, metavar="DIR", help="the run directory (must be new or empty)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
     common.add_grammar_option(p)
+    add_executor_options(p)
     p.set_defaults(func=cmd_search)
 
     p = sub.add_parser("resume", help="continue a search from its run directory", description=cmd_resume.__doc__)
     p.add_argument("dir", metavar="DIR")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
+    add_executor_options(p)
     p.set_defaults(func=cmd_resume)
 
     p = sub.add_parser("evaluate", help="score an optimizer by the surrogate fitness protocol",

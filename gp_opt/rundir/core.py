@@ -26,10 +26,8 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import math
 import os
 import random
-import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -37,7 +35,9 @@ from typing import Any
 
 import numpy as np
 
-from .errors import CheckpointError
+from ..errors import CheckpointError
+from .files import atomic_write_text, clean, dumps, is_temp_name, remove_stale_temps, sync
+from .lock import LOCK_FILE, RunLock, acquire, release
 
 RUN_FORMAT = "gp_opt.run"
 CHECKPOINT_FORMAT = "gp_opt.checkpoint"
@@ -46,69 +46,6 @@ FORMAT_VERSION = 1
 RUN_FILE = "run.json"
 CANDIDATES_FILE = "candidates.jsonl"
 CHECKPOINT_FILE = "checkpoint.json"
-
-
-# ---------------------------------------------------------------------------------------------
-# JSON helpers
-
-
-def clean(obj: Any) -> Any:
-    """Make ``obj`` standard JSON: numpy scalars -> python, non-finite floats -> "inf"/"-inf"/"nan"."""
-    if isinstance(obj, dict):
-        return {str(k): clean(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [clean(v) for v in obj]
-    if isinstance(obj, (bool, np.bool_)):
-        return bool(obj)
-    if isinstance(obj, (int, np.integer)):
-        return int(obj)
-    if isinstance(obj, (float, np.floating)):
-        f = float(obj)
-        return f if math.isfinite(f) else str(f)
-    if isinstance(obj, np.ndarray):
-        return clean(obj.tolist())
-    return obj
-
-
-def dumps(obj: Any) -> str:
-    return json.dumps(clean(obj), sort_keys=True, separators=(",", ":"), allow_nan=False)
-
-
-# fdatasync flushes the appended bytes and the new file size (all a reader needs) without the
-# inode's timestamps: the same durability for the log at a fraction of fsync's cost.
-_sync = getattr(os, "fdatasync", os.fsync)
-
-
-def _fsync_dir(path: Path) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:  # pragma: no cover - platforms without directory fds
-        return
-    try:
-        os.fsync(fd)
-    except OSError:  # pragma: no cover
-        pass
-    finally:
-        os.close(fd)
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` so that a reader sees the old or the new file, never half of one."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-    _fsync_dir(path.parent)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -150,11 +87,15 @@ def restore_rng(state: dict[str, Any]) -> np.random.Generator:
 
 
 class RunDir:
-    """An opened run directory. Use :meth:`create` for a new run and :meth:`open` to resume."""
+    """An opened run directory. Use :meth:`create` for a new run and :meth:`open` to resume.
 
-    def __init__(self, path: str | os.PathLike, meta: dict[str, Any]):
+    Both take the directory's writer lock (:mod:`gp_opt.rundir.lock`) before they read or write
+    anything and hold it until :meth:`close`; ``open(path, lock=False)`` reads without it."""
+
+    def __init__(self, path: str | os.PathLike, meta: dict[str, Any], lock: RunLock | None = None):
         self.path = Path(path)
         self.meta = meta
+        self.lock = lock
         self._fh = None  # the candidates log, opened for appending on first use
         self.n_lines = 0  # complete lines in candidates.jsonl
 
@@ -162,42 +103,55 @@ class RunDir:
 
     @classmethod
     def create(cls, path: str | os.PathLike, config: dict[str, Any]) -> "RunDir":
-        """A new run directory holding ``config``; refuses a directory that already holds a run."""
+        """A new run directory holding ``config``; refuses a directory that already holds a run
+        or holds other files (a lock file and temp files of a writer killed while it created the
+        run do not count: they are removed)."""
         path = Path(path)
-        if (path / RUN_FILE).exists() or (path / CANDIDATES_FILE).exists():
-            raise CheckpointError(f"{path} already holds a run; resume it or choose another --out")
+        check_new(path)
         try:
             path.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise CheckpointError(f"cannot create run directory {path}: {exc.strerror or exc}") from None
-        meta = {"format": RUN_FORMAT, "version": FORMAT_VERSION, "run_id": uuid.uuid4().hex,
-                "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "config": clean(config)}
-        atomic_write_text(path / RUN_FILE, json.dumps(meta, indent=2, sort_keys=True) + "\n")
-        rd = cls(path, meta)
-        rd._open_log(create=True)
+        lock = acquire(path)
+        try:
+            check_new(path)  # again, under the lock: another search may have won the race
+            remove_stale_temps(path)
+            meta = {"format": RUN_FORMAT, "version": FORMAT_VERSION, "run_id": uuid.uuid4().hex,
+                    "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "config": clean(config)}
+            meta["sha256"] = meta_digest(meta)
+            atomic_write_text(path / RUN_FILE, json.dumps(meta, indent=2, sort_keys=True,
+                                                          allow_nan=False) + "\n")
+            rd = cls(path, meta, lock)
+            rd._open_log(create=True)
+        except BaseException:
+            release(lock)
+            raise
         return rd
 
     @classmethod
-    def open(cls, path: str | os.PathLike) -> "RunDir":
-        """Open an existing run directory (validates ``run.json``)."""
+    def open(cls, path: str | os.PathLike, lock: bool = True) -> "RunDir":
+        """Open an existing run directory (validates ``run.json``), holding its writer lock unless
+        ``lock=False``; stale temp files of a killed writer are removed once the lock is held."""
         path = Path(path)
         run_file = path / RUN_FILE
+        if path.exists() and not path.is_dir():
+            raise CheckpointError(f"{path} is a file, not a run directory (give the folder "
+                                  f"'gp-opt search --out' wrote)")
         if not path.is_dir():
             raise CheckpointError(f"{path} is not a run directory (it does not exist)")
         if not run_file.exists():
-            raise CheckpointError(f"{path} is not a gp_opt run directory (no {RUN_FILE})")
+            raise CheckpointError(f"{path} is not a gp_opt run directory (no {RUN_FILE}; "
+                                  f"start a run there with 'gp-opt search --out {path}')")
+        held = acquire(path) if lock else None
         try:
-            meta = json.loads(run_file.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise CheckpointError(f"{run_file} is corrupt: {exc}") from None
-        if not isinstance(meta, dict) or meta.get("format") != RUN_FORMAT:
-            raise CheckpointError(f"{run_file} is not a gp_opt run file (format {_fmt(meta)})")
-        if meta.get("version") != FORMAT_VERSION:
-            raise CheckpointError(f"{run_file} has format version {meta.get('version')!r}; this gp_opt "
-                                  f"reads version {FORMAT_VERSION}")
-        if not isinstance(meta.get("config"), dict) or not isinstance(meta.get("run_id"), str):
-            raise CheckpointError(f"{run_file} is corrupt: no config or run_id")
-        return cls(path, meta)
+            meta = read_meta(run_file)
+            if held is not None:
+                remove_stale_temps(path)
+        except BaseException:
+            if held is not None:
+                release(held)
+            raise
+        return cls(path, meta, held)
 
     @property
     def config(self) -> dict[str, Any]:
@@ -261,7 +215,7 @@ class RunDir:
         self._open_log()
         self._fh.write(dumps(item) + "\n")
         self._fh.flush()
-        _sync(self._fh.fileno())
+        sync(self._fh.fileno())
         self.n_lines += 1
 
     def append_many(self, items: list[dict[str, Any]]) -> None:
@@ -276,7 +230,7 @@ class RunDir:
         self._open_log()
         self._fh.write("".join(dumps(item) + "\n" for item in items))
         self._fh.flush()
-        _sync(self._fh.fileno())
+        sync(self._fh.fileno())
         self.n_lines += len(items)
 
     # -- checkpoint --------------------------------------------------------------------------
@@ -314,15 +268,64 @@ class RunDir:
         return state
 
     def close(self) -> None:
+        """Close the log and give back the writer lock."""
         if self._fh is not None:
             self._fh.close()
             self._fh = None
+        if self.lock is not None:
+            lock, self.lock = self.lock, None
+            release(lock)
 
     def __enter__(self) -> "RunDir":
         return self
 
     def __exit__(self, *exc: Any) -> None:
         self.close()
+
+
+def meta_digest(meta: dict[str, Any]) -> str:
+    """The sha256 ``run.json`` carries: of every field but ``sha256`` itself."""
+    body = {k: v for k, v in meta.items() if k != "sha256"}
+    return hashlib.sha256(dumps(body).encode("utf-8")).hexdigest()
+
+
+def read_meta(run_file: Path) -> dict[str, Any]:
+    """``run.json``, checked: format, version, fields and checksum."""
+    try:
+        meta = json.loads(run_file.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        raise CheckpointError(f"{run_file} is corrupt: {exc}") from None
+    if not isinstance(meta, dict) or meta.get("format") != RUN_FORMAT:
+        raise CheckpointError(f"{run_file} is not a gp_opt run file (format {_fmt(meta)})")
+    if meta.get("version") != FORMAT_VERSION:
+        raise CheckpointError(f"{run_file} has format version {meta.get('version')!r}; this gp_opt "
+                              f"reads version {FORMAT_VERSION}")
+    if not isinstance(meta.get("config"), dict) or not isinstance(meta.get("run_id"), str):
+        raise CheckpointError(f"{run_file} is corrupt: no config or run_id")
+    if not isinstance(meta.get("sha256"), str):
+        raise CheckpointError(f"{run_file} has no sha256 field (edited, or written by an older "
+                              f"gp_opt); start a new run")
+    if meta["sha256"] != meta_digest(meta):
+        raise CheckpointError(f"{run_file} was edited (its sha256 does not match its config, "
+                              f"run_id or format fields); a run's settings cannot change after it "
+                              f"started -- start a new run with the settings you want")
+    return meta
+
+
+def check_new(path: Path) -> None:
+    """Refuse ``path`` as the folder of a new run when it holds a run or other files."""
+    if path.exists() and not path.is_dir():
+        raise CheckpointError(f"{path} is a file; choose a new --out")
+    if (path / RUN_FILE).exists():
+        raise CheckpointError(f"{path} already holds a run; continue it with 'gp-opt resume {path}' "
+                              f"or choose another --out")
+    if path.is_dir():
+        others = sorted(e.name for e in os.scandir(path)
+                        if e.name != LOCK_FILE and not is_temp_name(e.name)
+                        and not (e.name == CANDIDATES_FILE and e.is_file() and e.stat().st_size == 0))
+        if others:
+            shown = ", ".join(others[:3]) + (", ..." if len(others) > 3 else "")
+            raise CheckpointError(f"{path} is not empty and holds no run ({shown}); choose a new --out")
 
 
 def _fmt(doc: Any) -> str:

@@ -1,0 +1,32 @@
+"""A run directory that never loses work, written by one process at a time.
+
+Layout of ``DIR``:
+
+- ``.lock`` -- the writer lock (:mod:`gp_opt.rundir.lock`): ``search``, ``resume`` and every
+  command that writes into ``DIR`` hold it while they run; it names the writer's PID.
+- ``run.json`` -- format name, format version, a random ``run_id``, the run's config and a sha256
+  of them (written once, atomically, when the run is created; an edit is refused).
+- ``candidates.jsonl`` -- append-only, one JSON line per candidate as soon as its fitness is known
+  (evaluated or taken from the cache): ``seq`` (0, 1, 2, ...), ids (phase, step, particle, slot,
+  attempt), ``key``, ``individual`` (JSON), ``record`` (:class:`FitnessRecord` dict with its
+  stages), ``cache_hit``, timings and ``crc``, a checksum of the line's other fields chained to
+  the previous line's, so an edited, dropped, reordered or foreign line is refused by number.
+- ``checkpoint.json`` -- the algorithm state after the last finished time step, written
+  atomically, with the ``run_id``, a sha256 of its state and the chained checksum of the log
+  lines it covers.
+- ``best.json`` -- the best genome with its fitness summary, learning rate, task and preset.
+
+Modules: :mod:`~gp_opt.rundir.files` (strict JSON, atomic writes, stale temp files),
+:mod:`~gp_opt.rundir.lock` (the writer lock), :mod:`~gp_opt.rundir.core` (:class:`RunDir`: the
+log, the checkpoint, RNG states). Every problem with a directory raises
+:class:`gp_opt.errors.CheckpointError` with a one-line message that says what to do.
+"""
+from .core import (CANDIDATES_FILE, CHECKPOINT_FILE, CHECKPOINT_FORMAT, FORMAT_VERSION, RUN_FILE,
+                   RUN_FORMAT, RunDir, restore_rng, rng_state)
+from .files import atomic_write_json, atomic_write_text, clean, dumps, remove_stale_temps
+from .lock import LOCK_FILE, RunLockedError, check_not_written, lock_run, writer_pid
+
+__all__ = ["CANDIDATES_FILE", "CHECKPOINT_FILE", "CHECKPOINT_FORMAT", "FORMAT_VERSION", "LOCK_FILE",
+           "RUN_FILE", "RUN_FORMAT", "RunDir", "RunLockedError", "atomic_write_json",
+           "atomic_write_text", "check_not_written", "clean", "dumps", "lock_run",
+           "remove_stale_temps", "restore_rng", "rng_state", "writer_pid"]

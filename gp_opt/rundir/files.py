@@ -1,0 +1,132 @@
+"""Files a writer shares: strict JSON and atomic replacement.
+
+Every file of a run directory other than the append-only log is replaced atomically -- a temp file
+beside it (``.NAME.XXXX.tmp``), fsync, ``os.replace``, fsync of the directory -- so a reader sees
+the old file or the new one, never half of one. A writer killed between the temp file and the
+rename leaves the temp file behind; the next writer (holding the run's lock, see
+:mod:`gp_opt.rundir.lock`) removes it with :func:`remove_stale_temps`.
+
+>>> import tempfile, pathlib
+>>> d = pathlib.Path(tempfile.mkdtemp())
+>>> atomic_write_json(d / "best.json", {"fitness": float("inf")})
+>>> (d / "best.json").read_text()
+'{\\n  "fitness": "inf"\\n}\\n'
+"""
+from __future__ import annotations
+
+import errno
+import json
+import math
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+#: a temp file of :func:`atomic_write_text`: ``.<target name>.<random>.tmp``
+TEMP_PREFIX = "."
+TEMP_SUFFIX = ".tmp"
+
+
+def clean(obj: Any) -> Any:
+    """Make ``obj`` standard JSON: numpy scalars -> python, non-finite floats -> "inf"/"-inf"/"nan".
+
+    >>> clean({"a": np.float32(1.5), "b": [float("nan")], 3: (True,)})
+    {'a': 1.5, 'b': ['nan'], '3': [True]}
+    """
+    if isinstance(obj, dict):
+        return {str(k): clean(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [clean(v) for v in obj]
+    if isinstance(obj, (bool, np.bool_)):
+        return bool(obj)
+    if isinstance(obj, (int, np.integer)):
+        return int(obj)
+    if isinstance(obj, (float, np.floating)):
+        f = float(obj)
+        return f if math.isfinite(f) else str(f)
+    if isinstance(obj, np.ndarray):
+        return clean(obj.tolist())
+    return obj
+
+
+def dumps(obj: Any) -> str:
+    """Compact, key-sorted, strict JSON (never a bare ``NaN``): one log line or a hashed body."""
+    return json.dumps(clean(obj), sort_keys=True, separators=(",", ":"), allow_nan=False)
+
+
+# fdatasync flushes the appended bytes and the new file size (all a reader needs) without the
+# inode's timestamps: the same durability for the log at a fraction of fsync's cost.
+sync = getattr(os, "fdatasync", os.fsync)
+
+
+def fsync_dir(path: Path) -> None:
+    """Make a rename or a new file in ``path`` durable (no-op where directories cannot be opened)."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:  # pragma: no cover - platforms without directory fds
+        return
+    try:
+        os.fsync(fd)
+    except OSError:  # pragma: no cover
+        pass
+    finally:
+        os.close(fd)
+
+
+def atomic_write_text(path: str | os.PathLike, text: str) -> None:
+    """Write ``text`` to ``path`` so that a reader sees the old or the new file, never half of one.
+
+    A failure (a full disk, a missing folder) raises an :class:`OSError` that names ``path``."""
+    path = Path(path)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f"{TEMP_PREFIX}{path.name}.", suffix=TEMP_SUFFIX, dir=path.parent)
+    except OSError as exc:
+        raise OSError(exc.errno or errno.EIO, exc.strerror or str(exc), str(path)) from None
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException as exc:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        if isinstance(exc, OSError):
+            raise OSError(exc.errno or errno.EIO, exc.strerror or str(exc), str(path)) from None
+        raise
+    fsync_dir(path.parent)
+
+
+def atomic_write_json(path: str | os.PathLike, obj: Any, indent: int | None = 2) -> None:
+    """:func:`atomic_write_text` of ``obj`` as strict JSON (non-finite floats as strings)."""
+    text = json.dumps(clean(obj), indent=indent, sort_keys=True, allow_nan=False)
+    atomic_write_text(path, text + "\n")
+
+
+def is_temp_name(name: str) -> bool:
+    """Whether ``name`` is a temp file :func:`atomic_write_text` makes."""
+    return name.startswith(TEMP_PREFIX) and name.endswith(TEMP_SUFFIX) and name.count(".") >= 3
+
+
+def remove_stale_temps(folder: str | os.PathLike) -> list[str]:
+    """Delete the temp files a killed writer left in ``folder`` (not recursive); their names.
+
+    Call it only while holding the run's lock: another live writer's temp file is not stale."""
+    folder = Path(folder)
+    removed = []
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return removed
+    for entry in entries:
+        if entry.is_file(follow_symlinks=False) and is_temp_name(entry.name):
+            try:
+                os.unlink(entry.path)
+                removed.append(entry.name)
+            except OSError:  # pragma: no cover - removed meanwhile or not ours to remove
+                pass
+    return sorted(removed)
