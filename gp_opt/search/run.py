@@ -50,18 +50,21 @@ def _seed_globals(seed: int) -> None:
 
 
 def _run(toolbox: base.Toolbox, cfg: dict[str, Any], rundir: Any, verbose: bool,
-         resume: tuple[dict[str, Any] | None, list[dict[str, Any]]] | None, workers: int) -> SearchResult:
+         resume: tuple[dict[str, Any] | None, list[dict[str, Any]]] | None, executor: Any) -> SearchResult:
+    """``executor``: an :class:`~gp_opt.search.executors.Executor` (started here if need be, closed
+    by its owner) or a number of workers (a pool if > 1, made and closed here)."""
+    from .executors import Executor, make_executor
+
     hof = tools.HallOfFame(int(cfg["hof_size"]), similar=same_key)
     timings: dict[str, float] = {}
     if resume is None or resume[0] is None:
         _seed_globals(int(cfg["seed"]))  # a checkpoint restores them instead
-    pool = None
-    if workers and workers > 1:
-        import multiprocessing
-
-        pool = multiprocessing.get_context("spawn").Pool(workers)
-        toolbox.register("map", pool.imap)
+    owned = not isinstance(executor, Executor)
+    if owned:
+        executor = make_executor(executor)
     try:
+        executor.start()
+        executor.install(toolbox)  # toolbox.map now submits through the executor
         if cfg["algorithm"] == "particle":
             pop, lb = particle_search(toolbox, cfg["particles"], cfg["steps"], cfg["children"],
                                       init_factor=cfg["init_factor"], max_redraws=cfg["max_redraws"],
@@ -75,9 +78,9 @@ def _run(toolbox: base.Toolbox, cfg: dict[str, Any], rundir: Any, verbose: bool,
                                             rng=np.random.default_rng(cfg["seed"]), timings=timings,
                                       _resume=resume)
     finally:
-        if pool is not None:
-            pool.close()
-            pool.join()
+        Executor.uninstall(toolbox)
+        if owned:
+            executor.close()
         if rundir is not None:
             rundir.close()
     return SearchResult(rundir.path if rundir is not None else None, pop, lb, hof, cfg["algorithm"], timings)
@@ -88,14 +91,18 @@ def run_search(task: str, out_dir: str | os.PathLike | None, particles: int, ste
                max_redraws: int = 4, hof_size: int = 10, population_size: int | None = None,
                cycles: int | None = None, sample_size: int | None = None,
                task_options: dict[str, Any] | None = None, key: str = "fingerprint",
-               workers: int = 0, verbose: bool = True, toolbox: base.Toolbox | None = None) -> SearchResult:
+               workers: int = 0, executor: Any = None, verbose: bool = True,
+               toolbox: base.Toolbox | None = None) -> SearchResult:
     """Run a search into the new run directory ``out_dir`` (None: no directory, nothing saved).
 
     ``task`` is a task name of :mod:`gp_opt.tasks` (genomes are searched) or ``"toy"`` (small
     integer vectors: a demo of the machinery). ``algorithm="regularized"`` spends the same budget:
     a population of ``init_factor * particles`` and ``steps`` cycles of ``particles * children``
     children unless ``population_size``/``cycles``/``sample_size`` say otherwise.
-    ``workers > 1`` evaluates children in a process pool."""
+    ``workers > 1`` evaluates children in a process pool; ``executor`` (a
+    :class:`~gp_opt.search.executors.Executor`, e.g. ``RayExecutor()``; its owner closes it) runs
+    them elsewhere, and is started before the run directory is made (a cluster that cannot be
+    reached leaves nothing behind)."""
     if algorithm not in ALGORITHMS:
         raise GpOptError(f"unknown algorithm {algorithm!r}; use one of {', '.join(ALGORITHMS)}")
     positive(particles=particles, steps=steps, children=children, init_factor=init_factor)
@@ -113,16 +120,21 @@ def run_search(task: str, out_dir: str | os.PathLike | None, particles: int, ste
            "workers": workers, "toolbox": getattr(toolbox, "config", None)}
     from ..rundir import RunDir
 
+    if executor is not None:
+        executor.start()
     rundir = RunDir.create(out_dir, cfg) if out_dir is not None else None
-    return _run(toolbox, cfg, rundir, verbose, None, workers)
+    return _run(toolbox, cfg, rundir, verbose, None, executor if executor is not None else workers)
 
 
 def resume_search(out_dir: str | os.PathLike, toolbox: base.Toolbox | None = None, verbose: bool = True,
-                  workers: int | None = None) -> SearchResult:
+                  workers: int | None = None, executor: Any = None) -> SearchResult:
     """Continue the run in ``out_dir`` from its checkpoint, replaying logged candidates. A finished
-    run is 'resumed' to the same result without evaluating anything."""
+    run is 'resumed' to the same result without evaluating anything. ``executor`` as for
+    :func:`run_search` (default: the run's own ``workers``, or ``workers`` if given)."""
     from ..rundir import RunDir
 
+    if executor is not None:
+        executor.start()  # a cluster that cannot be reached: before the run directory is touched
     rundir = RunDir.open(out_dir)
     cfg = rundir.config
     try:
@@ -141,4 +153,6 @@ def resume_search(out_dir: str | os.PathLike, toolbox: base.Toolbox | None = Non
     except BaseException:
         rundir.close()
         raise
-    return _run(toolbox, cfg, rundir, verbose, (state, lines), cfg.get("workers", 0) if workers is None else workers)
+    if executor is None:
+        executor = cfg.get("workers", 0) if workers is None else workers
+    return _run(toolbox, cfg, rundir, verbose, (state, lines), executor)

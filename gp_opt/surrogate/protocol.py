@@ -426,6 +426,10 @@ class SurrogateEvaluator:
             self._data = get_device_data(self.config)
         return self._data
 
+    def __getstate__(self) -> dict[str, Any]:
+        # sent to a worker (process pool, Ray): the data is loaded there, on the worker's device
+        return dict(self.__dict__, _data=None)
+
     def __call__(self, candidate: Any) -> FitnessRecord:
         self.calls += 1
         return evaluate(candidate, self.config, data=self.data, progress=self.progress)
