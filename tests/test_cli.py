@@ -83,8 +83,13 @@ def balanced(tex: str) -> bool:
         if depth < 0:
             return False
     lefts, rights = len(re.findall(r"\\left\b", body)), len(re.findall(r"\\right\b", body))
-    begins, ends = re.findall(r"\\begin\{(\w+)\}", body), re.findall(r"\\end\{(\w+)\}", body)
-    return (depth == 0 and lefts == rights and begins == ends[::-1]
+    stack = []
+    for kind, env in re.findall(r"\\(begin|end)\{(\w+)\}", body):
+        if kind == "begin":
+            stack.append(env)
+        elif not stack or stack.pop() != env:
+            return False
+    return (depth == 0 and lefts == rights and not stack
             and all(line.count("$") % 2 == 0 for line in body.splitlines()))
 
 
@@ -108,7 +113,7 @@ def test_latex_table_is_balanced(table):
 @pytest.mark.skipif(not (shutil.which("latex") or shutil.which("pdflatex")), reason="no LaTeX engine on PATH")
 def test_latex_table_compiles(table, tmp_path):
     doc = tmp_path / "doc.tex"
-    doc.write_text("\\documentclass{article}\n\\usepackage{amsmath}\n\\usepackage[margin=5mm,paperwidth=120cm]{geometry}\n"
+    doc.write_text("\\documentclass{article}\n\\usepackage{amsmath,booktabs,tabularx}\n\\usepackage[margin=5mm,paperwidth=120cm]{geometry}\n"
                    "\\begin{document}\n\\input{%s}\n\\end{document}\n" % table.as_posix())
     engine = shutil.which("pdflatex") or shutil.which("latex")
     proc = subprocess.run([engine, "-interaction=nonstopmode", "-halt-on-error", doc.name],

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import sys
-from typing import Sequence
 
 from gp_opt.cli import common
 
@@ -47,53 +46,31 @@ def cmd_show(args) -> int:
     return 0
 
 
-def latex_table(rows: Sequence[tuple[str, object]]) -> str:
-    """A table like the paper's Table 8: name, momentum, weight update, decay functions.
-
-    Needs ``\\usepackage{amsmath}`` (for ``\\operatorname``).
-    """
-    from gp_opt import symbolic as S
-    out = ["% gp-opt latex --table (needs \\usepackage{amsmath})",
-           r"\begin{tabular}{llll}", r"\hline",
-           r"Name & Momentum & Weight update $U$ & Decay functions \\", r"\hline"]
-    for name, genome in rows:
-        expr, decays = S.equation(genome)
-        update = S.latex_expr(expr, genome.grammar)
-        seen, cells = set(), []
-        for _, _, sym, d in decays:
-            if sym not in seen:
-                seen.add(sym)
-                cells.append("$%s = %s$" % (sp_latex(sym), S.latex_expr(d, genome.grammar)))
-        dec = ", ".join(cells) if cells else "--"
-        out.append(f"{_tex_escape(name)} & {genome.momentum} & ${update}$ & {dec} \\\\")
-    out += [r"\hline", r"\end{tabular}"]
-    return "\n".join(out) + "\n"
-
-
-def sp_latex(expr) -> str:
-    import sympy as sp
-    return sp.latex(expr)
-
-
-def _tex_escape(text: str) -> str:
-    for a, b in (("\\", r"\textbackslash{}"), ("_", r"\_"), ("&", r"\&"), ("%", r"\%"),
-                 ("#", r"\#"), ("$", r"\$"), ("{", r"\{"), ("}", r"\}")):
-        text = text.replace(a, b)
-    return text
-
-
 def cmd_latex(args) -> int:
-    """LaTeX of one or more equations, or a Table-8-like table with --table."""
+    """LaTeX an author can paste (gp_opt.latex): each optimizer's U (long ones broken into named
+    parts c_k) and decay functions d_k, or with --table a tabularx/booktabs table like the
+    paper's Table 8 (--form schedule: the factored learning-rate schedules). --standalone writes a
+    complete document that compiles with pdflatex as is."""
+    from gp_opt import latex as L
     from gp_opt import symbolic as S
     rows = [(common.title(g, spec), g) for spec in args.genomes for g in [common.load(spec, args)]]
     if args.table:
-        common.write(args, latex_table(rows))
+        text = L.latex_table(rows, caption=args.caption, form=args.form)
+        common.write(args, L.standalone(text) if args.standalone else text)
+        return 0
+    if args.standalone:
+        common.write(args, L.equations_document(rows, title=args.caption))
         return 0
     parts = []
     for name, genome in rows:
         if len(rows) > 1:
             parts.append(f"% {name}")
-        parts.append("U = " + S.to_latex(genome, expand=args.expand))
+        if args.expand:
+            parts.append("U = " + L.expr_latex(S.to_sympy(genome), genome.grammar))
+            continue
+        lines, used = L.equation_lines(genome)
+        parts += lines
+        parts += ["% " + note for note in L.notes(used, genome.grammar)]
     common.write(args, "\n".join(parts))
     return 0
 
@@ -149,6 +126,10 @@ def register(sub) -> None:
                        description=cmd_latex.__doc__)
     p.add_argument("genomes", nargs="+", metavar="NAME|FILE")
     p.add_argument("--table", action="store_true", help="a table: name, momentum, weight update, decay functions")
+    p.add_argument("--form", choices=["update", "schedule"], default="update",
+                   help="with --table: the weight updates (Table 8) or the factored lr schedules")
+    p.add_argument("--standalone", action="store_true", help="a complete document (compiles with pdflatex)")
+    p.add_argument("--caption", metavar="TEXT", help="table caption / document title")
     p.add_argument("--expand", action="store_true", help="write every operand and schedule out (not with --table)")
     p.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of stdout")
     common.add_grammar_option(p)
