@@ -1,0 +1,112 @@
+"""gp_opt.latex: numbers, symbols, special functions, broken equations, tables that compile and fit."""
+import re
+import shutil
+import subprocess
+
+import pytest
+import sympy as sp
+
+from gp_opt import catalog
+from gp_opt import latex as L
+from gp_opt import symbolic as S
+from gp_opt.cli import main
+
+OPTS = [f"Opt{i}" for i in range(1, 11)]
+LRS = [f"LR{i}" for i in range(1, 10)]
+needs_pdflatex = pytest.mark.skipif(shutil.which("pdflatex") is None, reason="no pdflatex on PATH")
+
+
+def compile_tex(path):
+    """pdflatex ``path`` in its folder; returns the log text (asserts success)."""
+    proc = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", path.name],
+                          cwd=path.parent, capture_output=True, text=True, timeout=180)
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    assert path.with_suffix(".pdf").read_bytes()[:4] == b"%PDF"
+    return path.with_suffix(".log").read_text(errors="replace")
+
+
+@pytest.mark.parametrize("x, text", [
+    (1e-5, "10^{-5}"), (2e-3, r"2 \cdot 10^{-3}"), (1.5e-6, r"1.5 \cdot 10^{-6}"), (0.95, "0.95"),
+    (0.01, "0.01"), (1.0, "1"), (2.0, "2"), (123.4, "123.4"), (-1e-4, "-10^{-4}"), (3e4, r"3 \cdot 10^{4}"),
+    (0.0, "0"),
+])
+def test_format_number(x, text):
+    assert L.format_number(x) == text
+
+
+def test_printer_symbols_and_special_functions():
+    adam = L.equation_latex(catalog.get("Adam"))
+    assert adam.update == r"\frac{\hat{v}}{\sqrt{\hat{s}} + \epsilon}" and ("eps",) in adam.used
+    opt10 = L.equation_latex(catalog.get("Opt10"))
+    assert r"\tilde{I}_{1}" in opt10.update and "i_{1e}" not in opt10.update
+    assert ("function", "I1e") in opt10.used
+    opt4 = L.equation_latex(catalog.get("Opt4"))
+    assert any(r"\operatorname{erfc}" in d for _, d in opt4.decays)
+    assert r"\operatorname{QH}(g)" in opt4.update
+    # schedules print as a_k, never as a function call a_{4}(t, T)
+    assert all("(t,T" not in d and "a_{" in d for _, d in opt4.decays)
+    ema = L.expr_latex(sp.Symbol("x") * S.F.EMA(sp.Symbol("g"), 0.95), catalog.get("Opt1").grammar)
+    assert r"\operatorname{EMA}_{0.95}" in ema
+
+
+def test_no_float_artifacts_in_table8():
+    tex = L.latex_table([(n, catalog.get(n)) for n in OPTS])
+    assert "1.0 \\cdot" not in tex and "1.0e" not in tex and r"\operatorname{i_{1e}}" not in tex
+    assert "10^{-5} w" in tex and r"\epsilon" in tex
+    # the notes state epsilon's value once and define QH and the scaled Bessel function
+    notes = tex[tex.index("Notes:"):]
+    assert notes.count(r"\epsilon = 10^{-7}") == 1
+    assert r"\operatorname{QH}(g) = 0.3 g + 0.7 \hat{v}" in notes and r"\tilde{I}_{1}(x)" in notes
+    assert "needs in the preamble: \\usepackage{amsmath,booktabs,tabularx}" in tex
+
+
+def test_break_long_names_parts_that_rebuild_the_equation():
+    expr, _ = S.equation(catalog.get("Opt1"))
+    main_expr, parts = L.break_long(expr, 30)
+    assert parts, "Opt1's update is too long for 30 characters"
+    assert L._width(main_expr) <= 30
+    back = main_expr
+    for sym, sub in reversed(parts):
+        back = back.xreplace({sym: sub})
+    for sym, sub in reversed(parts):   # parts may refer to earlier parts
+        back = back.xreplace({sym: sub})
+    assert sp.simplify(back - expr) == 0
+    short, none = L.break_long(S.equation(catalog.get("Adam"))[0], 30)
+    assert none == []
+
+
+def test_results_table_bolds_the_best_mean():
+    tex = L.results_table(["CIFAR-10", "digits"], [("Adam", [[0.90, 0.92], [0.5]]), ("Opt6", [[0.95], None])])
+    assert r"$\mathbf{0.950}$" in tex and r"$0.910 \pm 0.014$" in tex and "--" in tex
+    assert r"$\mathbf{0.500}$" in tex
+
+
+def test_latex_cli_lines_and_notes(capsys):
+    assert main(["latex", "Opt1"]) == 0
+    out = capsys.readouterr().out
+    lines = out.splitlines()
+    assert lines[0].startswith("U = ") and any(re.match(r"c_\{1\} = ", ln) for ln in lines)
+    assert any(ln.startswith("% ") and "QH" in ln for ln in lines)
+
+
+@needs_pdflatex
+def test_table8_compiles_and_every_row_fits_the_page(tmp_path):
+    f = tmp_path / "t8.tex"
+    assert main(["latex", "--table", "--standalone", *OPTS, "-o", str(f)]) == 0
+    log = compile_tex(f)
+    assert "Overfull \\hbox" not in log, re.findall(r"Overfull \\hbox.*", log)
+    g = tmp_path / "lr.tex"
+    assert main(["latex", "--table", "--form", "schedule", "--standalone", *LRS, "-o", str(g)]) == 0
+    log = compile_tex(g)
+    assert "Overfull \\hbox" not in log, re.findall(r"Overfull \\hbox.*", log)
+
+
+@needs_pdflatex
+def test_equations_document_compiles(tmp_path):
+    f = tmp_path / "eq.tex"
+    assert main(["latex", "--standalone", "Opt1", "Opt4", "Opt10", "A5", "LR3", "QHM", "-o", str(f)]) == 0
+    log = compile_tex(f)
+    assert "Overfull \\hbox" not in log, re.findall(r"Overfull \\hbox.*", log)
+    f2 = tmp_path / "res.tex"
+    f2.write_text(L.standalone(L.results_table(["a"], [("x_y", [[1.0, 2.0]])])))
+    compile_tex(f2)
