@@ -95,17 +95,24 @@ def load_run(path: str | Path) -> RunData:
     if not path.is_dir():
         raise ReportError(f"{path} is not a run directory (it does not exist)")
     rundir_mod.check_not_written(path, "report")   # a live search: refuse, it is half written
-    rd = rundir_mod.RunDir.open(path)
-    log = path / rundir_mod.CANDIDATES_FILE
-    if not log.exists():
-        raise ReportError(f"{path}: no {rundir_mod.CANDIDATES_FILE} (the run logged no candidate yet)")
-    lines = rd.read_candidates(repair=False)
+    # lock=False: a reader takes no lock and removes nothing; repair=False: a cut last line is
+    # left where it is (the next writer moves it away)
+    rd = rundir_mod.RunDir.open(path, lock=False)
     notes = []
     try:
-        state = rd.load_checkpoint()
-    except CheckpointError as exc:       # the log alone still makes a report
-        state = None
-        notes.append(f"checkpoint not used: {exc}")
+        log = path / rundir_mod.CANDIDATES_FILE
+        if not log.exists():
+            raise ReportError(f"{path}: no {rundir_mod.CANDIDATES_FILE} (the run logged no candidate yet)")
+        lines = rd.read_candidates(repair=False)
+        if rd.torn:
+            notes.append(f"the last line of {rundir_mod.CANDIDATES_FILE} is cut (a killed write); left out")
+        try:
+            state = rd.load_checkpoint()
+        except CheckpointError as exc:       # the log alone still makes a report
+            state = None
+            notes.append(f"checkpoint not used: {exc}")
+    finally:
+        rd.close()
     cands = []
     for line in lines:
         rec = line.get("record") if isinstance(line.get("record"), dict) else {}
