@@ -31,7 +31,7 @@ def _lines(path):
 
 def _stable(line):
     """A log line without its wall-clock fields."""
-    return {k: v for k, v in line.items() if k not in ("time", "seconds")} | {
+    return {k: v for k, v in line.items() if k not in ("time", "seconds", "crc")} | {
         "record": {k: v for k, v in line["record"].items() if k != "seconds"}}
 
 
@@ -158,13 +158,15 @@ def test_atomic_write_keeps_the_old_file_when_the_write_fails(tmp_path, monkeypa
 
 def test_rundir_roundtrip(tmp_path):
     rd = RunDir.create(tmp_path / "r", {"a": 1, "x": float("inf")})
-    rd.append({"seq": 0, "v": float("nan")})
+    line = {"seq": 0, "v": float("nan"), "key": "k", "individual": [1], "cache_hit": False,
+            "record": {"fitness": float("-inf"), "status": "failed"}}
+    rd.append(line)
     rd.save_checkpoint({"step": 1, "n_logged": 1})
     rd.close()
     rd2 = RunDir.open(tmp_path / "r")
     assert rd2.config == {"a": 1, "x": "inf"}
-    assert rd2.read_candidates() == [{"seq": 0, "v": "nan"}]
-    assert rd2.load_checkpoint() == {"step": 1, "n_logged": 1}
+    assert rd2.read_candidates() == [dict(line, v="nan", record={"fitness": "-inf", "status": "failed"})]
+    assert rd2.load_checkpoint() == {"step": 1, "n_logged": 1, "log_crc": rd2.crcs[0]}
     with pytest.raises(CheckpointError):
         rd2.append({"seq": 5})
 

@@ -36,6 +36,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import CheckpointError
+from .checkpoint import check_line, check_state
 from .files import atomic_write_text, clean, dumps, is_temp_name, remove_stale_temps, sync
 from .lock import LOCK_FILE, RunLock, acquire, release
 
@@ -98,6 +99,10 @@ class RunDir:
         self.lock = lock
         self._fh = None  # the candidates log, opened for appending on first use
         self.n_lines = 0  # complete lines in candidates.jsonl
+        self.crcs: list[str] = []  # the chained checksum of each line
+        self.torn = b""  # a cut last line found by read_candidates, not yet moved away
+        self._good_end = 0
+        self._needs_newline = False
 
     # -- creation / opening ------------------------------------------------------------------
 
@@ -168,9 +173,16 @@ class RunDir:
             self._fh = open(self.path / CANDIDATES_FILE, "x" if create else "a", encoding="utf-8")
 
     def read_candidates(self, repair: bool = True) -> list[dict[str, Any]]:
-        """All complete lines of the log. A half-written last line is dropped (and, with ``repair``,
-        cut off the file so later appends start on a clean line); a bad line elsewhere is an error."""
+        """All complete lines of the log, each checked against its chained checksum (an edited,
+        reordered, dropped or foreign line is a :class:`CheckpointError` naming it).
+
+        A cut last line (a kill mid-write, or a copy that stopped short) is left out and kept in
+        :attr:`torn`; with ``repair`` it is moved to ``candidates.jsonl.damaged`` at once (see
+        :meth:`repair_tail`). Call with ``repair=False`` to check everything before changing
+        anything."""
         log = self.path / CANDIDATES_FILE
+        self.torn = b""
+        self.crcs = []
         if not log.exists():
             self.n_lines = 0
             return []
@@ -178,64 +190,127 @@ class RunDir:
         lines: list[dict[str, Any]] = []
         good_end = 0
         pos = 0
+        prev = self.run_id
         while pos < len(data):
             nl = data.find(b"\n", pos)
             end = len(data) if nl < 0 else nl
             raw = data[pos:end]
+            n = len(lines) + 1
             try:
                 item = json.loads(raw.decode("utf-8"))
                 if not isinstance(item, dict):
                     raise ValueError("not an object")
-            except (UnicodeDecodeError, ValueError):
+            except (UnicodeDecodeError, ValueError, RecursionError):
                 if nl < 0 or data[nl + 1:].strip() == b"":
-                    break  # the torn tail of a killed write: drop it
-                raise CheckpointError(f"{log} is corrupt at line {len(lines) + 1}") from None
+                    break  # the cut tail of a killed write: kept in self.torn
+                raise CheckpointError(f"{log} line {n} is damaged (not a JSON object); restore "
+                                      f"the file from a backup or start a new run") from None
+            crc = item.pop("crc", None)
+            if not isinstance(crc, str):
+                raise CheckpointError(f"{log} line {n} has no crc field (edited, or written by an "
+                                      f"older gp_opt); start a new run")
             if item.get("seq") != len(lines):
-                raise CheckpointError(f"{log} is corrupt: line {len(lines) + 1} has seq "
-                                      f"{item.get('seq')!r}, expected {len(lines)}")
+                raise CheckpointError(f"{log} line {n} has seq {item.get('seq')!r}, expected "
+                                      f"{len(lines)}: lines were dropped, reordered or written by "
+                                      f"two processes; start a new run")
+            if line_crc(prev, item) != crc:
+                raise CheckpointError(f"{log} line {n} (seq {len(lines)}) was edited or comes from "
+                                      f"another run (checksum mismatch); restore the original line "
+                                      f"or start a new run")
+            check_line(item, f"{log} line {n}")
+            prev = crc
+            self.crcs.append(crc)
             lines.append(item)
             good_end = end + 1 if nl >= 0 else end
             pos = end + 1
-        if repair and good_end != len(data):
-            with open(log, "r+b") as fh:
-                if good_end > 0 and data[good_end - 1:good_end] != b"\n":
-                    fh.seek(good_end)
-                    fh.write(b"\n")
-                    good_end += 1
-                fh.truncate(good_end)
+        self.torn = data[good_end:]
+        self._good_end = good_end
+        self._needs_newline = good_end > 0 and data[good_end - 1:good_end] != b"\n"
+        self.n_lines = len(lines)
+        if repair:
+            self.repair_tail()
+        return lines
+
+    @property
+    def damaged_path(self) -> Path:
+        return self.path / (CANDIDATES_FILE + ".damaged")
+
+    def repair_tail(self) -> int:
+        """Move the cut last line found by :meth:`read_candidates` to ``candidates.jsonl.damaged``
+        (appended, never lost) and cut the log after its last complete line, so appends start on
+        a clean line. Returns the number of bytes moved. Needs the writer lock."""
+        if not self.torn and not self._needs_newline:
+            return 0
+        moved = len(self.torn)
+        if moved and self.torn.strip():
+            with open(self.damaged_path, "ab") as fh:
+                fh.write(self.torn if self.torn.endswith(b"\n") else self.torn + b"\n")
                 fh.flush()
                 os.fsync(fh.fileno())
-        self.n_lines = len(lines)
-        return lines
+        log = self.path / CANDIDATES_FILE
+        good_end = self._good_end
+        with open(log, "r+b") as fh:
+            if self._needs_newline:
+                fh.seek(good_end)
+                fh.write(b"\n")
+                good_end += 1
+            fh.truncate(good_end)
+            fh.flush()
+            os.fsync(fh.fileno())
+        self.torn, self._needs_newline = b"", False
+        return moved
+
+    def _chain(self, items: list[dict[str, Any]]) -> str:
+        """The log lines of ``items`` (consecutive ``seq`` from :attr:`n_lines`) with their crc."""
+        prev = self.crcs[-1] if self.crcs else self.run_id
+        out = []
+        for k, item in enumerate(items):
+            if item.get("seq") != self.n_lines + k:
+                raise CheckpointError(f"internal: candidate seq {item.get('seq')} != log length "
+                                      f"{self.n_lines + k}")
+            body = clean({key: v for key, v in item.items() if key != "crc"})
+            prev = line_crc(prev, body)
+            out.append(dumps(dict(body, crc=prev)) + "\n")
+            self.crcs.append(prev)
+        return "".join(out)
 
     def append(self, item: dict[str, Any]) -> None:
         """Append one candidate line (must carry ``seq == n_lines``), flushed and fsynced."""
-        if item.get("seq") != self.n_lines:
-            raise CheckpointError(f"internal: candidate seq {item.get('seq')} != log length {self.n_lines}")
-        self._open_log()
-        self._fh.write(dumps(item) + "\n")
-        self._fh.flush()
-        sync(self._fh.fileno())
-        self.n_lines += 1
+        self.append_many([item])
 
     def append_many(self, items: list[dict[str, Any]]) -> None:
         """Append several candidate lines (``seq`` consecutive from ``n_lines``) with one write,
         flushed and fdatasync'ed once: the same durability as :meth:`append` for each of them."""
         if not items:
             return
-        for k, item in enumerate(items):
-            if item.get("seq") != self.n_lines + k:
-                raise CheckpointError(f"internal: candidate seq {item.get('seq')} != log length "
-                                      f"{self.n_lines + k}")
+        n_crcs = len(self.crcs)
+        try:
+            text = self._chain(items)
+        except BaseException:
+            del self.crcs[n_crcs:]
+            raise
         self._open_log()
-        self._fh.write("".join(dumps(item) + "\n" for item in items))
+        self._fh.write(text)
         self._fh.flush()
         sync(self._fh.fileno())
         self.n_lines += len(items)
 
+    def log_crc(self, n: int) -> str:
+        """The chained checksum of the first ``n`` log lines (the run_id for none)."""
+        if n == 0:
+            return self.run_id
+        if not 0 < n <= len(self.crcs):
+            raise CheckpointError(f"{self.path / CANDIDATES_FILE} has {len(self.crcs)} lines but "
+                                  f"the checkpoint counts {n}; restore the log from a backup")
+        return self.crcs[n - 1]
+
     # -- checkpoint --------------------------------------------------------------------------
 
     def save_checkpoint(self, state: dict[str, Any]) -> None:
+        """Replace ``checkpoint.json`` atomically with ``state``, its sha256 and (when it has
+        ``n_logged``) the chained checksum ``log_crc`` of the log lines it covers."""
+        if "n_logged" in state:
+            state = dict(state, log_crc=self.log_crc(int(state["n_logged"])))
         body = clean(state)
         digest = hashlib.sha256(dumps(body).encode("utf-8")).hexdigest()
         doc = {"format": CHECKPOINT_FORMAT, "version": FORMAT_VERSION, "run_id": self.run_id,
@@ -264,8 +339,26 @@ class RunDir:
         if not isinstance(state, dict):
             raise CheckpointError(f"{path} is corrupt (no state)")
         if hashlib.sha256(dumps(state).encode("utf-8")).hexdigest() != doc.get("sha256"):
-            raise CheckpointError(f"{path} is corrupt (checksum mismatch)")
+            raise CheckpointError(f"{path} is corrupt or was edited (checksum mismatch); restore it, "
+                                  f"or delete it to replay the run from its log")
         return state
+
+    def check_state(self, state: dict[str, Any]) -> None:
+        """Check a loaded checkpoint against the run's config and the log read by
+        :meth:`read_candidates`: every field's type and range, and ``log_crc`` against the
+        checksum of the first ``n_logged`` lines (an edited, swapped or foreign log)."""
+        where = str(self.path / CHECKPOINT_FILE)
+        check_state(state, self.config, self.n_lines, where)
+        if self.log_crc(state["n_logged"]) != state["log_crc"]:
+            raise CheckpointError(f"{where} does not match candidates.jsonl (the first "
+                                  f"{state['n_logged']} lines differ from those it was saved with); "
+                                  f"restore the matching files or start a new run")
+
+    def counts_torn_line(self, state: dict[str, Any] | None) -> bool:
+        """Whether ``state`` counts the cut last line :meth:`read_candidates` left out (the line
+        was on disk when the checkpoint was saved, then damaged)."""
+        return (state is not None and bool(self.torn.strip()) and isinstance(state.get("n_logged"), int)
+                and state["n_logged"] == self.n_lines + 1)
 
     def close(self) -> None:
         """Close the log and give back the writer lock."""
@@ -281,6 +374,13 @@ class RunDir:
 
     def __exit__(self, *exc: Any) -> None:
         self.close()
+
+
+def line_crc(prev: str, item: dict[str, Any]) -> str:
+    """A log line's checksum: sha256 of the previous line's (the run_id for the first) and the
+    line's other fields, 16 hex digits. Chaining makes a dropped, reordered or foreign line fail
+    like an edited one."""
+    return hashlib.sha256((prev + "\n" + dumps(item)).encode("utf-8")).hexdigest()[:16]
 
 
 def meta_digest(meta: dict[str, Any]) -> str:

@@ -126,6 +126,13 @@ def run_search(task: str, out_dir: str | os.PathLike | None, particles: int, ste
     return _run(toolbox, cfg, rundir, verbose, None, executor if executor is not None else workers)
 
 
+def _note(text: str) -> None:
+    """A line about a repaired run directory: on stderr, also with ``verbose=False``."""
+    import sys
+
+    print(f"note: {text}", file=sys.stderr, flush=True)
+
+
 def resume_search(out_dir: str | os.PathLike, toolbox: base.Toolbox | None = None, verbose: bool = True,
                   workers: int | None = None, executor: Any = None) -> SearchResult:
     """Continue the run in ``out_dir`` from its checkpoint, replaying logged candidates. A finished
@@ -142,11 +149,21 @@ def resume_search(out_dir: str | os.PathLike, toolbox: base.Toolbox | None = Non
             if cfg.get("toolbox") is None:
                 raise CheckpointError(f"{out_dir}: the run used a custom toolbox; pass toolbox= to resume")
             toolbox = toolbox_from_config(cfg["toolbox"])
+        # everything is checked before anything is changed: a refused resume trims nothing
         state = rundir.load_checkpoint()
-        lines = rundir.read_candidates(repair=True)
-        if state is not None and state.get("algorithm") != cfg.get("algorithm"):
-            raise CheckpointError(f"{out_dir}: checkpoint algorithm {state.get('algorithm')!r} does not "
-                                  f"match the run's {cfg.get('algorithm')!r}")
+        lines = rundir.read_candidates(repair=False)
+        if rundir.counts_torn_line(state):
+            # the checkpoint counts a line that is now cut: replay the whole run from its log
+            # (every intact line taken from it, nothing evaluated again but the cut candidate)
+            _note(f"{out_dir}: the checkpoint counts the cut last line of candidates.jsonl; "
+                  f"replaying the run from its log (only that candidate is evaluated again)")
+            state = None
+        elif state is not None:
+            rundir.check_state(state)
+        moved = rundir.repair_tail()
+        if moved:
+            _note(f"{out_dir}: moved the cut last line of candidates.jsonl ({moved} bytes) to "
+                  f"{rundir.damaged_path.name}; its candidate is evaluated again")
         if verbose:
             at = "the start" if state is None else f"step {state.get('step')}"
             print(f"resuming {out_dir} at {at}: {len(lines)} candidates logged", flush=True)
