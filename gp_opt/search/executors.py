@@ -372,17 +372,28 @@ class RayExecutor(Executor):
         boxed = [self._ship(inner_map, func)]
         refs = [self._task.remote(boxed, g) for g in groups]
 
+        def fetch(i: int) -> list[Any]:
+            try:
+                return ray.get(refs[i])
+            except ray.exceptions.RayTaskError:
+                raise  # the evaluation itself raised: a bug, raised here as in-process
+            except ray.exceptions.RayError as exc:  # the worker or its node was lost every time
+                first = (str(exc).strip().splitlines() or [""])[0]
+                return [lost_record(f"{type(exc).__name__}: {first}", self.name, self.max_retries + 1)
+                        for _ in groups[i]]
+
         def results() -> Iterator[Any]:
-            for ref, group in zip(refs, groups):
-                try:
-                    out = ray.get(ref)
-                except ray.exceptions.RayTaskError:
-                    raise  # the evaluation itself raised: a bug, raised here as in-process
-                except ray.exceptions.RayError as exc:  # the worker or its node was lost
-                    first = (str(exc).strip().splitlines() or [""])[0]
-                    out = [lost_record(f"{type(exc).__name__}: {first}", self.name, self.max_retries + 1)
-                           for _ in group]
-                yield from out
+            # every finished result is fetched at once (while waiting for the next one in order):
+            # a result still held by a worker would be computed again if that worker died
+            index = {ref: i for i, ref in enumerate(refs)}
+            waiting, done = list(refs), {}
+            for i in range(len(groups)):
+                while i not in done:
+                    ray.wait(waiting, num_returns=1)
+                    ready, waiting = ray.wait(waiting, num_returns=len(waiting), timeout=0)
+                    for ref in ready:
+                        done[index[ref]] = fetch(index[ref])
+                yield from done.pop(i)
 
         return results()
 
