@@ -14,7 +14,6 @@ True
 from __future__ import annotations
 
 import difflib
-import json
 import re
 from functools import lru_cache
 from importlib import resources
@@ -22,7 +21,7 @@ from pathlib import Path
 
 from gp_opt import grammar as grammar_mod
 from gp_opt.errors import GenomeError, GpOptError
-from gp_opt.genome import OptimizerGenome
+from gp_opt.genome import OptimizerGenome, parse_json
 from gp_opt.grammar import Grammar
 
 PACKAGE = "gp_opt._paper"
@@ -101,10 +100,7 @@ def grammar_for(data: dict, grammar: Grammar | None = None) -> Grammar:
 
 
 def _from_text(text: str, where: str, grammar: Grammar | None) -> OptimizerGenome:
-    try:
-        data = json.loads(text)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise GenomeError(f"{where}: malformed JSON: {exc}") from None
+    data = parse_json(text, where)  # size, depth and number limits: one GenomeError each
     try:
         return OptimizerGenome.from_dict(data, grammar_for(data, grammar))
     except GpOptError as exc:

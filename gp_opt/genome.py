@@ -30,6 +30,90 @@ OUTPUT = "out"
 _HIDDEN = re.compile(r"^h\d+$")
 _MAX_REDRAWS = 10_000
 
+# Limits of a genome file (a genome is a few hundred bytes; these stop a damaged or hostile file
+# long before it can exhaust memory or recursion). The node limits are a multiple of the
+# grammar's: mutation never adds nodes, the margin keeps hand-written genomes loadable.
+MAX_JSON_CHARS = 1_000_000
+MAX_JSON_DEPTH = 32
+MAX_INT_DIGITS = 30
+MAX_NAME_CHARS = 12
+NODES_FACTOR = 4
+ECHO_CHARS = 40
+
+
+def echo(value: Any, limit: int = ECHO_CHARS) -> str:
+    """``repr(value)`` cut to ``limit`` characters, so an error never prints a huge value.
+
+    >>> echo("x" * 1000)
+    "'xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx... (1002 characters)"
+    """
+    text = repr(value) if not isinstance(value, (dict, list)) or len(value) < 50 else \
+        f"<{type(value).__name__} of {len(value)} items>"
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}... ({len(text)} characters)"
+
+
+def _reject_constant(name: str) -> Any:
+    raise GenomeError(f"{name} is not a JSON number (NaN and Infinity are not allowed)")
+
+
+def _parse_float(text: str) -> float:
+    if len(text) > 64:
+        raise GenomeError(f"number of {len(text)} characters")
+    value = float(text)
+    if value != value or value in (float("inf"), float("-inf")):
+        raise GenomeError(f"number {echo(text)} overflows a float")
+    return value
+
+
+def _parse_int(digits: str) -> int:
+    if len(digits.lstrip("-")) > MAX_INT_DIGITS:
+        raise GenomeError(f"integer of {len(digits)} digits (at most {MAX_INT_DIGITS})")
+    return int(digits)
+
+
+def _depth(obj: Any) -> int:
+    """Nesting depth of parsed JSON, without recursion."""
+    deepest, stack = 0, [(obj, 1)]
+    while stack:
+        item, d = stack.pop()
+        if isinstance(item, (dict, list)):
+            deepest = max(deepest, d)
+            if d > MAX_JSON_DEPTH:
+                return d
+            stack.extend((v, d + 1) for v in (item.values() if isinstance(item, dict) else item))
+    return deepest
+
+
+def parse_json(text: str | bytes, where: str = "genome") -> Any:
+    """Genome JSON parsed with limits: size, nesting depth, integer digits, no NaN/Infinity.
+
+    Every violation is a :class:`GenomeError` naming ``where``.
+
+    >>> parse_json('{"sign": NaN}')
+    Traceback (most recent call last):
+    ...
+    gp_opt.errors.GenomeError: genome: NaN is not a JSON number (NaN and Infinity are not allowed)
+    """
+    if len(text) > MAX_JSON_CHARS:
+        raise GenomeError(f"{where}: {len(text)} characters; a genome file holds at most "
+                          f"{MAX_JSON_CHARS}")
+    try:
+        data = json.loads(text, parse_constant=_reject_constant, parse_int=_parse_int,
+                          parse_float=_parse_float)
+    except GenomeError as exc:
+        raise GenomeError(f"{where}: {exc}") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise GenomeError(f"{where}: malformed JSON: {echo(str(exc), 120)}") from None
+    except RecursionError:
+        raise GenomeError(f"{where}: JSON nested deeper than {MAX_JSON_DEPTH} levels") from None
+    except ValueError as exc:  # e.g. a huge float exponent the decoder refuses
+        raise GenomeError(f"{where}: malformed JSON: {echo(str(exc), 120)}") from None
+    if _depth(data) > MAX_JSON_DEPTH:
+        raise GenomeError(f"{where}: JSON nested deeper than {MAX_JSON_DEPTH} levels")
+    return data
+
 
 def _grammar(grammar: Grammar | None) -> Grammar:
     return grammar if grammar is not None else grammar_mod.load()
@@ -102,7 +186,7 @@ class _Graph:
         for node in self.inner_nodes():
             op = nodes[node].get("op")
             if op not in self.grammar.ops:
-                raise GenomeError(f"{where}: node {node!r}: unknown op {op!r} "
+                raise GenomeError(f"{where}: node {node!r}: unknown op {echo(op)} "
                                   f"(not in grammar {self.grammar.name!r})")
             if op not in unary and op not in binary:
                 raise GenomeError(f"{where}: node {node!r}: op {op!r} is not allowed in this graph")
@@ -160,7 +244,7 @@ class DecayGenome(_Graph):
         for node, (op, ins) in nodes.items():
             for src in ins:
                 if src not in decay.graph:
-                    raise GenomeError(f"decay function: node {node!r}: unknown input {src!r}")
+                    raise GenomeError(f"decay function: node {node!r}: unknown input {echo(src)}")
             decay.set_inputs(node, list(ins))
         decay.validate()
         return decay
@@ -256,7 +340,7 @@ class DecayGenome(_Graph):
     def from_dict(cls, data: Any, grammar: Grammar | None = None,
                   where: str = "decay function") -> "DecayGenome":
         grammar = _grammar(grammar)
-        nodes = _nodes_field(data, where)
+        nodes = _nodes_field(data, where, NODES_FACTOR * max(grammar.decay_hidden_nodes, 1))
         decay = cls.empty(grammar)
         parsed = {}
         for node, spec in nodes.items():
@@ -266,7 +350,7 @@ class DecayGenome(_Graph):
         for node, (_, ins) in parsed.items():
             for src in ins:
                 if src not in decay.graph:
-                    raise GenomeError(f"{where}: node {node!r}: unknown input {src!r}")
+                    raise GenomeError(f"{where}: node {node!r}: unknown input {echo(src)}")
             if len(set(ins)) != len(ins):
                 raise GenomeError(f"{where}: node {node!r}: the two inputs must differ")
             decay.set_inputs(node, ins)
@@ -401,7 +485,7 @@ class OptimizerGenome(_Graph):
     def validate(self) -> None:
         """Raise :class:`GenomeError` naming what is wrong; return None if the genome is valid."""
         if self.momentum not in self.grammar.momentum:
-            raise GenomeError(f"genome: momentum {self.momentum!r} is not one of {', '.join(self.grammar.momentum)}")
+            raise GenomeError(f"genome: momentum {echo(self.momentum)} is not one of {', '.join(self.grammar.momentum)}")
         if self.sign not in (1, -1):
             raise GenomeError(f"genome: sign must be 1 or -1, got {self.sign!r}")
         self._check_structure("genome", self.grammar.update_unary, self.grammar.update_binary)
@@ -430,31 +514,45 @@ class OptimizerGenome(_Graph):
         return out
 
     def to_json(self, indent: int | None = None) -> str:
-        return json.dumps(self.to_dict(), indent=indent)
+        """Strict JSON (never a bare ``NaN``): a non-finite number in ``meta`` is a GenomeError."""
+        try:
+            return json.dumps(self.to_dict(), indent=indent, allow_nan=False)
+        except ValueError:
+            raise GenomeError("genome: field 'meta' holds a NaN or infinite number; JSON has "
+                              "neither (store it as a string)") from None
 
     @classmethod
     def from_dict(cls, data: Any, grammar: Grammar | None = None) -> "OptimizerGenome":
         if not isinstance(data, dict):
             raise GenomeError(f"genome: expected a JSON object, got {type(data).__name__}")
         schema = data.get("schema")
-        if schema != SCHEMA_VERSION:
-            raise GenomeError(f"genome: field 'schema' is {schema!r}, this version reads {SCHEMA_VERSION}")
+        if type(schema) is not int or schema != SCHEMA_VERSION:
+            raise GenomeError(f"genome: field 'schema' is {echo(schema)}, this version reads the "
+                              f"integer {SCHEMA_VERSION}")
         grammar = _grammar(grammar)
         if data.get("grammar", grammar.name) != grammar.name:
-            raise GenomeError(f"genome: written for grammar {data.get('grammar')!r}, "
+            raise GenomeError(f"genome: written for grammar {echo(data.get('grammar'))}, "
                               f"loading with {grammar.name!r}")
         for key in ("momentum", "sign", "nodes"):
             if key not in data:
                 raise GenomeError(f"genome: missing field {key!r}")
+        if type(data["sign"]) is not int or data["sign"] not in (1, -1):
+            raise GenomeError(f"genome: sign must be 1 or -1 (an integer), got {echo(data['sign'])}")
+        if not isinstance(data["momentum"], str):
+            raise GenomeError(f"genome: field 'momentum' must be a string, got {echo(data['momentum'])}")
         meta = data.get("meta", {})
         if not isinstance(meta, dict):
             raise GenomeError("genome: field 'meta' must be an object")
+        unknown = sorted(set(data) - {"schema", "grammar", "momentum", "sign", "nodes", "meta"})
+        if unknown:
+            raise GenomeError(f"genome: unknown field {echo(unknown[0])} (fields: schema, grammar, "
+                              f"momentum, sign, nodes, meta)")
         return cls._from_spec(data["nodes"], data["momentum"], data["sign"], grammar, meta, "genome")
 
     @classmethod
     def _from_spec(cls, nodes: Any, momentum, sign, grammar: Grammar, meta: dict,
                    where: str) -> "OptimizerGenome":
-        nodes = _nodes_field({"nodes": nodes}, where)
+        nodes = _nodes_field({"nodes": nodes}, where, NODES_FACTOR * max(grammar.hidden_nodes, 1))
         genome = cls.empty(grammar, momentum, sign)
         genome.meta = dict(meta)
         parsed = {}
@@ -478,7 +576,7 @@ class OptimizerGenome(_Graph):
         for node, (_, srcs, decays) in parsed.items():
             for src in srcs:
                 if src not in genome.graph:
-                    raise GenomeError(f"{where}: node {node!r}: unknown input {src!r} "
+                    raise GenomeError(f"{where}: node {node!r}: unknown input {echo(src)} "
                                       f"(not an operand of grammar {grammar.name!r} nor a node)")
             if len(set(srcs)) != len(srcs):
                 raise GenomeError(f"{where}: node {node!r}: the two inputs must differ")
@@ -488,11 +586,8 @@ class OptimizerGenome(_Graph):
 
     @classmethod
     def from_json(cls, text: str | bytes, grammar: Grammar | None = None) -> "OptimizerGenome":
-        try:
-            data = json.loads(text)
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise GenomeError(f"genome: malformed JSON: {exc}") from None
-        return cls.from_dict(data, grammar)
+        """A genome from JSON text, parsed with :func:`parse_json`'s limits."""
+        return cls.from_dict(parse_json(text), grammar)
 
     def copy(self) -> "OptimizerGenome":
         graph = self.graph.copy()
@@ -520,17 +615,21 @@ class OptimizerGenome(_Graph):
         return f"OptimizerGenome({body}; momentum={self.momentum}{flip})"
 
 
-def _nodes_field(data: Any, where: str) -> dict:
+def _nodes_field(data: Any, where: str, max_hidden: int | None = None) -> dict:
     if not isinstance(data, dict) or "nodes" not in data:
         raise GenomeError(f"{where}: missing field 'nodes'")
     nodes = data["nodes"]
     if not isinstance(nodes, dict) or not nodes:
         raise GenomeError(f"{where}: field 'nodes' must be a non-empty object")
+    if max_hidden is not None and len(nodes) - 1 > max_hidden:
+        raise GenomeError(f"{where}: {len(nodes) - 1} hidden nodes; this grammar allows at most "
+                          f"{max_hidden} ({NODES_FACTOR} x its hidden_nodes)")
+    for node in nodes:
+        if node != OUTPUT and (len(node) > MAX_NAME_CHARS or not _HIDDEN.match(str(node))):
+            raise GenomeError(f"{where}: node name {echo(node)} must be 'out' or 'h<k>' "
+                              f"(at most {MAX_NAME_CHARS} characters)")
     if OUTPUT not in nodes:
         raise GenomeError(f"{where}: no output node {OUTPUT!r}")
-    for node in nodes:
-        if node != OUTPUT and not _HIDDEN.match(str(node)):
-            raise GenomeError(f"{where}: node name {node!r} must be 'out' or 'h<k>'")
     return nodes
 
 
@@ -546,14 +645,14 @@ def _node_spec(spec: Any, where: str) -> tuple[str, list]:
 
 
 def _bad_input(item: Any, where: str, node: str):
-    raise GenomeError(f"{where}: node {node!r}: input {item!r} must be a name or "
+    raise GenomeError(f"{where}: node {node!r}: input {echo(item)} must be a name or "
                       "{'from': name, 'decay': {...}}")
 
 
 def _add_inner(genome: _Graph, parsed: dict[str, tuple[str, list]], where: str) -> None:
     for node, (op, ins) in parsed.items():
         if op not in genome.grammar.ops:
-            raise GenomeError(f"{where}: node {node!r}: unknown op {op!r} (not in grammar "
+            raise GenomeError(f"{where}: node {node!r}: unknown op {echo(op)} (not in grammar "
                               f"{genome.grammar.name!r})")
         if genome.grammar.ops[op].arity != len(ins):
             raise GenomeError(f"{where}: node {node!r}: op {op!r} takes "
