@@ -12,33 +12,42 @@ import argparse
 import sys
 from typing import Sequence
 
-from gp_opt.cli import genomes, report, runs
+from gp_opt.cli import genomes, pipeline, report, runs
+from gp_opt.cli import common
 from gp_opt.errors import GpOptError
 
 EXIT_USAGE = 2
 
 #: The modules whose ``register(sub)`` adds verbs, in the order ``--help`` lists them.
-COMMANDS = [genomes, runs, report]
+COMMANDS = [genomes, runs, pipeline, report]
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = common.OneLineParser(
         prog="gp-opt", description="Discover deep-learning optimizers by evolution: update "
         "equations, decay functions and learning-rate schedules.")
-    sub = parser.add_subparsers(dest="verb", metavar="VERB", required=True)
+    sub = parser.add_subparsers(dest="verb", metavar="VERB", required=True,
+                                parser_class=common.OneLineParser)  # usage errors: one line, exit 2
     for module in COMMANDS:
         module.register(sub)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one verb. Exit codes: 0 done, 1 ran but found nothing (e.g. no candidate passed), 2 bad
+    input (one line on stderr), 130/143 stopped by SIGINT/SIGTERM (one line saying how to go on)."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    common.interrupt_hint.clear()
     try:
-        return int(args.func(args) or 0)
+        with common.signals_as_interrupts():
+            return int(args.func(args) or 0)
+    except common.Interrupted as exc:
+        print(f"gp-opt {args.verb}: {common.interrupted_line()}", file=sys.stderr, flush=True)
+        return exc.exit_code
     except GpOptError as exc:
-        print(f"gp-opt {args.verb}: error: {exc}", file=sys.stderr)
+        print(f"gp-opt {args.verb}: error: {common.one_line(exc)}", file=sys.stderr)
     except OSError as exc:
         where = f"{exc.filename}: " if getattr(exc, "filename", None) else ""
-        print(f"gp-opt {args.verb}: error: {where}{exc.strerror or exc}", file=sys.stderr)
+        print(f"gp-opt {args.verb}: error: {where}{common.one_line(exc.strerror or exc)}", file=sys.stderr)
     return EXIT_USAGE

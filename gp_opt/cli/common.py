@@ -1,10 +1,16 @@
-"""Helpers shared by the verbs: loading genomes, output files, indentation."""
+"""Helpers shared by the verbs: loading genomes, output files, indentation, and the validation
+every verb uses for its options (argparse types :func:`seed`, :func:`positive_int`,
+:func:`nonneg_int`, :func:`device`; :func:`check_device`; :func:`parse_set` for ``--set``
+against a task's options; :class:`OneLineParser` for one-line usage errors)."""
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from pathlib import Path
 from typing import TextIO
+
+from gp_opt.errors import GpOptError
 
 
 def grammar(args):
@@ -49,3 +55,312 @@ def add_grammar_option(p: argparse.ArgumentParser) -> None:
     p.add_argument("--grammar", metavar="FILE",
                    help="grammar file (TOML) the genome is written in (default: the one the "
                         "genome file names: default or the catalog's paper grammar)")
+
+
+# ---------------------------------------------------------------------------------------------
+# Validation shared by every verb: each bad value is one line and exit code 2, found while the
+# command line is parsed, before any file or directory is touched. Use these as argparse
+# ``type=`` functions (they raise ArgumentTypeError: argparse names the option) or call the
+# ``check_*`` functions after parsing (they raise GpOptError naming the option).
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """An ArgumentParser whose usage errors are one stderr line (no usage block) and exit 2."""
+
+    def error(self, message: str):  # noqa: D102 - argparse's hook
+        message = " ".join(str(message).split())
+        self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+
+
+def _int(text: str) -> int:
+    try:
+        return int(str(text).strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {_echo(text)}") from None
+
+
+def _echo(value, limit: int = 40) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+def nonneg_int(text: str) -> int:
+    """argparse type: an integer >= 0."""
+    value = _int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be a non-negative integer, got {value}")
+    return value
+
+
+def positive_int(text: str) -> int:
+    """argparse type: an integer >= 1."""
+    value = _int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {value}")
+    return value
+
+
+#: seeds: any non-negative integer (numpy's generators refuse negative ones)
+seed = nonneg_int
+
+
+def nonneg_float(text: str) -> float:
+    """argparse type: a finite number >= 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {_echo(text)}") from None
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"must be a finite number >= 0, got {_echo(text)}")
+    return value
+
+
+DEVICES = "auto, cpu, cuda, cuda:N, mps"
+
+
+def check_device(value: str, what: str = "--device") -> str:
+    """``value`` if this machine can run on it: ``auto``, ``cpu``, ``cuda[:N]`` with CUDA and
+    that GPU present, ``mps`` where available; else a GpOptError naming ``what``."""
+    if value == "auto":
+        return value
+    import torch
+
+    try:
+        dev = torch.device(value)
+    except (RuntimeError, TypeError, ValueError):
+        raise GpOptError(f"{what} {_echo(value)}: not a device; use one of {DEVICES}") from None
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            why = "this torch is built without CUDA" if torch.version.cuda is None else "no GPU is visible"
+            raise GpOptError(f"{what} {value}: {why}; use --device cpu (or auto)")
+        if dev.index is not None and dev.index >= torch.cuda.device_count():
+            raise GpOptError(f"{what} {value}: only {torch.cuda.device_count()} GPU(s) (cuda:0.."
+                             f"cuda:{torch.cuda.device_count() - 1})")
+    elif dev.type == "mps":
+        if not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+            raise GpOptError(f"{what} {value}: MPS is not available here; use --device cpu (or auto)")
+    elif dev.type != "cpu":
+        raise GpOptError(f"{what} {value}: device type {dev.type!r} is not supported; use one of {DEVICES}")
+    return value
+
+
+def device(text: str) -> str:
+    """argparse type wrapping :func:`check_device`."""
+    try:
+        return check_device(text, "device")
+    except GpOptError as exc:
+        raise argparse.ArgumentTypeError(str(exc).replace("device ", "", 1)) from None
+
+
+# -- --set KEY=VALUE against what a task accepts ----------------------------------------------
+
+#: integer options that count something: at least 1
+_AT_LEAST_ONE = {"steps", "dim", "batch", "base", "batch_size", "total_steps", "screen_steps", "eval_every",
+                 "val_batch_size", "full_seeds", "max_members", "check_every", "acc_window", "init_base",
+                 "cpu_threads", "max_tries", "min_batch"}
+#: numbers that are fractions
+_FRACTIONS = {"val_fraction", "dropout", "bn_momentum", "screen_threshold_first", "screen_threshold_second",
+              "screen_cut_threshold", "stop_threshold"}
+
+
+def _type_ok(ann: str, value) -> bool:
+    """Whether JSON ``value`` fits the annotation string ``ann`` (``int``, ``float | None``,
+    ``tuple[float, ...]``, ...)."""
+    for part in (a.strip() for a in ann.split("|")):
+        if part == "None" and value is None:
+            return True
+        if part == "bool" and isinstance(value, bool):
+            return True
+        if part == "int" and isinstance(value, int) and not isinstance(value, bool):
+            return True
+        if part == "float" and isinstance(value, (int, float)) and not isinstance(value, bool) \
+                and math.isfinite(value):
+            return True
+        if part == "str" and isinstance(value, str):
+            return True
+        if part.startswith(("tuple[", "list[")) and isinstance(value, list) and value and all(
+                isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in value):
+            return True
+    return False
+
+
+def _describe(ann: str) -> str:
+    words = {"int": "an integer", "float": "a number", "bool": "true or false", "str": "a string",
+             "None": "null"}
+    parts = [words.get(p.strip(), "a non-empty list of numbers") for p in ann.split("|")]
+    return " or ".join(parts)
+
+
+def _check_range(key: str, value) -> str | None:
+    """Why ``value`` is out of range for ``key`` (None: fine)."""
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, list):
+        if key.endswith("lrs") or key == "lrs":
+            return None if all(v > 0 for v in value) else "every learning rate must be > 0"
+        return None
+    if isinstance(value, (int, float)):
+        if key in _AT_LEAST_ONE and value < 1:
+            return "must be at least 1"
+        if key in _FRACTIONS and not 0 <= value <= 1:
+            return "must be within [0, 1]"
+        if value < 0:
+            return "must not be negative"
+    return None
+
+
+def task_fields(task: str) -> dict[str, str] | None:
+    """The options ``--set`` may give ``task`` and their annotation strings (None: not known in
+    advance, e.g. a ``module:function`` task)."""
+    import dataclasses
+    import functools
+
+    if task == "toy":
+        return {"dim": "int", "seed": "int", "delay": "float", "eval_log": "str | None"}
+    if task == "surrogate":
+        from gp_opt.surrogate import SurrogateConfig
+        fields = {f.name: str(f.type) for f in dataclasses.fields(SurrogateConfig)}
+        return dict(fields, preset="str", batch_children="bool")
+    from gp_opt.tasks import TASKS
+    make = TASKS.get(task)
+    if isinstance(make, functools.partial):
+        make = make.func
+    if make is None or not dataclasses.is_dataclass(make):
+        return None
+    return {f.name: str(f.type) for f in dataclasses.fields(make) if f.name != "name"}
+
+
+def parse_set(items, task: str) -> dict:
+    """``--set KEY=VALUE`` items as a dict of JSON values (a bare word is a string), each checked
+    against the options ``task`` accepts: known name, type, range; ``device`` against this
+    machine. Raises GpOptError naming the item and the accepted values.
+
+    >>> parse_set(["steps=30", "lrs=[0.1, 0.01]"], "quadratic")
+    {'steps': 30, 'lrs': [0.1, 0.01]}
+    """
+    import json
+
+    fields = task_fields(task)
+    options = {}
+    for item in items or ():
+        key, sep, text = str(item).partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise GpOptError(f"--set {_echo(item)}: expected KEY=VALUE, e.g. --set steps=100")
+        try:
+            value = json.loads(text, parse_constant=lambda c: (_ for _ in ()).throw(ValueError(c)))
+        except (ValueError, RecursionError):
+            value = text
+        if fields is None:
+            options[key] = value
+            continue
+        if key not in fields:
+            raise GpOptError(f"--set {_echo(key)}: task {task!r} has no such option; it accepts "
+                             f"{', '.join(sorted(fields))}")
+        ann = fields[key]
+        if not _type_ok(ann, value):
+            raise GpOptError(f"--set {key}={_echo(text)}: {key} must be {_describe(ann)} for task {task!r}")
+        why = _check_range(key, value)
+        if why:
+            raise GpOptError(f"--set {key}={_echo(text)}: {key} {why}")
+        if key == "device":
+            check_device(value, "--set device")
+        if key == "preset":
+            from gp_opt.surrogate.protocol import preset_names
+            if value not in preset_names():
+                raise GpOptError(f"--set preset={_echo(value)}: use one of {', '.join(preset_names())}")
+        if isinstance(value, list) and ann.startswith("tuple"):
+            value = [float(v) for v in value]
+        options[key] = value
+    return options
+
+
+# ---------------------------------------------------------------------------------------------
+# Interrupts: SIGINT (Ctrl-C) and SIGTERM stop a verb cleanly with one line and exit 130 / 143.
+
+
+def one_line(text) -> str:
+    """``text`` on one line (a library's multi-line message folded)."""
+    return " ".join(str(text).split())
+
+
+class Interrupted(KeyboardInterrupt):
+    """SIGINT or SIGTERM arrived: unwinds like Ctrl-C (``finally`` blocks write what is known,
+    the run directory's lock is given back), then :func:`gp_opt.cli.main` exits 128 + signal."""
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum
+
+    @property
+    def exit_code(self) -> int:
+        return 128 + self.signum
+
+
+#: what the interrupted line says: ``run_dir`` (its checkpoint gives the step) and ``resume``
+#: (the command that continues); set by a verb with :func:`on_interrupt`
+interrupt_hint: dict = {}
+
+
+def on_interrupt(run_dir=None, resume: str | None = None) -> None:
+    """Say how to continue when this verb is interrupted, e.g.
+    ``on_interrupt(out, f"gp-opt resume {out}")`` (``gp-opt eliminate`` passes its own)."""
+    interrupt_hint.update(run_dir=run_dir, resume=resume)
+
+
+def interrupted_line() -> str:
+    """``interrupted at step k; continue with: gp-opt resume DIR`` (or what the verb set)."""
+    run_dir, resume = interrupt_hint.get("run_dir"), interrupt_hint.get("resume")
+    where = "interrupted"
+    if run_dir is not None:
+        if not (Path(run_dir) / "run.json").exists():
+            return "interrupted before the run started; nothing was saved"
+        step = _checkpoint_step(Path(run_dir))
+        where = ("interrupted during the initial population" if step is None
+                 else f"interrupted at step {step}")
+    return f"{where}; continue with: {resume}" if resume else f"{where}; nothing was saved"
+
+
+def _checkpoint_step(run_dir: Path):
+    import json
+
+    try:
+        doc = json.loads((run_dir / "checkpoint.json").read_text(encoding="utf-8"))
+        step = doc["state"]["step"]
+        return step if isinstance(step, int) else None
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+class signals_as_interrupts:
+    """While active (main thread only), SIGINT and SIGTERM raise :class:`Interrupted`; a second
+    signal while the first unwinds is ignored so the cleanup finishes."""
+
+    SIGNALS = ("SIGINT", "SIGTERM")
+
+    def __enter__(self):
+        import signal
+        import threading
+
+        self._old = {}
+        self._fired = False
+        if threading.current_thread() is not threading.main_thread():
+            return self
+        for name in self.SIGNALS:
+            sig = getattr(signal, name, None)
+            if sig is not None:
+                self._old[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def _handle(self, signum, frame):
+        if self._fired:
+            return  # already unwinding: let the cleanup finish
+        self._fired = True
+        raise Interrupted(signum)
+
+    def __exit__(self, *exc):
+        import signal
+
+        for sig, old in self._old.items():
+            signal.signal(sig, old)
+        return False

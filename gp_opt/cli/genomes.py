@@ -116,7 +116,7 @@ def register(sub) -> None:
                        description=cmd_show.__doc__)
     p.add_argument("genome", metavar="NAME|FILE", help="a catalog name (gp-opt catalog) or a genome JSON file")
     p.add_argument("--expand", action="store_true", help="also print U with every operand and schedule written out")
-    p.add_argument("--simplify", type=float, default=0, metavar="SECONDS",
+    p.add_argument("--simplify", type=common.nonneg_float, default=0, metavar="SECONDS",
                    help="simplify the equation for at most SECONDS (default: off)")
     p.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of stdout")
     common.add_grammar_option(p)
@@ -136,7 +136,8 @@ def register(sub) -> None:
     p.set_defaults(func=cmd_latex)
 
     p = sub.add_parser("random", help="a random valid genome as JSON", description=cmd_random.__doc__)
-    p.add_argument("--seed", type=int, required=True, help="seed of the numpy Generator")
+    p.add_argument("--seed", type=common.seed, required=True,
+                   help="seed of the numpy Generator (any non-negative integer)")
     p.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of stdout")
     common.add_grammar_option(p)
     p.set_defaults(func=cmd_random)

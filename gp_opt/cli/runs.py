@@ -1,25 +1,29 @@
 """Verbs that run fitness evaluations: search, resume, evaluate."""
 from __future__ import annotations
 
+import shlex
 from pathlib import Path
 
 from gp_opt.cli import common
 from gp_opt.errors import GpOptError
 
 
+#: search options that only the surrogate task reads
+SURROGATE_ONLY = ("preset", "dataset", "data_dir", "batch_children")
+
+
 def _task_options(args) -> dict:
-    options = {}
-    for item in args.set or ():
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise GpOptError(f"--set {item!r}: expected KEY=VALUE")
-        try:
-            import json
-            options[key] = json.loads(value)
-        except ValueError:
-            options[key] = value
+    """``--set`` and the surrogate options as task options, each checked (type, range, and that
+    it applies to ``--task``) before anything runs: a GpOptError naming the option."""
+    if getattr(args, "workers", None) is not None and args.workers < 0:
+        raise GpOptError(f"--workers must be a non-negative integer, got {args.workers}")
+    if args.task != "surrogate":
+        given = [f"--{k.replace('_', '-')}" for k in SURROGATE_ONLY if getattr(args, k, None)]
+        if given:
+            raise GpOptError(f"{', '.join(given)}: only for --task surrogate, not --task {args.task}")
+    options = common.parse_set(args.set, args.task)
     if args.task == "surrogate":
-        options.setdefault("preset", args.preset)
+        options.setdefault("preset", args.preset or "smoke")
         if args.batch_children:
             options.setdefault("batch_children", True)
         for key in ("dataset", "data_dir"):
@@ -33,12 +37,14 @@ def cmd_search(args) -> int:
     from gp_opt.rundir.core import check_new
     from gp_opt.search import run_search
     from gp_opt.search.executors import executor_from_args, running
+    options = _task_options(args)  # every value checked before anything is created
     check_new(Path(args.out))  # before any work: a run there, or a folder of other files
+    common.on_interrupt(args.out, f"gp-opt resume {shlex.quote(str(args.out))}")
     with running(executor_from_args(args)) as executor:  # a cluster unreachable: nothing written
         result = run_search(args.task, args.out, args.particles, args.steps, args.children, seed=args.seed,
                             init_factor=args.init_factor, algorithm=args.algorithm, grammar=args.grammar,
                             max_redraws=args.max_redraws, key=args.key, workers=args.workers or 0,
-                            executor=executor, task_options=_task_options(args), verbose=not args.quiet)
+                            executor=executor, task_options=options, verbose=not args.quiet)
     _report_best(result, args.quiet)
     return 0
 
@@ -63,6 +69,7 @@ def cmd_resume(args) -> int:
     """Continue a stopped or killed search from its run directory."""
     from gp_opt.search import resume_search
     from gp_opt.search.executors import executor_from_args, running
+    common.on_interrupt(args.dir, f"gp-opt resume {shlex.quote(str(args.dir))}")
     with running(executor_from_args(args)) as executor:  # None: the run's own --workers
         result = resume_search(args.dir, verbose=not args.quiet, executor=executor)
     _report_best(result, args.quiet)
@@ -90,22 +97,25 @@ def register(sub) -> None:
                        description=cmd_search.__doc__)
     p.add_argument("--task", default="quadratic", choices=task_names() + ["toy"],
                    help="fitness: a cheap CPU task, or 'surrogate' (the paper's ConvNet protocol)")
-    p.add_argument("--particles", type=int, required=True, help="N, the number of particles")
-    p.add_argument("--steps", type=int, required=True, help="K, time steps per particle")
-    p.add_argument("--children", type=int, required=True, help="M, children per particle and step")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--init-factor", type=int, default=10, help="initial population = FACTOR x N (default 10)")
+    p.add_argument("--particles", type=common.positive_int, required=True, help="N, the number of particles")
+    p.add_argument("--steps", type=common.positive_int, required=True, help="K, time steps per particle")
+    p.add_argument("--children", type=common.positive_int, required=True, help="M, children per particle and step")
+    p.add_argument("--seed", type=common.seed, default=0, help="any non-negative integer (default 0)")
+    p.add_argument("--init-factor", type=common.positive_int, default=10,
+                   help="initial population = FACTOR x N (default 10)")
     p.add_argument("--algorithm", choices=["particle", "regularized"], default="particle")
-    p.add_argument("--max-redraws", type=int, default=4, help="redraws of a child that fails the screen")
+    p.add_argument("--max-redraws", type=common.nonneg_int, default=4, help="redraws of a child that fails the screen")
     p.add_argument("--key", choices=["fingerprint", "canonical", "both"], default="fingerprint",
                    help="how two genomes are judged the same optimizer (the fitness cache)")
-    p.add_argument("--preset", choices=["smoke", "paper"], default="smoke", help="with --task surrogate")
+    p.add_argument("--preset", choices=["smoke", "paper"], default=None,
+                   help="with --task surrogate (default smoke)")
     p.add_argument("--dataset", choices=["digits", "cifar10", "cifar100", "npz"], help="with --task surrogate")
     p.add_argument("--data-dir", help="with --task surrogate: CIFAR batch files or the .npz file")
     p.add_argument("--batch-children", action="store_true",
                    help="with --task surrogate: train a time step's children in shared ensembles "
                         "(faster on a GPU; results then depend on float summation order in a batch)")
-    p.add_argument("--set", action="append", metavar="KEY=VALUE", help="a task option (repeatable), e.g. steps=100")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE",
+                   help="a task option (repeatable), e.g. steps=100; checked against the task's options")
     p.add_argument("--out", required=True, metavar="DIR", help="the run directory (must be new or empty)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
     common.add_grammar_option(p)
@@ -127,8 +137,8 @@ def register(sub) -> None:
     p.add_argument("--preset", choices=["smoke", "paper"], default="smoke")
     p.add_argument("--data-dir", metavar="D", help="CIFAR batch files (or the .npz file for --dataset npz)")
     p.add_argument("--download", action="store_true", help="fetch the official CIFAR archive into --data-dir")
-    p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, ...")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", type=common.device, default="auto", help="auto, cpu, cuda, cuda:1, ...")
+    p.add_argument("--seed", type=common.seed, default=0, help="any non-negative integer (default 0)")
     p.add_argument("--json", action="store_true", help="print the FitnessRecord as JSON")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress line")
     p.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of stdout")
