@@ -595,7 +595,7 @@ def standalone(body: str, title: str | None = None, landscape: bool = False) -> 
     geometry = "a4paper,margin=2cm" + (",landscape" if landscape else "")
     lines = [r"\documentclass[11pt]{article}", r"\usepackage[%s]{geometry}" % geometry,
              r"\usepackage{%s}" % ",".join(p for p in DOCUMENT_PACKAGES if p != "geometry"),
-             r"\usepackage[T1]{fontenc}", r"\setlength{\parindent}{0pt}", r"\begin{document}"]
+             r"\setlength{\parindent}{0pt}", r"\begin{document}"]
     if title:
         lines.append(r"\section*{%s}" % tex_escape(title))
     lines += [body.rstrip("\n"), r"\end{document}"]

@@ -222,6 +222,7 @@ class ReportResult:
     pdf_note: str
     figures: list[Path]
     seconds: float
+    marks: list = field(default_factory=list)   # (phase, seconds since start) as the report went
 
 
 def _fmt(x: float, digits: int = 4) -> str:
@@ -293,7 +294,10 @@ def make_report(run_dir: str | Path, out: str | Path | None = None, top_k: int =
         if f not in ("png", "pdf", "svg"):
             raise ReportError(f"unknown figure format {f!r}; use png, pdf or svg")
 
+    marks: list[tuple[str, float]] = []
+
     def say(msg: str) -> None:
+        marks.append((msg, time.perf_counter() - t0))
         if verbose:
             print(f"[{time.perf_counter() - t0:6.1f}s] {msg}", flush=True)
 
@@ -521,7 +525,8 @@ def make_report(run_dir: str | Path, out: str | Path | None = None, top_k: int =
         md += [f"> Note: {note}", ""]
     md_path = out_dir / "report.md"
     md_path.write_text("\n".join(md) + "\n", encoding="utf-8")
-    return ReportResult(out_dir, md_path, tables_path, pdf_path, pdf_note, figures, time.perf_counter() - t0)
+    say("done")
+    return ReportResult(out_dir, md_path, tables_path, pdf_path, pdf_note, figures, time.perf_counter() - t0, marks)
 
 
 _BASE_UPDATES: dict[str, Any] = {}
