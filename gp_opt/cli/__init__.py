@@ -12,14 +12,14 @@ import argparse
 import sys
 from typing import Sequence
 
-from gp_opt.cli import genomes, report, runs
+from gp_opt.cli import genomes, pipeline, report, runs
 from gp_opt.cli import common
 from gp_opt.errors import GpOptError
 
 EXIT_USAGE = 2
 
 #: The modules whose ``register(sub)`` adds verbs, in the order ``--help`` lists them.
-COMMANDS = [genomes, runs, report]
+COMMANDS = [genomes, runs, pipeline, report]
 
 
 def build_parser() -> argparse.ArgumentParser:

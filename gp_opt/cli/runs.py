@@ -44,7 +44,8 @@ def cmd_search(args) -> int:
         result = run_search(args.task, args.out, args.particles, args.steps, args.children, seed=args.seed,
                             init_factor=args.init_factor, algorithm=args.algorithm, grammar=args.grammar,
                             max_redraws=args.max_redraws, key=args.key, workers=args.workers or 0,
-                            executor=executor, task_options=options, verbose=not args.quiet)
+                            executor=executor, task_options=options, verbose=not args.quiet,
+                            init_from=args.init_from)
     _report_best(result, args.quiet)
     return 0
 
@@ -107,7 +108,7 @@ def register(sub) -> None:
     p.add_argument("--max-redraws", type=common.nonneg_int, default=4, help="redraws of a child that fails the screen")
     p.add_argument("--key", choices=["fingerprint", "canonical", "both"], default="fingerprint",
                    help="how two genomes are judged the same optimizer (the fitness cache)")
-    p.add_argument("--preset", choices=["smoke", "paper"], default=None,
+    p.add_argument("--preset", choices=["smoke", "digits", "paper"], default=None,
                    help="with --task surrogate (default smoke)")
     p.add_argument("--dataset", choices=["digits", "cifar10", "cifar100", "npz"], help="with --task surrogate")
     p.add_argument("--data-dir", help="with --task surrogate: CIFAR batch files or the .npz file")
@@ -116,6 +117,8 @@ def register(sub) -> None:
                         "(faster on a GPU; results then depend on float summation order in a batch)")
     p.add_argument("--set", action="append", metavar="KEY=VALUE",
                    help="a task option (repeatable), e.g. steps=100; checked against the task's options")
+    p.add_argument("--init-from", metavar="NAMES", help="warm start: catalog names or genome files, comma-separated "
+                   "(e.g. Adam,Opt6,best.json), added to the initial population")
     p.add_argument("--out", required=True, metavar="DIR", help="the run directory (must be new or empty)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
     common.add_grammar_option(p)
@@ -134,7 +137,7 @@ def register(sub) -> None:
                    help="adam, sgd, nesterov, momentum, rmsprop, adamw, a catalog name or a genome JSON file")
     p.add_argument("--dataset", choices=["digits", "cifar10", "cifar100", "npz"], default=None,
                    help="default: the preset's (smoke: digits, paper: cifar10)")
-    p.add_argument("--preset", choices=["smoke", "paper"], default="smoke")
+    p.add_argument("--preset", choices=["smoke", "digits", "paper"], default="smoke")
     p.add_argument("--data-dir", metavar="D", help="CIFAR batch files (or the .npz file for --dataset npz)")
     p.add_argument("--download", action="store_true", help="fetch the official CIFAR archive into --data-dir")
     p.add_argument("--device", type=common.device, default="auto", help="auto, cpu, cuda, cuda:1, ...")

@@ -101,8 +101,15 @@ class Engine:
             payloads = [self.toolbox.individual(self.rng) for _ in range(n)]
         self.timings["init"] += time.perf_counter() - t0
         dt = (time.perf_counter() - t0) / max(n, 1)
-        return [Slot(p, {"phase": "init", "step": 0, "particle": None, "slot": i, "attempt": 0}, dt)
-                for i, p in enumerate(payloads)]
+        slots = [Slot(p, {"phase": "init", "step": 0, "particle": None, "slot": i, "attempt": 0}, dt)
+                 for i, p in enumerate(payloads)]
+        # warm starts (gp_opt.search.warmstart): known optimizers first, then the n random ones
+        seeds = [Slot(p, {"phase": "init", "step": 0, "particle": None, "slot": i, "attempt": 0,
+                          "origin": name}, 0.0)
+                 for i, (name, p) in enumerate(getattr(self.toolbox, "init_from", None) or ())]
+        for s in slots:
+            s.meta["slot"] += len(seeds)
+        return seeds + slots
 
     def mutate(self, parent: Candidate, history: History, meta: dict[str, Any]) -> Slot | None:
         t0 = time.perf_counter()

@@ -59,6 +59,8 @@ def _run(toolbox: base.Toolbox, cfg: dict[str, Any], rundir: Any, verbose: bool,
     timings: dict[str, float] = {}
     if resume is None or resume[0] is None:
         _seed_globals(int(cfg["seed"]))  # a checkpoint restores them instead
+    if cfg.get("init_from"):  # warm starts: the engine puts them first in the initial population
+        toolbox.init_from = [(d["name"], toolbox.deserialize(d["genome"])) for d in cfg["init_from"]]
     owned = not isinstance(executor, Executor)
     if owned:
         executor = make_executor(executor)
@@ -92,7 +94,7 @@ def run_search(task: str, out_dir: str | os.PathLike | None, particles: int, ste
                cycles: int | None = None, sample_size: int | None = None,
                task_options: dict[str, Any] | None = None, key: str = "fingerprint",
                workers: int = 0, executor: Any = None, verbose: bool = True,
-               toolbox: base.Toolbox | None = None) -> SearchResult:
+               toolbox: base.Toolbox | None = None, init_from: Any = None) -> SearchResult:
     """Run a search into the new run directory ``out_dir`` (None: no directory, nothing saved).
 
     ``task`` is a task name of :mod:`gp_opt.tasks` (genomes are searched) or ``"toy"`` (small
@@ -102,7 +104,8 @@ def run_search(task: str, out_dir: str | os.PathLike | None, particles: int, ste
     ``workers > 1`` evaluates children in a process pool; ``executor`` (a
     :class:`~gp_opt.search.executors.Executor`, e.g. ``RayExecutor()``; its owner closes it) runs
     them elsewhere, and is started before the run directory is made (a cluster that cannot be
-    reached leaves nothing behind)."""
+    reached leaves nothing behind). ``init_from`` (catalog names or genome files, a list or
+    ``"Adam,Opt6"``) adds those optimizers to the initial population (:mod:`.warmstart`)."""
     if algorithm not in ALGORITHMS:
         raise GpOptError(f"unknown algorithm {algorithm!r}; use one of {', '.join(ALGORITHMS)}")
     positive(particles=particles, steps=steps, children=children, init_factor=init_factor)
@@ -118,6 +121,14 @@ def run_search(task: str, out_dir: str | os.PathLike | None, particles: int, ste
            "sample_size": sample_size or max(2, min(pop_size, pop_size // 4 or 1)),
            "children_per_cycle": particles * children if algorithm == "regularized" else children,
            "workers": workers, "toolbox": getattr(toolbox, "config", None)}
+    if init_from:
+        if task == TOY_TASK:
+            raise GpOptError("--init-from needs a genome task, not the toy task")
+        from .warmstart import prepare_init_from
+        reader = toolbox.deserialize
+        while hasattr(reader, "func"):  # deap's register wraps it in a partial
+            reader = reader.func
+        cfg["init_from"] = prepare_init_from(init_from, getattr(reader, "grammar", None), verbose=verbose)
     from ..rundir import RunDir
 
     if executor is not None:

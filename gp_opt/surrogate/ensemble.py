@@ -91,6 +91,7 @@ def train_members(
     seed: int | None = None,
     stage: str = "",
     progress: Callable[[dict], None] | None = None,
+    init_seeds: Sequence[int] | None = None,
 ) -> list[dict[str, Any]]:
     """Like :func:`train_runs` for ``(factory, lr)`` pairs that may mix optimizers (several candidates).
 
@@ -98,15 +99,23 @@ def train_members(
     factory gets its own optimizer, all stepping after one shared forward/backward. An exception
     raised by one optimizer fails only that optimizer's members. With ``batched`` the members are
     trained in ensembles of at most ``cfg.max_members``; otherwise one model at a time.
+    ``init_seeds`` (one per spec) draws each member's initial weights from its own seed (default:
+    all from ``seed``); batches and dropout masks still come from ``seed``.
     """
-    batched = cfg.batched if batched is None else batched
+    batched = getattr(cfg, "batched", None) if batched is None else batched
+    if batched is None:  # the measured path rule (ensembles where they beat the plain loop)
+        from gp_opt.surrogate.paths import choose_batched
+        batched = choose_batched(cfg, data)
     seed = cfg.seed if seed is None else seed
     specs = [(f, float(lr)) for f, lr in specs]
+    seeds = [int(seed)] * len(specs) if init_seeds is None else [int(v) for v in init_seeds]
+    if len(seeds) != len(specs):
+        raise ValueError("init_seeds needs one seed per (factory, lr) pair")
     size = max(1, int(getattr(cfg, "max_members", 64))) if batched else 1
     out: list[dict[str, Any]] = []
     for i in range(0, len(specs), size):
         out += _train_group(specs[i:i + size], data, cfg, run_steps, total_steps, warmup_steps, mode, seed, stage,
-                            progress)
+                            progress, seeds[i:i + size])
     return out
 
 
@@ -194,13 +203,16 @@ class _Runner:
         self.forward = forward
 
 
-def _train_group(specs, data, cfg, run_steps, total_steps, warmup_steps, mode, seed, stage, progress):
+def _train_group(specs, data, cfg, run_steps, total_steps, warmup_steps, mode, seed, stage, progress, init_seeds):
     t_start = time.perf_counter()
     device = data.device
     k = len(specs)
     lrs = [lr for _, lr in specs]
-    init = _initial_model(cfg, data, seed)
-    members = [init.to(device)] if k == 1 else [copy.deepcopy(init).to(device) for _ in range(k)]
+    inits = {s: _initial_model(cfg, data, s) for s in dict.fromkeys(init_seeds)}
+    if k == 1:
+        members = [inits[init_seeds[0]].to(device)]
+    else:
+        members = [copy.deepcopy(inits[s]).to(device) for s in init_seeds]
     notes: dict[str, Any] = {}
     cuda = device.type == "cuda"
     fork_devices = [device] if cuda else []
@@ -251,6 +263,7 @@ def _loop(lrs, members, opts, broken, stream, data, cfg, run_steps, mode, stage,
         for r in res:
             r["best_val_acc"] = float("nan")
             r["val_history"] = []
+            r["val_loss_history"] = []  # mean validation cross-entropy, [step, loss] pairs
     for i, why in broken.items():
         res[i].update(status=RUN_FAILED, reason=why, exception=True)
         active[i] = False
@@ -307,7 +320,7 @@ def _loop(lrs, members, opts, broken, stream, data, cfg, run_steps, mode, stage,
             continue
         n = min(done, win)
         stats = torch.stack([acc_hist[:, :n].mean(1), loss_hist[:, :n].mean(1), first_bad.float()]).cpu()
-        val = _validate(runner.module, data, cfg, live, k) if is_eval else None
+        val, vloss = _validate(runner.module, data, cfg, live, k) if is_eval else (None, None)
         for i in range(k):
             if not active[i]:
                 continue
@@ -321,6 +334,8 @@ def _loop(lrs, members, opts, broken, stream, data, cfg, run_steps, mode, stage,
             if val is not None:
                 v = float(val[i])
                 r["val_history"].append([done, v])
+                vl = float(vloss[i])
+                r["val_loss_history"].append([done, vl if math.isfinite(vl) else None])
                 if not (r["best_val_acc"] >= v):  # also replaces the initial NaN
                     r["best_val_acc"] = v
             if done == cut_step and acc < cfg.screen_cut_threshold:
@@ -353,11 +368,13 @@ def _loop(lrs, members, opts, broken, stream, data, cfg, run_steps, mode, stage,
 
 
 @torch.no_grad()
-def _validate(module, data: DeviceData, cfg: Any, live: list[int], k: int) -> list[float]:
-    """Validation accuracy of each member (eval mode: running BN statistics, no dropout); NaN if not live."""
+def _validate(module, data: DeviceData, cfg: Any, live: list[int], k: int) -> tuple[list[float], list[float]]:
+    """Validation accuracy and mean cross-entropy of each member (eval mode: running BN statistics, no
+    dropout); NaN for members not live."""
     was_training = module.training
     module.eval()
     correct = torch.zeros(len(live), device=data.device)
+    loss_sum = torch.zeros(len(live), device=data.device)
     n = int(data.x_val.shape[0])
     # val_batch_size images per pass for up to 4 live members; fewer per pass for wider ensembles
     bs = max(64, int(cfg.val_batch_size) * 4 // max(4, len(live)))
@@ -369,10 +386,15 @@ def _validate(module, data: DeviceData, cfg: Any, live: list[int], k: int) -> li
             # Always the eager module: a CUDA-graphed module runs its graph in training mode only.
             out = module(xv)
             out = out.unsqueeze(0) if out.dim() == 2 else out
-            correct += (out.argmax(-1) == data.y_val[i:i + bs]).float().sum(1)
+            yv = data.y_val[i:i + bs]
+            correct += (out.argmax(-1) == yv).float().sum(1)
+            c = out.shape[-1]
+            loss_sum += F.cross_entropy(out.float().reshape(-1, c), yv.repeat(out.shape[0]),
+                                        reduction="none").view(out.shape[0], -1).sum(1)
     module.train(was_training)
     acc = (correct / max(1, n)).tolist()
-    full = [float("nan")] * k
+    loss = (loss_sum / max(1, n)).tolist()
+    full, full_loss = [float("nan")] * k, [float("nan")] * k
     for j, i in enumerate(live):
-        full[i] = acc[j]
-    return full
+        full[i], full_loss[i] = acc[j], loss[j]
+    return full, full_loss

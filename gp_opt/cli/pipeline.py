@@ -1,0 +1,66 @@
+"""Verbs for the stages after a search: eliminate (SPEC section 8's funnel)."""
+from __future__ import annotations
+
+from gp_opt.errors import GpOptError
+
+
+def cmd_eliminate(args) -> int:
+    """Re-train a run's best unique candidates in rounds of growing cost, several seeds each, with
+    baselines on the same seeds; keep the best by mean validation accuracy (SPEC section 8). Writes
+    RUN_DIR/elimination/ and resumes there after a kill."""
+    import json
+
+    from gp_opt.eliminate import EliminationSettings, eliminate, parse_rounds
+
+    overrides = {}
+    for item in args.set or ():
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise GpOptError(f"--set {item!r}: expected KEY=VALUE")
+        try:
+            overrides[key] = json.loads(value)
+        except ValueError:
+            overrides[key] = value
+    preset = args.preset or _preset_for(args.run_dir)
+    batched = {"auto": None, "ensemble": True, "plain": False}[args.path]
+    settings = EliminationSettings(preset=preset, rounds=parse_rounds(args.rounds) if args.rounds else [],
+                                   seeds=args.seeds,
+                                   baselines=[b.strip() for b in args.baselines.split(",") if b.strip()],
+                                   overrides=overrides, batched=batched)
+    summary = eliminate(args.run_dir, settings, verbose=not args.quiet)
+    return 0 if summary.get("winner") else 1
+
+
+def _preset_for(run_dir: str) -> str:
+    """The elimination preset matching the run's dataset: digits for digits, else the paper's."""
+    from gp_opt.rundir import RunDir
+
+    try:
+        cfg = RunDir.open(run_dir, lock=False).config
+    except GpOptError:
+        return "digits"  # eliminate() itself reports what is wrong with the directory
+    opts = (cfg.get("toolbox") or {}).get("task_options") or {}
+    dataset = opts.get("dataset") or ("digits" if opts.get("preset", "smoke") in ("smoke", "digits") else "cifar10")
+    return "digits" if dataset == "digits" else "paper"
+
+
+def register(sub) -> None:
+    """Add the pipeline verbs: eliminate."""
+    from gp_opt.eliminate import DEFAULT_BASELINES, PRESETS
+
+    p = sub.add_parser("eliminate", help="re-train a run's best candidates in rounds of growing cost (SPEC 8)",
+                       description=cmd_eliminate.__doc__)
+    p.add_argument("run_dir", metavar="RUN_DIR")
+    p.add_argument("--rounds", metavar="TOP:BASE,...",
+                   help="e.g. 50:64,24:96,12:128 (default: the preset's; digits: 10:12,6:16,3:24)")
+    p.add_argument("--seeds", type=int, default=3, help="seeds per entry and round (default 3)")
+    p.add_argument("--baselines", default=",".join(DEFAULT_BASELINES),
+                   help="run in every round on the same seeds (default: %(default)s)")
+    p.add_argument("--preset", choices=sorted(PRESETS),
+                   help="default: digits for a digits run, paper otherwise")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE",
+                   help="a SurrogateConfig field for every round (repeatable), e.g. total_steps=400")
+    p.add_argument("--path", choices=["auto", "ensemble", "plain"], default="auto",
+                   help="shared ensembles or one model at a time (auto: the measured rule per device and shape)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
+    p.set_defaults(func=cmd_eliminate)

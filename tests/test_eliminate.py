@@ -1,0 +1,201 @@
+"""The elimination funnel (gp_opt.eliminate): ranking and cut-offs, baselines in every round,
+resume after a kill inside a round, bad input; one tiny run through the real surrogate."""
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+
+import pytest
+
+from gp_opt.eliminate import (ELIM_DIR, EliminationError, EliminationSettings, eliminate, parse_rounds,
+                              rank_entries)
+from gp_opt.fitness import FitnessRecord
+from gp_opt.rundir import lock_run
+from gp_opt.search import run_search
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    """A hand-made run: a tiny quadratic search (real genomes in a real log)."""
+    run = tmp_path_factory.mktemp("runs") / "q"
+    run_search("quadratic", run, 3, 2, 2, seed=0, init_factor=2, verbose=False, task_options={"steps": 10})
+    return run
+
+
+def _quality(opt) -> float:
+    """A fixed made-up quality per optimizer: baselines by name, genomes by a hash of their JSON."""
+    fixed = {"Adam": 0.60, "SGD": 0.30, "Opt6": 0.70}
+    if isinstance(opt, str):
+        return fixed[opt]
+    h = hashlib.sha256(opt.to_json().encode()).digest()
+    return 0.4 + 0.5 * h[0] / 255
+
+
+class FakeSurrogate:
+    """``(optimizers, config) -> records``: accuracy = quality + a small seed/base wobble; logs calls."""
+
+    def __init__(self):
+        self.calls: list[tuple[int, int, float | None, int]] = []
+
+    def __call__(self, optimizers, cfg):
+        self.calls.append((cfg.base, cfg.seed, cfg.fixed_lr, len(optimizers)))
+        out = []
+        for o in optimizers:
+            acc = _quality(o) + 0.001 * ((cfg.seed * 7 + cfg.base) % 5)
+            lr = cfg.fixed_lr if cfg.fixed_lr is not None else 0.01
+            out.append(FitnessRecord(fitness=acc, status="ok", best_lr=lr, seconds=0.01,
+                                     extra={"best_val_acc": acc, "val_loss": 1.0 - acc}))
+        return out
+
+
+def _strip(summary):
+    s = json.loads(json.dumps(summary))
+    return s
+
+
+def test_parse_rounds_and_bad_rounds():
+    assert parse_rounds("50:64,24:96,12:128") == [(50, 64), (24, 96), (12, 128)]
+    for bad in ("50", "a:64", "10:64,20:96", "0:8"):
+        with pytest.raises(EliminationError):
+            parse_rounds(bad)
+
+
+def test_rank_entries_accuracy_then_loss_then_incomplete():
+    stats = {"a": {"ok": True, "mean": 0.9, "mean_loss": 0.3}, "b": {"ok": True, "mean": 0.9, "mean_loss": 0.2},
+             "c": {"ok": False, "mean": 0.99, "mean_loss": 0.1}, "d": {"ok": True, "mean": 0.95, "mean_loss": 0.5}}
+    assert rank_entries(["a", "b", "c", "d"], stats) == ["d", "b", "a", "c"]
+
+
+def test_funnel_ranking_cutoffs_and_baselines(run_dir, tmp_path):
+    fake = FakeSurrogate()
+    st = EliminationSettings(preset="tiny", rounds=[(4, 4), (2, 6), (1, 8)], seeds=2,
+                             baselines=["Adam", "SGD", "Opt6"])
+    summary = eliminate(run_dir, st, evaluator=fake, verbose=False)
+    rounds = summary["rounds"]
+    assert [r["base"] for r in rounds] == [4, 6, 8]
+    cands = [[e for e in r["entries"] if e["kind"] == "candidate"] for r in rounds]
+    assert [len(c) for c in cands] == [4, 2, 1]
+    for r in rounds:  # baselines in every round, on the same seeds as the candidates
+        assert sorted(e["name"] for e in r["entries"] if e["kind"] == "baseline") == ["Adam", "Opt6", "SGD"]
+        assert r["seeds"] == [0, 1] and all(len(e["scores"]) == 2 for e in r["entries"])
+    # the cut-off keeps the best by mean accuracy, and the next round holds exactly those
+    for j in range(2):
+        ranked = sorted(cands[j], key=lambda e: -e["mean"])
+        keep = {e["name"] for e in ranked[:len(cands[j + 1])]}
+        assert {e["name"] for e in cands[j] if e["advanced"]} == keep
+        assert {e["name"] for e in cands[j + 1]} == keep
+    assert all(e["advanced"] is None for e in rounds[-1]["entries"])
+    # tables sorted best first; the winner is the best candidate of the last round
+    for r in rounds:
+        means = [e["mean"] for e in r["entries"]]
+        assert means == sorted(means, reverse=True)
+    assert summary["winner"] == cands[-1][0]["name"] and summary["complete"]
+    # files: append-only records (one per round, entry and seed), checkpoint, summary, table, genomes
+    elim = run_dir / ELIM_DIR
+    recs = [json.loads(x) for x in (elim / "records.jsonl").read_text().splitlines()]
+    assert len(recs) == sum(len(r["entries"]) * 2 for r in rounds)
+    assert json.loads((elim / "summary.json").read_text())["winner"] == summary["winner"]
+    assert "| rank | optimizer |" in (elim / "table.md").read_text()
+    assert len(list((elim / "genomes").glob("c*.json"))) == 4
+    # seed 0 runs the screen (no fixed rate), later seeds reuse the rate the screen chose
+    assert all((lr is None) == (seed == 0) for _, seed, lr, _ in fake.calls)
+    # a second call is a resume of a finished funnel: nothing is evaluated again
+    again = FakeSurrogate()
+    assert _strip(eliminate(run_dir, st, evaluator=again, verbose=False))["rounds"] == _strip(summary)["rounds"]
+    assert again.calls == []
+    # other settings on the same elimination/ are refused
+    with pytest.raises(EliminationError, match="other settings"):
+        eliminate(run_dir, EliminationSettings(preset="tiny", rounds=[(4, 4)], seeds=2, baselines=["Adam"]),
+                  evaluator=FakeSurrogate(), verbose=False)
+    import shutil
+    shutil.rmtree(elim)
+
+
+class Killed(Exception):
+    pass
+
+
+def test_resume_after_kill_inside_a_round_equals_uninterrupted(run_dir, tmp_path):
+    import shutil
+    st = EliminationSettings(preset="tiny", rounds=[(3, 4), (2, 6)], seeds=3, baselines=["Adam", "Opt6"])
+    shutil.rmtree(run_dir / ELIM_DIR, ignore_errors=True)
+    full = FakeSurrogate()
+    ref = eliminate(run_dir, st, evaluator=full, verbose=False)
+    ref_records = (run_dir / ELIM_DIR / "records.jsonl").read_text().splitlines()
+    shutil.rmtree(run_dir / ELIM_DIR)
+
+    first = FakeSurrogate()
+
+    def kill(n_written):
+        if n_written >= 5 + 5:  # round 1 (3 candidates + 2 baselines): seeds 0 and 1 done, seed 2 not
+            raise Killed
+
+    with pytest.raises(Killed):
+        eliminate(run_dir, st, evaluator=first, verbose=False, after_batch=kill)
+    assert not json.loads((run_dir / ELIM_DIR / "summary.json").read_text()
+                          if (run_dir / ELIM_DIR / "summary.json").exists() else '{"complete": false}')["complete"]
+    second = FakeSurrogate()
+    out = eliminate(run_dir, st, evaluator=second, verbose=False)
+    assert out["rounds"] == ref["rounds"] and out["winner"] == ref["winner"]
+    # no finished evaluation was redone: the two sessions together evaluated what one did
+    n = lambda f: sum(c[3] for c in f.calls)  # noqa: E731
+    assert n(first) + n(second) == n(full)
+    assert (0, 0, None, 5) not in [(b, s, lr, k) for b, s, lr, k in second.calls]
+    got = [json.loads(x) for x in (run_dir / ELIM_DIR / "records.jsonl").read_text().splitlines()]
+    want = [json.loads(x) for x in ref_records]
+    key = lambda r: (r["round"], r["name"], r["seed"], r["val_acc"])  # noqa: E731
+    assert sorted(map(key, got)) == sorted(map(key, want))
+    shutil.rmtree(run_dir / ELIM_DIR)
+
+
+def test_fewer_candidates_than_asked_uses_what_there_is(run_dir, capsys):
+    import shutil
+    st = EliminationSettings(preset="tiny", rounds=[(500, 4)], seeds=1, baselines=["Adam"])
+    out = eliminate(run_dir, st, evaluator=FakeSurrogate(), verbose=True)
+    n = len([e for e in out["rounds"][0]["entries"] if e["kind"] == "candidate"])
+    assert 0 < n < 500 and f"using all {n}" in capsys.readouterr().out and out["notes"]
+    shutil.rmtree(run_dir / ELIM_DIR)
+
+
+def test_unknown_baseline_and_live_writer_refused(run_dir):
+    with pytest.raises(EliminationError, match="unknown baseline 'Nope'"):
+        eliminate(run_dir, EliminationSettings(preset="tiny", baselines=["Adam", "Nope"]),
+                  evaluator=FakeSurrogate(), verbose=False)
+    import subprocess
+    import sys
+    # a live writer (another process holding the run's lock) is refused; nothing is written
+    code = ("import sys, time; from gp_opt.rundir import lock_run\n"
+            f"with lock_run({str(run_dir)!r}):\n    print('locked', flush=True); time.sleep(30)\n")
+    p = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    try:
+        assert p.stdout.readline().strip() == "locked"
+        from gp_opt.rundir import RunLockedError
+        with pytest.raises(RunLockedError, match="being written by process"):
+            eliminate(run_dir, EliminationSettings(preset="tiny"), evaluator=FakeSurrogate(), verbose=False)
+        assert not (run_dir / ELIM_DIR).exists()
+    finally:
+        p.kill()
+        p.wait()
+
+
+def test_cli_eliminate_bad_input(run_dir, capsys):
+    from gp_opt.cli import main
+    assert main(["eliminate", str(run_dir), "--baselines", "Adam,Nope"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "unknown baseline 'Nope'" in err
+    assert main(["eliminate", str(run_dir), "--rounds", "5"]) == 2
+
+
+def test_tiny_funnel_through_the_surrogate(run_dir):
+    """One round, 2 candidates + Adam, 1 seed, a few dozen steps on digits: real records."""
+    import shutil
+    st = EliminationSettings(preset="tiny", rounds=[(2, 4)], seeds=1, baselines=["Adam"])
+    with lock_run(run_dir):
+        pass  # the lock is free again: eliminate takes it
+    out = eliminate(run_dir, st, verbose=False)
+    entries = out["rounds"][0]["entries"]
+    assert len(entries) == 3 and out["rounds"][0]["dataset"] == "digits"
+    adam = next(e for e in entries if e["name"] == "Adam")
+    assert adam["status"] == "ok" and 0.1 < adam["mean"] <= 1.0 and math.isfinite(adam["mean_loss"])
+    shutil.rmtree(run_dir / ELIM_DIR)
