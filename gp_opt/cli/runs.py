@@ -32,10 +32,21 @@ def _task_options(args) -> dict:
     return options
 
 
+def _check_task(name: str) -> None:
+    """A known task name or module:attribute (imported now, so a typo fails before any run starts)."""
+    from gp_opt.tasks import import_attribute, task_names
+    if ":" in name:
+        import_attribute(name)  # import errors become one line; options are checked when the run builds it
+    elif name not in task_names() + ["toy"]:
+        raise GpOptError(f"unknown task {name!r}; known tasks: {', '.join(task_names() + ['toy'])}, "
+                         "or module:attribute for your own")
+
+
 def cmd_search(args) -> int:
     """Evolve optimizers (SPEC section 7), keeping every evaluated candidate in --out as it goes."""
     from gp_opt.rundir.core import check_new
     from gp_opt.search import run_search
+    _check_task(args.task)
     from gp_opt.search.executors import executor_from_args, running
     options = _task_options(args)  # every value checked before anything is created
     check_new(Path(args.out))  # before any work: a run there, or a folder of other files
@@ -96,8 +107,11 @@ def register(sub) -> None:
     from gp_opt.tasks import task_names
     p = sub.add_parser("search", help="evolve optimizers into a resumable run directory",
                        description=cmd_search.__doc__)
-    p.add_argument("--task", default="quadratic", choices=task_names() + ["toy"],
-                   help="fitness: a cheap CPU task, or 'surrogate' (the paper's ConvNet protocol)")
+    p.add_argument("--task", default="quadratic", metavar="NAME|MODULE:ATTR",
+                   help=f"fitness: a cheap CPU task ({', '.join(task_names() + ['toy'])}), 'surrogate' "
+                        "(the paper's ConvNet protocol), or your own as module:attribute importable from "
+                        "the working directory (a gp_opt.tasks.Task subclass or a function genome -> "
+                        "fitness; see docs/transfer.md)")
     p.add_argument("--particles", type=common.positive_int, required=True, help="N, the number of particles")
     p.add_argument("--steps", type=common.positive_int, required=True, help="K, time steps per particle")
     p.add_argument("--children", type=common.positive_int, required=True, help="M, children per particle and step")

@@ -1,0 +1,135 @@
+"""The transfer verb: score optimizers on held-out tasks (docs/transfer.md)."""
+from __future__ import annotations
+
+import sys
+
+from gp_opt.cli import common
+from gp_opt.errors import GpOptError
+
+
+def _floats(text: str, what: str) -> list[float]:
+    try:
+        values = [float(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise GpOptError(f"{what} {text!r}: expected comma-separated numbers, e.g. 1,0.1,0.01") from None
+    if not values:
+        raise GpOptError(f"{what}: no value given")
+    return values
+
+
+def _task_options(items) -> dict:
+    """``--set KEY=VALUE`` as JSON values (a bare word is a string); applied to every task that has KEY."""
+    import json
+
+    options = {}
+    for item in items or ():
+        key, sep, text = str(item).partition("=")
+        if not sep or not key.strip():
+            raise GpOptError(f"--set {item[:40]!r}: expected KEY=VALUE, e.g. --set steps=50")
+        try:
+            options[key.strip()] = json.loads(text)
+        except ValueError:
+            options[key.strip()] = text
+    return options
+
+
+def build_tasks(names: list[str], options: dict, data_dir: str | None) -> list:
+    """The tasks by name with the ``--set`` options each accepts (an option no task has is an error)."""
+    import dataclasses
+
+    from gp_opt.transfer import registry
+
+    tasks, used = [], set()
+    for name in names:
+        base = registry.get_task(name, **({"data_dir": data_dir} if data_dir and name in registry.GPU_TASKS else {}))
+        fields = {f.name for f in dataclasses.fields(base)}
+        mine = {k: v for k, v in options.items() if k in fields and k != "name"}
+        used |= set(mine)
+        if data_dir and "data_dir" in fields and "data_dir" not in mine:
+            mine["data_dir"] = data_dir
+        try:
+            tasks.append(base.with_options(**mine) if mine else base)
+        except (TypeError, ValueError) as exc:
+            raise GpOptError(f"--set for task {name!r}: {exc}") from None
+        if name in registry.GPU_TASKS and not getattr(tasks[-1], "data_dir", None):
+            raise GpOptError(f"task {name!r} needs the CIFAR data: pass --data-dir DIR")
+    unused = sorted(set(options) - used)
+    if unused:
+        raise GpOptError(f"--set {unused[0]}: none of the tasks ({', '.join(names)}) has that option")
+    return tasks
+
+
+def cmd_transfer(args) -> int:
+    """Score optimizers on held-out tasks, each with the same learning-rate grid and budget; print
+    and save mean ± std at each one's best learning rate and a Welch's t-test verdict against Adam."""
+    import torch
+
+    from gp_opt.transfer import registry, run_transfer, write_outputs
+
+    names = [t.strip() for t in (args.tasks or ",".join(registry.DEFAULT_TASKS)).split(",") if t.strip()]
+    if not names:
+        raise GpOptError("--tasks: no task given")
+    if args.seeds < 1:
+        raise GpOptError(f"--seeds must be >= 1, got {args.seeds}")
+    if args.threads is not None and args.threads < 1:
+        raise GpOptError(f"--threads must be >= 1, got {args.threads}")
+    lrs = _floats(args.lrs, "--lrs") if args.lrs else None
+    if lrs and not all(x > 0 for x in lrs):
+        raise GpOptError(f"--lrs: learning rates must be positive, got {args.lrs}")
+    tasks = build_tasks(names, _task_options(args.set), args.data_dir)  # every name checked before training
+    grammar = common.grammar(args)
+    from gp_opt.transfer.suite import resolve_optimizer
+    for spec in args.optimizers:
+        resolve_optimizer(spec, grammar)
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
+    say = None if args.quiet else (lambda line: print(line, flush=True))
+    if say:
+        grid = lrs or list(tasks[0].lrs)
+        say(f"transfer: {len(args.optimizers)} optimizer(s) (+ {args.reference} as reference), "
+            f"{len(tasks)} task(s), {args.seeds} seed(s), lr grid {', '.join(f'{x:g}' for x in grid)}"
+            f"{'' if not args.loop else ', one run at a time (--loop)'}")
+    result = run_transfer(args.optimizers, tasks, seeds=args.seeds, lrs=lrs, reference=args.reference,
+                          batched=not args.loop, grammar=grammar, progress=say)
+    paths = write_outputs(result, args.output)
+    from gp_opt.transfer.suite import markdown
+    if not args.quiet:
+        print()
+        print(markdown(result))
+        print(f"saved: {', '.join(str(p) for p in paths.values())}  ({result['seconds']:.0f} s)")
+    failed = [e for e in result["entries"] if e["status"] != "ok"]
+    if failed and not args.quiet:
+        print(f"{len(failed)} failed entr{'y' if len(failed) == 1 else 'ies'}: "
+              + "; ".join(f"{e['optimizer']} on {e['task']}" for e in failed), file=sys.stderr)
+    return 0
+
+
+def register(sub) -> None:
+    """Add the transfer verb."""
+    from gp_opt.transfer import registry
+    from gp_opt.transfer.task import DEFAULT_TRANSFER_LRS
+    p = sub.add_parser("transfer", help="score optimizers on held-out tasks against Adam",
+                       description=cmd_transfer.__doc__)
+    p.add_argument("optimizers", nargs="+", metavar="NAME|FILE",
+                   help="torch baselines (Adam, AdamW, SGD, Momentum, Nesterov, RMSprop), catalog names "
+                        "(Opt6, QHM...) or genome JSON files")
+    p.add_argument("--tasks", metavar="T1,T2",
+                   help=f"comma-separated: {', '.join(registry.task_names())}, or module:attribute "
+                        f"(default {','.join(registry.DEFAULT_TASKS)})")
+    p.add_argument("--seeds", type=int, default=5, help="seeds per learning rate (default 5)")
+    p.add_argument("--lrs", metavar="LR,LR",
+                   help=f"the learning-rate grid, the same for every optimizer "
+                        f"(default {','.join(f'{x:g}' for x in DEFAULT_TRANSFER_LRS)})")
+    p.add_argument("--reference", default="Adam", help="the optimizer every other is compared with (default Adam)")
+    p.add_argument("--data-dir", metavar="D", help="CIFAR batch files, for the cifar10/100-convnet tasks")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE",
+                   help="a task option for every task that has it (repeatable), e.g. steps=100, batch=32")
+    p.add_argument("--loop", action="store_true",
+                   help="train runs one at a time instead of one batched ensemble per optimizer and task")
+    p.add_argument("--threads", type=int, default=1,
+                   help="torch CPU threads (default 1: the tasks' tensors are small)")
+    p.add_argument("-o", "--output", default="transfer", metavar="DIR",
+                   help="where the tables go (default ./transfer; RUN_DIR/transfer for gp-opt report)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress lines or table")
+    common.add_grammar_option(p)
+    p.set_defaults(func=cmd_transfer)

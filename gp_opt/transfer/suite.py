@@ -1,0 +1,312 @@
+"""Run optimizers over transfer tasks with one learning-rate grid and budget for all, pick each
+optimizer's best rate on validation, compare with the reference (Adam) on test, and save tables.
+
+Selection rule: for each learning rate of the grid, the mean over seeds of the validation metric;
+a rate counts only if every seed finished (no NaN/inf); the best rate is the one with the best
+mean (in the metric's direction). The table reports the **test** metric at that rate: mean ± sample
+std over seeds. An optimizer with no rate where every seed finished is a *failed* entry.
+
+>>> from gp_opt.transfer.registry import get_task
+>>> res = run_transfer(["Adam", "SGD"], [get_task("wine", steps=30)], seeds=2, lrs=[0.1, 0.01], progress=None)
+>>> [(e["optimizer"], e["status"]) for e in res["entries"]]
+[('Adam', 'ok'), ('SGD', 'ok')]
+"""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import time
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import torch
+
+from gp_opt.errors import GpOptError
+from gp_opt.transfer import stats
+from gp_opt.transfer.ensemble import FactoryStepper, GenomeStepper, Stepper, train_members
+from gp_opt.transfer.task import Task
+
+__all__ = ["resolve_optimizer", "run_transfer", "summarise", "write_outputs", "markdown", "BASELINE_NAMES",
+           "REFERENCE", "FILES"]
+
+REFERENCE = "Adam"
+#: the files written into the output directory
+FILES = {"results": "results.json", "json": "transfer.json", "markdown": "transfer.md", "csv": "transfer.csv",
+         "runs": "runs.csv"}
+
+
+def _baselines() -> dict[str, Callable[..., torch.optim.Optimizer]]:
+    """Stock torch optimizers with the base schedule (the surrogate's baselines), foreach kernels."""
+    from gp_opt.surrogate.baselines import torch_factory
+
+    return {
+        "adam": torch_factory(torch.optim.Adam, foreach=True),
+        "adamw": torch_factory(torch.optim.AdamW, foreach=True),
+        "sgd": torch_factory(torch.optim.SGD, foreach=True),
+        "momentum": torch_factory(torch.optim.SGD, momentum=0.9, foreach=True),
+        "nesterov": torch_factory(torch.optim.SGD, momentum=0.9, nesterov=True, foreach=True),
+        "rmsprop": torch_factory(torch.optim.RMSprop, foreach=True),
+    }
+
+
+BASELINE_NAMES = ("Adam", "AdamW", "SGD", "Momentum", "Nesterov", "RMSprop")
+
+
+def resolve_optimizer(spec: Any, grammar: Any = None) -> tuple[str, Callable[[], Stepper]]:
+    """``(label, make_stepper)`` for a torch baseline name (case-insensitive: adam, adamw, sgd,
+    momentum, nesterov, rmsprop -- these win over the catalog's genomes of the same name), a
+    catalog name (``Opt6``), a genome JSON file, a genome object, or a surrogate-style factory."""
+    if isinstance(spec, str):
+        base = _baselines().get(spec.lower())
+        if base is not None:
+            label = next(n for n in BASELINE_NAMES if n.lower() == spec.lower())
+            return label, lambda: FactoryStepper(base, label=label)
+        from gp_opt import catalog
+
+        try:
+            genome = catalog.load(spec, grammar)
+        except (GpOptError, OSError) as exc:
+            raise GpOptError(f"unknown optimizer {spec!r}: not a baseline ({', '.join(BASELINE_NAMES)}), "
+                             f"a catalog name or a readable genome file ({exc})") from None
+        label = Path(spec).stem if spec.endswith(".json") else spec
+        return label, lambda: GenomeStepper(genome, label=label)
+    if hasattr(spec, "to_json"):
+        label = (spec.meta.get("name") if isinstance(getattr(spec, "meta", None), dict) else None) or "genome"
+        return label, lambda: GenomeStepper(spec, label=label)
+    if callable(spec):
+        label = getattr(spec, "label", getattr(spec, "__name__", "optimizer"))
+        return label, lambda: FactoryStepper(spec, label=label)
+    raise GpOptError(f"an optimizer is a name, a genome file, a genome or a factory, got {type(spec).__name__}")
+
+
+def _fmt_lr(lr: float) -> str:
+    return f"{lr:g}"
+
+
+def summarise(task: Task, label: str, runs: list[dict[str, Any]], lrs: Sequence[float]) -> dict[str, Any]:
+    """One table entry: the best lr (validation mean over seeds, every seed finished) and the test
+    scores there; ``status`` ``failed`` when no lr qualifies."""
+    metric, sign = task.metric, task.sign()
+    per_lr = []
+    for lr in lrs:
+        rs = [r for r in runs if r["lr"] == float(lr)]
+        ok = bool(rs) and all(r["status"] == "ok" for r in rs)
+        val = stats.mean_std([r["val"][metric] for r in rs])[0] if ok else math.nan
+        per_lr.append({"lr": float(lr), "ok": ok, "val_mean": val, "failed_runs": sum(r["status"] != "ok" for r in rs)})
+    entry: dict[str, Any] = {"task": task.name, "metric": metric, "higher_is_better": task.higher_is_better,
+                             "optimizer": label, "per_lr": per_lr,
+                             "failed_runs": sum(r["status"] != "ok" for r in runs), "runs": len(runs)}
+    good = [p for p in per_lr if p["ok"]]
+    if not good:
+        reasons = sorted({r.get("reason") or "failed" for r in runs if r["status"] != "ok"})
+        entry.update(status="failed", reason="no learning rate where every seed finished: " + "; ".join(reasons[:3]),
+                     best_lr=None, mean=math.nan, std=math.nan, test=[], val_mean=math.nan, edge=False)
+        return entry
+    best = max(good, key=lambda p: sign * p["val_mean"])
+    scores = [r["test"][metric] for r in runs if r["lr"] == best["lr"]]
+    mean, std = stats.mean_std(scores)
+    grid = sorted(float(x) for x in lrs)
+    entry.update(status="ok", reason=None, best_lr=best["lr"], val_mean=best["val_mean"], test=scores,
+                 mean=mean, std=std, n=len(scores),
+                 edge=len(grid) > 1 and best["lr"] in (grid[0], grid[-1]),
+                 extra={k: stats.mean_std([r["test"][k] for r in runs if r["lr"] == best["lr"]])[0]
+                        for k in runs[0]["test"] if k != metric})
+    return entry
+
+
+def run_transfer(optimizers: Sequence[Any], tasks: Sequence[Task], *, seeds: int = 5,
+                 lrs: Sequence[float] | None = None, reference: str = REFERENCE, batched: bool = True,
+                 grammar: Any = None, out_dir: str | Path | None = None,
+                 progress: Callable[[str], None] | None = print) -> dict[str, Any]:
+    """Train every optimizer on every task, ``seeds`` seeds x ``lrs`` (default: the first task's
+    grid, the same for every task and optimizer), and return ``{"config", "entries", "runs"}``.
+    The reference optimizer is added when missing. Writes the tables to ``out_dir`` if given."""
+    if seeds < 1:
+        raise GpOptError(f"--seeds must be >= 1, got {seeds}")
+    if not tasks:
+        raise GpOptError("no transfer task given")
+    grid = [float(x) for x in (lrs if lrs is not None else tasks[0].lrs)]
+    if not grid or not all(math.isfinite(x) and x > 0 for x in grid):
+        raise GpOptError(f"learning rates must be positive numbers, got {grid}")
+    resolved = [resolve_optimizer(o, grammar) for o in optimizers]  # every name checked before training
+    labels = [lab for lab, _ in resolved]
+    ref_label = resolve_optimizer(reference, grammar)[0]
+    if ref_label not in labels:
+        resolved.insert(0, resolve_optimizer(reference, grammar))
+        labels.insert(0, ref_label)
+    if len(set(labels)) != len(labels):
+        raise GpOptError(f"an optimizer is named twice: {', '.join(labels)}")
+    config = {"tasks": [{"name": t.name, "description": t.describe(), "metric": t.metric,
+                         "higher_is_better": t.higher_is_better, "steps": t.steps, "batch": t.batch,
+                         "warmup_steps": t.warmup_steps} for t in tasks],
+              "optimizers": labels, "reference": ref_label,
+              "seeds": list(range(seeds)), "lrs": grid, "batched": batched, "test": stats.TEST, "alpha": stats.ALPHA,
+              "selection": "best mean validation metric over seeds, among lrs where every seed finished",
+              "torch": torch.__version__, "threads": torch.get_num_threads()}
+    entries, all_runs = [], []
+    t_start = time.perf_counter()
+    for task in tasks:
+        for label, make in resolved:
+            t0 = time.perf_counter()
+            runs = train_members(task, make(), seeds=list(range(seeds)), lrs=grid, batched=batched)
+            for r in runs:
+                all_runs.append({"task": task.name, "optimizer": label, **r})
+            entry = summarise(task, label, runs, grid)
+            entry["seconds"] = time.perf_counter() - t0
+            entries.append(entry)
+            if progress:
+                shown = (f"{entry['mean']:.4g} ± {entry['std']:.2g} at lr {_fmt_lr(entry['best_lr'])}"
+                         if entry["status"] == "ok" else f"FAILED ({entry['reason']})")
+                progress(f"  {task.name:<16} {label:<14} {task.metric} {shown}  [{entry['seconds']:.1f}s]")
+    _compare(entries, config["reference"])
+    result = {"config": config, "entries": entries, "runs": all_runs,
+              "seconds": time.perf_counter() - t_start}
+    if out_dir is not None:
+        write_outputs(result, out_dir)
+    return result
+
+
+def _compare(entries: list[dict[str, Any]], reference: str) -> None:
+    by_task: dict[str, dict[str, dict]] = {}
+    for e in entries:
+        by_task.setdefault(e["task"], {})[e["optimizer"]] = e
+    for e in entries:
+        ref = by_task[e["task"]].get(reference)
+        if e["optimizer"] == reference:
+            e["vs_reference"] = {"verdict": "ref"}
+        elif e["status"] != "ok" or ref is None or ref["status"] != "ok":
+            e["vs_reference"] = {"verdict": "n/a", "diff": math.nan, "p": math.nan}
+        else:
+            e["vs_reference"] = stats.compare(e["test"], ref["test"], e["higher_is_better"])
+
+
+# ---------------------------------------------------------------------------------------------
+# output
+
+
+def _num(x: Any, spec: str = ".4g") -> str:
+    return "" if x is None or (isinstance(x, float) and not math.isfinite(x)) else format(x, spec)
+
+
+def markdown(result: dict[str, Any]) -> str:
+    """The tables as Markdown: one per task, optimizers as rows."""
+    cfg = result["config"]
+    ref = cfg["reference"]
+    lines = ["# Transfer suite", "",
+             f"Optimizers: {', '.join(cfg['optimizers'])}. Seeds: {len(cfg['seeds'])}. "
+             f"Learning-rate grid (the same for every optimizer and task): {', '.join(_fmt_lr(x) for x in cfg['lrs'])}.",
+             "",
+             f"Each cell: test metric, mean ± sample std over seeds, at the optimizer's best learning rate, "
+             f"chosen by {cfg['selection']}. `*` marks a best lr at the edge of the grid (the grid may be "
+             f"too narrow for it). Versus {ref}: {cfg['test']}, alpha {cfg['alpha']}: win / tie / loss.", ""]
+    for tcfg in cfg["tasks"]:
+        rows = [e for e in result["entries"] if e["task"] == tcfg["name"]]
+        arrow = "higher" if tcfg["higher_is_better"] else "lower"
+        lines += [f"## {tcfg['name']}", "", f"{tcfg['description']}; warm-up {tcfg['warmup_steps']} steps.", "",
+                  f"| optimizer | test {tcfg['metric']} ({arrow} is better) | best lr | val {tcfg['metric']} | "
+                  f"diff vs {ref} | p | vs {ref} | failed runs |",
+                  "|---|---|---|---|---|---|---|---|"]
+        for e in rows:
+            v = e.get("vs_reference", {})
+            if e["status"] == "ok":
+                cell = f"{e['mean']:.4f} ± {e['std']:.4f}"
+                lr = _fmt_lr(e["best_lr"]) + ("*" if e["edge"] else "")
+            else:
+                cell, lr = f"failed: {e['reason']}", ""
+            lines.append(f"| {e['optimizer']} | {cell} | {lr} | {_num(e['val_mean'], '.4f')} | "
+                         f"{_num(v.get('diff'), '+.4f')} | {_num(v.get('p'), '.3g')} | {v.get('verdict', '')} | "
+                         f"{e['failed_runs']}/{e['runs']} |")
+        lines.append("")
+    tally: dict[str, dict[str, int]] = {}
+    for e in result["entries"]:
+        verdict = e.get("vs_reference", {}).get("verdict")
+        if verdict in ("win", "tie", "loss", "n/a"):
+            tally.setdefault(e["optimizer"], {"win": 0, "tie": 0, "loss": 0, "n/a": 0})[verdict] += 1
+    if tally:
+        lines += [f"## Summary versus {ref}", "", "| optimizer | wins | ties | losses | n/a |", "|---|---|---|---|---|"]
+        for name, c in tally.items():
+            lines.append(f"| {name} | {c['win']} | {c['tie']} | {c['loss']} | {c['n/a']} |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+CSV_FIELDS = ["task", "metric", "higher_is_better", "optimizer", "status", "best_lr", "edge", "n", "mean", "std",
+              "val_mean", "diff_vs_reference", "p", "verdict", "failed_runs", "runs", "seconds", "reason"]
+RUN_FIELDS = ["task", "optimizer", "seed", "lr", "status", "steps", "train_loss", "val", "test", "reason"]
+
+
+def _csv(result: dict[str, Any]) -> str:
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, CSV_FIELDS, lineterminator="\n")
+    w.writeheader()
+    for e in result["entries"]:
+        v = e.get("vs_reference", {})
+        w.writerow({**{k: e.get(k) for k in CSV_FIELDS}, "diff_vs_reference": v.get("diff"), "p": v.get("p"),
+                    "verdict": v.get("verdict"), "n": e.get("n", 0)})
+    return buf.getvalue()
+
+
+def _runs_csv(result: dict[str, Any]) -> str:
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, RUN_FIELDS, lineterminator="\n")
+    w.writeheader()
+    for r in result["runs"]:
+        metric = next(e["metric"] for e in result["entries"] if e["task"] == r["task"])
+        w.writerow({**{k: r.get(k) for k in RUN_FIELDS}, "val": r["val"].get(metric), "test": r["test"].get(metric)})
+    return buf.getvalue()
+
+
+def _jsonable(x: Any) -> Any:
+    if isinstance(x, float) and not math.isfinite(x):
+        return None  # JSON has no NaN; a missing number is null
+    if isinstance(x, dict):
+        return {k: _jsonable(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_jsonable(v) for v in x]
+    return x
+
+
+def report_json(result: dict[str, Any]) -> dict[str, Any]:
+    """The summary ``gp-opt report`` reads from ``RUN_DIR/transfer/results.json`` (docs/report.md):
+    one row per task and optimizer with per-seed test ``scores`` at the best lr and ``vs_adam``.
+    Tasks differ in metric and direction: the top-level ``metric``/``higher_is_better`` describe
+    them all only when they agree; each row also carries its own ``metric`` and ``higher_is_better``."""
+    cfg = result["config"]
+    metrics = {t["name"]: t["metric"] for t in cfg["tasks"]}
+    directions = {t["name"]: t["higher_is_better"] for t in cfg["tasks"]}
+    same = len(set(metrics.values())) == 1 and len(set(directions.values())) == 1
+    metric = ("test " + next(iter(metrics.values()))) if same else \
+        "test metric: " + ", ".join(f"{n} {m} ({'higher' if directions[n] else 'lower'} is better)"
+                                    for n, m in metrics.items())
+    rows = []
+    for e in result["entries"]:
+        verdict = e.get("vs_reference", {}).get("verdict")
+        row = {"optimizer": e["optimizer"], "task": e["task"], "scores": e["test"], "best_lr": e["best_lr"],
+               "status": e["status"], "metric": e["metric"], "higher_is_better": e["higher_is_better"]}
+        if verdict in ("win", "tie", "loss"):
+            row["vs_adam"] = verdict
+        if e["status"] != "ok":
+            row["reason"] = e["reason"]
+        rows.append(row)
+    return {"metric": metric, "higher_is_better": all(directions.values()) if same else
+            sum(directions.values()) >= len(directions) / 2, "higher_is_better_by_task": directions,
+            "reference": cfg["reference"], "test": cfg["test"], "tasks": list(metrics), "results": rows}
+
+
+def write_outputs(result: dict[str, Any], out_dir: str | Path) -> dict[str, Path]:
+    """Write ``results.json`` (the report's summary, :func:`report_json`), ``transfer.json`` (everything), ``transfer.md``, ``transfer.csv`` (one row per task and
+    optimizer) and ``runs.csv`` (one row per seed and lr) into ``out_dir``; returns the paths."""
+    from gp_opt.rundir import atomic_write_text
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    texts = {"results": json.dumps(_jsonable(report_json(result)), indent=1) + "\n",
+             "json": json.dumps(_jsonable(result), indent=1) + "\n", "markdown": markdown(result),
+             "csv": _csv(result), "runs": _runs_csv(result)}
+    paths = {}
+    for key, text in texts.items():
+        paths[key] = out / FILES[key]
+        atomic_write_text(paths[key], text)
+    return paths
