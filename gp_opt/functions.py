@@ -29,6 +29,8 @@ class GpFunction(sp.Function):
     latex_name = ""
     # Python source of the torch function for elementwise functions; None for ctx calls.
     torch_call: str | None = None
+    # The same function in JAX (gp_opt.printer.jax_source).
+    jax_call: str | None = None
     # For ops needing an engine: "stateful", "stochastic" or "tensorwise".
     kind = "scalar"
 
@@ -44,6 +46,7 @@ class I1e(GpFunction):
     nargs = 1
     latex_name = "i_{1e}"
     torch_call = "torch.special.i1e"
+    jax_call = "jax.scipy.special.i1e"
 
     @classmethod
     def eval(cls, x):
@@ -64,6 +67,7 @@ class Softplus(GpFunction):
     nargs = 1
     latex_name = "softplus"
     torch_call = "torch.nn.functional.softplus"
+    jax_call = "jax.nn.softplus"
 
     def _eval_evalf(self, prec):
         x = self.args[0]._to_mpmath(prec)
@@ -135,6 +139,8 @@ ENGINE_CALLS = {"Drop": "dropout", "Norm": "norm", "EMA": "ema", "Delta": "delta
 
 # ---------------------------------------------------------------- tensor kernels
 # Pure functions: (input, state, ...) -> (output, new state). Engines own where state lives.
+# ``xp`` is the array library (torch when None; jax.numpy for the JAX engine of
+# gp_opt.optim.optax, which copies these very functions into the modules it writes).
 
 def ema_kernel(x, state, t, beta):
     """EMA with bias correction; ``t`` is the 0-based step. Returns (output, new state)."""
@@ -147,18 +153,22 @@ def delta_kernel(x, state):
     return x - state, x
 
 
-def running_max_kernel(x, state):
+def running_max_kernel(x, state, xp=None):
     """Running maximum; state starts at 0."""
-    state = torch.maximum(state, x)
+    state = (xp or torch).maximum(state, x)
     return state, state
 
 
-def dropout_kernel(x, p, generator=None):
-    """Dropout that always drops (it is part of the update rule, not a training-only layer)."""
-    keep = torch.empty_like(x).bernoulli_(1.0 - p, generator=generator)
+def dropout_kernel(x, p, generator=None, keep=None):
+    """Dropout that always drops (it is part of the update rule, not a training-only layer).
+
+    ``keep``: a 0/1 mask drawn elsewhere (another backend's random numbers) instead of torch's.
+    """
+    if keep is None:
+        keep = torch.empty_like(x).bernoulli_(1.0 - p, generator=generator)
     return x * keep / (1.0 - p)
 
 
-def norm_kernel(x, norms):
+def norm_kernel(x, norms, xp=None):
     """x / max(1, ||x||) given the per-tensor norms already broadcast to x's shape."""
-    return x / torch.clamp_min(norms, 1.0)
+    return x / (xp or torch).clip(norms, min=1.0)

@@ -1,8 +1,9 @@
-"""Write a sympy expression as straight-line PyTorch source.
+"""Write a sympy expression as straight-line PyTorch (or JAX) source.
 
 This one printer is how every grammar primitive gets its torch form, so the compiled optimizer,
 the batched integrity check and ``gp-opt export --torch`` all run the very maths the grammar
-states.
+states. :func:`jax_source` is the same walk with JAX's names (``jnp.exp``, ...), for
+:mod:`gp_opt.optim.optax` and ``gp-opt export --optax``.
 
 >>> import sympy as sp
 >>> x, y = sp.symbols("x y")
@@ -32,6 +33,31 @@ _TORCH_FUNCS = {
 }
 
 
+#: The same functions in JAX (``jnp`` is ``jax.numpy`` in the generated code).
+_JAX_FUNCS = {
+    sp.exp: "jnp.exp",
+    sp.log: "jnp.log",
+    sp.Abs: "jnp.abs",
+    sp.sign: "jnp.sign",
+    sp.erf: "jax.scipy.special.erf",
+    sp.erfc: "jax.scipy.special.erfc",
+    sp.asinh: "jnp.arcsinh",
+    sp.atan: "jnp.arctan",
+    sp.tanh: "jnp.tanh",
+    sp.cos: "jnp.cos",
+    sp.sin: "jnp.sin",
+}
+
+#: Per backend: elementwise functions, sqrt, max/min of two arrays, max/min with a number, and
+#: the attribute of a :class:`~gp_opt.functions.GpFunction` naming its elementwise call.
+_BACKENDS = {
+    "torch": dict(funcs=_TORCH_FUNCS, sqrt="torch.sqrt", max="torch.maximum", min="torch.minimum",
+                  max_c="torch.clamp({}, min={})", min_c="torch.clamp({}, max={})", call="torch_call"),
+    "jax": dict(funcs=_JAX_FUNCS, sqrt="jnp.sqrt", max="jnp.maximum", min="jnp.minimum",
+                max_c="jnp.maximum({}, {})", min_c="jnp.minimum({}, {})", call="jax_call"),
+}
+
+
 class TorchPrinterError(ValueError):
     pass
 
@@ -45,9 +71,23 @@ def _number(e: sp.Expr) -> str:
 _ADD, _MUL, _NEG, _POW, _ATOM = 10, 20, 25, 30, 40
 
 
+def jax_source(expr: sp.Expr, names: dict[sp.Symbol, str] | None = None,
+               ctx: str = "ctx", key: str | None = None) -> str:
+    """Python source computing ``expr`` with JAX (``jnp``, ``jax.scipy.special``, ``jax.nn``).
+
+    The same printer as :func:`torch_source` (same structure, same order of operations), with
+    JAX's names; engine functions print as ``ctx.<method>(...)`` for a JAX engine.
+
+    >>> x, y = sp.symbols("x y")
+    >>> jax_source(sp.Max(x, 0) / sp.sqrt(1 + sp.erf(y)**2))
+    'jnp.maximum(x, 0.0) / jnp.sqrt(jax.scipy.special.erf(y) ** 2 + 1)'
+    """
+    return torch_source(expr, names, ctx=ctx, key=key, backend="jax")
+
+
 def torch_source(expr: sp.Expr, names: dict[sp.Symbol, str] | None = None,
                  ctx: str = "ctx", key: str | None = None,
-                 scalars: frozenset[sp.Symbol] | None = None) -> str:
+                 scalars: frozenset[sp.Symbol] | None = None, backend: str = "torch") -> str:
     """Python source computing ``expr`` with torch.
 
     ``names`` maps symbols to variable names (default: the symbol's own name). Engine functions
@@ -64,7 +104,10 @@ def torch_source(expr: sp.Expr, names: dict[sp.Symbol, str] | None = None,
     'torch.add(3 * g / 10, v, alpha=0.7 * k)'
     """
     names = names or {}
+    lib = _BACKENDS[backend]
     fuse = scalars is not None
+    if fuse and backend != "torch":
+        raise TorchPrinterError("scalars= (fused torch.add) is a torch-only form")
     scalar_syms = scalars or frozenset()
 
     def is_scalar(e: sp.Expr) -> bool:
@@ -140,33 +183,34 @@ def torch_source(expr: sp.Expr, names: dict[sp.Symbol, str] | None = None,
         if e.is_Pow:
             base, exp = e.args
             if exp == sp.S.Half:
-                return f"torch.sqrt({p(base)[0]})", _ATOM
+                return f"{lib['sqrt']}({p(base)[0]})", _ATOM
             if exp.is_number and exp.is_negative:
                 return f"1 / {at(sp.Pow(base, -exp), _POW)}", _MUL
             return f"{at(base, _POW + 1)} ** {at(exp, _POW + 1)}", _POW
         if isinstance(e, (sp.Max, sp.Min)):
-            fn, bound = ("torch.maximum", "min") if isinstance(e, sp.Max) else ("torch.minimum", "max")
+            fn, with_c = (lib["max"], lib["max_c"]) if isinstance(e, sp.Max) else (lib["min"], lib["min_c"])
             consts = [a for a in e.args if a.is_number]
             others = [a for a in e.args if not a.is_number]
             out = p(others[0])[0]
             for a in others[1:]:
                 out = f"{fn}({out}, {p(a)[0]})"
             for c in consts:
-                out = f"torch.clamp({out}, {bound}={float(sp.N(c, 17))!r})"
+                out = with_c.format(out, repr(float(sp.N(c, 17))))
             return out, _ATOM
         if isinstance(e, sp.Mod):
             # `%` binds like `*` in Python: keep it parenthesised inside any product
             return f"{at(e.args[0], _MUL + 1)} % {at(e.args[1], _MUL + 1)}", _ADD + 1
-        if e.func in _TORCH_FUNCS:
-            return f"{_TORCH_FUNCS[e.func]}({p(e.args[0])[0]})", _ATOM
+        if e.func in lib["funcs"]:
+            return f"{lib['funcs'][e.func]}({p(e.args[0])[0]})", _ATOM
         if isinstance(e, F.GpFunction):
-            if e.torch_call:
-                return f"{e.torch_call}({p(e.args[0])[0]})", _ATOM
+            call = getattr(e, lib["call"])
+            if call:
+                return f"{call}({p(e.args[0])[0]})", _ATOM
             method = F.ENGINE_CALLS[type(e).__name__]
             extra = "".join(", " + _number(sp.N(a, 17)) for a in e.args[1:])
             k = "" if key is None else f", key={key!r}"
             return f"{ctx}.{method}({p(e.args[0])[0]}{extra}{k})", _ATOM
-        raise TorchPrinterError(f"no torch form for {type(e).__name__}: {e}")
+        raise TorchPrinterError(f"no {backend} form for {type(e).__name__}: {e}")
 
     return p(sp.sympify(expr))[0]
 

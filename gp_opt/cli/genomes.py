@@ -101,11 +101,20 @@ def cmd_catalog(args) -> int:
 
 
 def cmd_export(args) -> int:
-    """Write a standalone optimizer module (torch only) with the equation as straight-line code."""
+    """Write a standalone optimizer module with the equation as straight-line code: a torch
+    optimizer (--torch, needs torch only) and/or an optax transformation (--optax, needs jax,
+    optax and numpy only)."""
+    from gp_opt.errors import GpOptError
     from gp_opt.optim import export_torch
+    from gp_opt.optim.optax import export_optax
+    if not (args.torch or args.optax):
+        raise GpOptError("export: give --torch OUT.py and/or --optax OUT.py")
     genome = common.load(args.genome, args)
-    export_torch(genome, args.torch, name=common.title(genome, args.genome))
-    print(f"wrote {args.torch}", file=sys.stderr)
+    name = common.title(genome, args.genome)
+    for path, write in ((args.torch, export_torch), (args.optax, export_optax)):
+        if path:
+            write(genome, path, name=name)
+            print(f"wrote {path}", file=sys.stderr)
     return 0
 
 
@@ -147,8 +156,10 @@ def register(sub) -> None:
     p.add_argument("-l", "--long", action="store_true", help="with each entry's description")
     p.set_defaults(func=cmd_catalog)
 
-    p = sub.add_parser("export", help="a standalone torch optimizer module", description=cmd_export.__doc__)
+    p = sub.add_parser("export", help="a standalone torch optimizer or optax module", description=cmd_export.__doc__)
     p.add_argument("genome", metavar="NAME|FILE", help="a catalog name or a genome JSON file")
-    p.add_argument("--torch", required=True, metavar="OUT.py", help="the module to write")
+    p.add_argument("--torch", metavar="OUT.py", help="write a torch.optim.Optimizer module (torch only)")
+    p.add_argument("--optax", metavar="OUT.py",
+                   help="write an optax.GradientTransformation module (jax, optax, numpy only)")
     common.add_grammar_option(p)
     p.set_defaults(func=cmd_export)

@@ -51,13 +51,20 @@ def _node_var(name: str) -> str:
     return "n_" + name
 
 
+def _torch_op(op, args: Sequence[str], key: str, ctx: str) -> str:
+    return op.torch_source(*args, key=key, ctx=ctx)
+
+
 def body_lines(genome: OptimizerGenome, decay_ref: Callable[[int], str] = lambda k: f"d[{k}]",
                full: Callable[[str], str] = lambda v: f"ctx.full({v})",
-               ctx: str = "ctx") -> tuple[list[str], list[tuple[str, str, DecayGenome]], str]:
+               ctx: str = "ctx", op_source: Callable = _torch_op,
+               ) -> tuple[list[str], list[tuple[str, str, DecayGenome]], str]:
     """The straight-line lines computing ``U`` from variables ``o_<operand>``.
 
     Returns ``(lines, decayed_edges, u_var)``; ``decayed_edges[k]`` is the edge whose decay value
     the lines read as ``decay_ref(k)``. Engine ops print as ``ctx.<method>(..., key=<node>)``.
+    ``op_source(op, args, key, ctx)`` prints one op (default: its torch form; the JAX engine
+    passes the JAX printer).
     """
     grammar = genome.grammar
     lines: list[str] = []
@@ -81,7 +88,7 @@ def body_lines(genome: OptimizerGenome, decay_ref: Callable[[int], str] = lambda
                 is_full[var] = True
             args.append(var)
         out = _node_var(node)
-        src = op.torch_source(*args, key=node, ctx=ctx)
+        src = op_source(op, args, node, ctx)
         lines.append(f"{out} = {src}  # {node} = {genome.op(node)}({', '.join(genome.inputs(node))})")
         is_full[out] = any(is_full[a] for a in args) or op.kind != "scalar"
     u = _node_var(OUTPUT)

@@ -1,0 +1,399 @@
+"""Any genome as an ``optax.GradientTransformation`` (JAX), and as a standalone optax module.
+
+:func:`optax_source` writes a module that needs only jax, optax and numpy; its update is the
+genome as straight-line ``jax.numpy`` code printed from the grammar's single definitions by
+:func:`gp_opt.printer.jax_source` (the same printer walk as the torch forms, with JAX's names),
+the decay functions node by node likewise, the engine kernels (ema, delta, running max, dropout,
+norm) copied from :mod:`gp_opt.functions` and the base schedules from
+:mod:`gp_opt.optim.schedules` by ``inspect.getsource`` -- no second copy of any op's maths.
+:func:`optax_transformation` runs that very source (``exec``) and returns its transformation, so
+the library and ``gp-opt export NAME --optax out.py`` are one code path.
+
+The transformation is SPEC section 1 as :class:`~gp_opt.optim.EvolvedOptimizer` runs it:
+
+* ``lr_t = learning_rate * base(t)`` (one-cycle cosine, warm-up ``W``, hold ``H``; with
+  ``base_schedule=False`` ``learning_rate`` as is, which may then be an optax schedule
+  ``count -> lr``), the one-cycle momentum ``mu_t``, each decay function from a table, every
+  schedule clamped at ``t = T - 1`` past the end;
+* moving averages, stateful nodes and the momentum buffer per leaf; bias corrections from the
+  step count (every leaf gets an update each step, so this is each parameter's own count);
+* momentum ``none`` / ``momentum`` / ``nesterov`` and the sign flip;
+* ``norm`` over each whole leaf; dropout from ``jax.random`` (a key in the state, split per
+  step, folded per leaf and node: reproducible, but not torch's random numbers);
+* ``weight_decay``: decoupled, ``-lr_t * weight_decay * w`` added to the update (needs
+  ``params``); ``maximize``: the gradients are negated;
+* bfloat16/float16 leaves keep float32 state and compute in float32; complex leaves are stepped
+  as (real, imaginary) pairs, like ``torch.view_as_real``.
+
+The update it returns is added with ``optax.apply_updates`` and is ``jit``-able; ``init`` and
+``update`` take any pytree.
+
+>>> from gp_opt import catalog
+>>> tx = optax_transformation(catalog.get("Opt6"), learning_rate=1e-3, total_steps=1000)  # doctest: +SKIP
+>>> state = tx.init(params)                                                               # doctest: +SKIP
+>>> updates, state = jax.jit(tx.update)(grads, state, params)                            # doctest: +SKIP
+"""
+from __future__ import annotations
+
+import functools
+import inspect
+import re
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import sympy as sp
+
+from gp_opt import functions as F
+from gp_opt.errors import GpOptError
+from gp_opt.genome import OUTPUT, DecayGenome, OptimizerGenome
+from gp_opt.grammar import G, W
+from gp_opt.optim import schedules as S
+from gp_opt.optim.compile import body_lines
+from gp_opt.optim.export import _class_name, _latex
+from gp_opt.printer import jax_source
+
+__all__ = ["optax_transformation", "optax_source", "export_optax", "function_name"]
+
+
+class MissingJaxError(GpOptError):
+    """jax/optax are not installed (the optional extra ``gp_opt[jax]``)."""
+
+
+def function_name(name: str) -> str:
+    """The module's transformation function name: ``Opt6`` -> ``opt6`` (optax's lower-case style)."""
+    ident = _class_name(name)
+    snake = re.sub(r"(?<=[a-z0-9])([A-Z])", r"_\1", ident).lower()
+    return snake if snake.isidentifier() else ident.lower()
+
+
+def _jax_op(op, args, key, ctx) -> str:
+    return jax_source(op.sympy(*(sp.Symbol(a) for a in args)), ctx=ctx, key=key)
+
+
+def _decay_function(k: int, decay: DecayGenome, edge: str) -> str:
+    """One decay function as node-by-node JAX code (the order ``DecayGenome.values`` uses)."""
+    grammar = decay.grammar
+    lines = [f"def decay_{k}(t, T):", f'    """Decay function on edge {edge}: {decay!r}."""']
+    done: set[str] = set()
+
+    def var(node: str) -> str:
+        return ("s_" if decay.is_leaf(node) else "n_") + node
+
+    def emit(node: str) -> None:
+        if node in done:
+            return
+        done.add(node)
+        if decay.is_leaf(node):
+            src = jax_source(grammar.schedules[node].expr)
+            lines.append(f"    {var(node)} = jnp.broadcast_to(jnp.asarray({src}, dtype=t.dtype), t.shape)"
+                         f"  # {grammar.schedules[node].label}")
+            return
+        for s in decay.inputs(node):
+            emit(s)
+        op = grammar.ops[decay.op(node)]
+        src = _jax_op(op, [var(s) for s in decay.inputs(node)], None, "ctx")
+        lines.append(f"    {var(node)} = jnp.broadcast_to(jnp.asarray({src}, dtype=t.dtype), t.shape)  "
+                     f"# {node} = {decay.op(node)}({', '.join(decay.inputs(node))})")
+
+    emit(OUTPUT)
+    lines.append(f"    return {var(OUTPUT)}")
+    return "\n".join(lines)
+
+
+def _momentum_lines(momentum: str, sign: int, u: str) -> list[str]:
+    """SPEC section 1's momentum forms, functional: the change, the new ``m`` into ``new``.
+
+    The same arithmetic, in the same order, as :func:`gp_opt.optim.compile.momentum_lines`.
+    """
+    if momentum == "none":
+        return [f"return {u} * ({'-lr' if sign > 0 else 'lr'}), new"]
+    op = "-" if sign > 0 else "+"
+    lines = [f"m = state['m'] * mu {op} lr * {u}", "new['m'] = m"]
+    if momentum == "momentum":
+        return lines + ["return m, new"]
+    if momentum == "nesterov":
+        return lines + [f"return m * mu {op} lr * {u}, new"]
+    raise ValueError(f"unknown momentum type {momentum!r}")
+
+
+def _update_source(genome: OptimizerGenome) -> tuple[str, list, list[str], bool]:
+    """The update function's source; returns (source, decayed edges, state keys, needs w)."""
+    grammar = genome.grammar
+    operands = genome.active_operands()
+    exprs = {n: grammar.operands[n].expr for n in operands}
+    used = set().union(*(e.free_symbols for e in exprs.values())) if exprs else set()
+    states = [s for s in grammar.states.values() if {s.raw, s.hat} & used]
+    names: dict[sp.Symbol, str] = {G: "g", W: "w"}
+    subs: dict[sp.Symbol, sp.Expr] = {}
+    body = ["new = {}"]
+    for s in states:
+        # the moving average as torch's lerp_ computes it (weight < 0.5): m + (1-beta) (x - m);
+        # its bias correction a number folded into the operands reading the corrected value
+        k = sp.Symbol(f"k_{s.name}", positive=True)
+        names[s.raw], names[k] = f"ma_{s.name}", f"k_{s.name}"
+        subs[s.hat] = k * s.raw
+        body.append(f"ma_{s.name} = state[{s.name!r}] + {1.0 - s.beta!r} * "
+                    f"({jax_source(s.input, names)} - state[{s.name!r}])  # EMA_{s.beta:g}({s.input})")
+        body.append(f"new[{s.name!r}] = ma_{s.name}")
+        body.append(f"k_{s.name} = 1.0 / (1.0 - {s.beta!r} ** (t + 1))")
+    for n in operands:
+        op = grammar.operands[n]
+        if op.is_constant:
+            value = int(op.expr) if op.expr.is_Integer else float(op.expr)
+            body.append(f"o_{n} = ctx.const({value!r})  # {op.label}")
+        else:
+            body.append(f"o_{n} = {jax_source(op.expr.xreplace(subs), names)}  # {op.label}")
+    lines, edges, u = body_lines(genome, op_source=_jax_op)
+    body += lines
+    body.append("new.update(ctx.new)  # the stateful nodes' buffers")
+    body += _momentum_lines(genome.momentum, genome.sign, u)
+    node_states = [n for n in genome.active_inner_nodes() if grammar.op(genome.op(n)).kind == "stateful"]
+    keys = [s.name for s in states] + node_states + (["m"] if genome.momentum != "none" else [])
+    needs_w = any(W in e.free_symbols for e in exprs.values())
+    src = ("def update(g, w, state, ctx, t, lr, mu, d):\n"
+           '    """The weight change of one leaf at its update t (0-based), and its new state."""\n'
+           + "".join(f"    {line}\n" for line in body))
+    return src, edges, keys, needs_w
+
+
+_CTX = '''
+class _Ctx:
+    """Serves the ops that keep state, draw random numbers or reduce over the leaf."""
+
+    def __init__(self, state, t, like, key):
+        self.state, self.t, self.like, self.key = state, t, like, key
+        self.new = {}
+
+    def const(self, value):
+        return jnp.asarray(value, dtype=self.like.dtype)
+
+    def full(self, x):
+        return jnp.zeros_like(self.like) + x
+
+    def ema(self, x, beta, key):
+        out, self.new[key] = ema_kernel(x, self.state[key], self.t, beta)
+        return out
+
+    def delta(self, x, key):
+        out, self.new[key] = delta_kernel(x, self.state[key])
+        return out
+
+    def running_max(self, x, key):
+        out, self.new[key] = running_max_kernel(x, self.state[key], jnp)
+        return out
+
+    def dropout(self, x, p, key=None):
+        draw = jax.random.fold_in(self.key, NODES.index(key))
+        keep = jax.random.bernoulli(draw, 1.0 - p, x.shape).astype(x.dtype)
+        return dropout_kernel(x, p, keep=keep)
+
+    def norm(self, x, key=None):
+        return norm_kernel(x, jnp.linalg.norm(x.ravel()), jnp)
+'''
+
+_TRANSFORM = '''
+class EvolvedState(NamedTuple):
+    """The transformation's state: step count, one pytree per state key, random key."""
+
+    count: Any
+    buffers: dict
+    key: Any
+
+
+def _compute_dtype(dtype):
+    return jnp.float32 if dtype in (jnp.bfloat16, jnp.float16) else dtype
+
+
+def _as_real(x):
+    """A complex leaf as (real, imaginary) pairs on a last axis (torch.view_as_real)."""
+    return jnp.stack([jnp.real(x), jnp.imag(x)], axis=-1) if jnp.iscomplexobj(x) else x
+
+
+def _zeros_state(leaf):
+    real = _as_real(leaf)
+    return jnp.zeros(real.shape, _compute_dtype(real.dtype))
+
+
+def {fname}(learning_rate, total_steps, warmup_steps=0, hold_steps=0, momentum_schedule=True,
+        base_schedule=True, weight_decay=0.0, maximize=False, seed=0):
+    """{title}
+
+    ``learning_rate`` is the peak of the one-cycle cosine schedule (``warmup_steps`` of linear
+    warm-up, ``hold_steps`` at the peak, over ``total_steps``), a number, a one-element array,
+    or a callable ``count -> lr`` (an optax schedule; then usually ``base_schedule=False``).
+    ``momentum_schedule`` True uses the one-cycle momentum (0.95 -> 0.85 -> 0.95), False a
+    constant 0.9, a number that constant. Steps past ``total_steps`` reuse the last step's
+    values. ``weight_decay``: decoupled, ``-lr_t * weight_decay * w`` (``update`` then needs
+    ``params``). ``maximize``: ascend. ``seed``: the dropout ops' random key.
+    """
+    T, W, H = _check(total_steps, warmup_steps, hold_steps)
+    if not callable(learning_rate) and np.size(learning_rate) != 1:
+        raise ValueError(f"learning_rate must be a number or a one-element array, got shape {{np.shape(learning_rate)}}")
+    if not np.all(np.asarray(weight_decay) >= 0):
+        raise ValueError(f"weight_decay must be >= 0, got {{weight_decay!r}}")
+    # the schedules as tables over t = 0..T-1 (float64 when jax_enable_x64, else float32)
+    table_dtype = jnp.result_type(float)
+    ts = jnp.asarray(np.arange(T), dtype=table_dtype)
+    base = np.asarray(base_lr_table(T, W, H) if base_schedule else [1.0] * T, dtype=table_dtype)
+    ms = momentum_schedule
+    mus = np.asarray(momentum_table(T, W, H) if ms is True else [0.9 if ms is False else float(ms)] * T,
+                     dtype=table_dtype)
+    decays = [f(ts, float(T)) for f in DECAYS]
+    needs_w = NEEDS_W or bool(weight_decay)
+
+    def init(params):
+        leaves, treedef = jax.tree_util.tree_flatten(params)
+        buffers = {{k: treedef.unflatten([_zeros_state(x) for x in leaves]) for k in STATE_KEYS}}
+        return EvolvedState(jnp.zeros([], jnp.int32), buffers, jax.random.PRNGKey(seed))
+
+    def update(updates, state, params=None):
+        if needs_w and params is None:
+            raise ValueError("{fname}: this update reads the weights (an operand uses w, or "
+                             "weight_decay > 0): pass params to update()")
+        t = state.count
+        tc = jnp.clip(t, 0, T - 1)
+        peak = learning_rate(t) if callable(learning_rate) else learning_rate
+        lr = jnp.reshape(jnp.asarray(peak, dtype=table_dtype), ()) * jnp.asarray(base)[tc]
+        mu = jnp.asarray(mus)[tc]
+        d = [table[tc] for table in decays]
+        g_leaves, treedef = jax.tree_util.tree_flatten(updates)
+        w_leaves = treedef.flatten_up_to(params) if params is not None else [None] * len(g_leaves)
+        st_leaves = {{k: treedef.flatten_up_to(state.buffers[k]) for k in STATE_KEYS}}
+        key, step_key = jax.random.split(state.key) if STOCHASTIC else (state.key, state.key)
+        out, new_leaves = [], {{k: [] for k in STATE_KEYS}}
+        for i, (g, w) in enumerate(zip(g_leaves, w_leaves)):
+            was_complex = jnp.iscomplexobj(g)
+            g = _as_real(g)
+            dtype = _compute_dtype(g.dtype)
+            g = -g.astype(dtype) if maximize else g.astype(dtype)
+            w = None if w is None else _as_real(w).astype(dtype)
+            lr_i, mu_i = lr.astype(dtype), mu.astype(dtype)
+            st = {{k: st_leaves[k][i] for k in STATE_KEYS}}
+            ctx = _Ctx(st, t, g, jax.random.fold_in(step_key, i) if STOCHASTIC else None)
+            delta, new = update_leaf(g, w, st, ctx, t, lr_i, mu_i, [x.astype(dtype) for x in d])
+            if weight_decay:
+                delta = delta - (lr_i * weight_decay) * w
+            if was_complex:
+                delta = jax.lax.complex(delta[..., 0], delta[..., 1])
+            out.append(delta.astype(g_leaves[i].dtype))
+            for k in STATE_KEYS:
+                new_leaves[k].append(new[k])
+        buffers = {{k: treedef.unflatten(v) for k, v in new_leaves.items()}}
+        return treedef.unflatten(out), EvolvedState(optax.safe_int32_increment(t), buffers, key)
+
+    return optax.GradientTransformation(init, update)
+'''
+
+
+@functools.lru_cache(maxsize=None)
+def _copied_sources() -> tuple[str, str]:
+    """The engine kernels and base schedules, copied by ``inspect.getsource`` (read once)."""
+    kernels = [F.ema_kernel, F.delta_kernel, F.running_max_kernel, F.dropout_kernel, F.norm_kernel]
+    kernel_src = "\n\n".join(inspect.getsource(k).rstrip() for k in kernels)
+    sched_src = "\n\n".join(inspect.getsource(f).rstrip() for f in (
+        S._check, S.base_lr_factor, S.base_lr_table, S._linspace, S.momentum_table))
+    return kernel_src, sched_src
+
+
+def optax_source(genome: OptimizerGenome, name: str | None = None, latex: bool = True) -> str:
+    """The standalone module's source (see :func:`export_optax`).
+
+    ``latex=False`` leaves the LaTeX of the equation out of the docstring (it is documentation,
+    and sympy's printing can take a while: the library's in-memory module skips it).
+    """
+    name = str(name or genome.meta.get("name") or "evolved")
+    fname = function_name(name)
+    update_src, edges, keys, needs_w = _update_source(genome)
+    update_src = update_src.replace("def update(", "def update_leaf(", 1)
+    grammar = genome.grammar
+    kinds = {grammar.op(genome.op(n)).kind for n in genome.active_inner_nodes()}
+    kernel_src, sched_src = _copied_sources()
+    decays = "\n\n\n".join(_decay_function(k, dec, f"{s} -> {d}") for k, (s, d, dec) in enumerate(edges))
+
+    eq, sched = _latex(genome) if latex else (None, None)
+    desc = genome.meta.get("description")
+    doc = [f"{name}: an optimizer discovered with gp_opt, as a standalone optax transformation.", ""]
+    if desc:
+        doc += textwrap.wrap(str(desc), 96) + [""]
+    doc += [f"Genome: {genome!r}", f"Momentum: {genome.momentum}; "
+            + ("update sign flipped (w <- w + lr U)." if genome.sign < 0 else "w <- w - lr U."), ""]
+    if eq:
+        doc += ["Update U (LaTeX; decay functions written inline):", "", f"    {eq}", ""]
+    if sched:
+        doc += ["Learning-rate factor carried by its decay functions, lr_t = lr * base(t) * F(t) (LaTeX):",
+                "", f"    {sched}", ""]
+    doc += ["Base schedule: one-cycle cosine with linear warm-up and hold (SPEC section 1).", "",
+            "    import optax", f"    tx = {fname}(learning_rate=1e-3, total_steps=10_000, warmup_steps=500)",
+            "    state = tx.init(params)",
+            "    updates, state = tx.update(grads, state, params)",
+            "    params = optax.apply_updates(params, updates)", "",
+            "Written by gp_opt.optim.optax.export_optax; depends on jax, optax and numpy only."]
+    docstring = "\n".join(doc).replace('"""', "'''")
+    nodes = genome.inner_nodes()
+
+    parts = [
+        f'r"""{docstring}\n"""',
+        "import math\nfrom typing import Any, NamedTuple\n\nimport jax\nimport jax.numpy as jnp\n"
+        "import jax.scipy.special  # noqa: F401  (the printed special functions)\nimport numpy as np\nimport optax",
+        f'__all__ = ["{fname}", "EvolvedState", "update_leaf"]\n\n'
+        f"STATE_KEYS = {keys!r}\nNEEDS_W = {needs_w!r}\nSTOCHASTIC = {'stochastic' in kinds!r}\n"
+        f"NODES = {nodes!r}  # dropout ops fold their node's index into the step's random key\n"
+        f"# op kinds used: {sorted(kinds) or 'none'}",
+        "# ---------------------------------------------------------------- schedules\n"
+        f"MU_HIGH, MU_LOW = {S.MU_HIGH!r}, {S.MU_LOW!r}\n\n\n" + sched_src,
+        "# ---------------------------------------------------------------- decay functions\n"
+        + (decays + "\n\n" if decays else "") + f"DECAYS = [{', '.join(f'decay_{k}' for k in range(len(edges)))}]",
+        "# ---------------------------------------------------------------- kernels\n" + kernel_src,
+        _CTX.strip(),
+        "# ---------------------------------------------------------------- the update equation\n"
+        + update_src.rstrip(),
+        _TRANSFORM.format(fname=fname, title=f"The evolved optimizer {name} as an optax transformation "
+                                              "(see the module docstring).").strip(),
+    ]
+    return "\n\n\n".join(parts) + "\n"
+
+
+def export_optax(genome: OptimizerGenome, path: str | Path | None = None, name: str | None = None) -> str:
+    """Write ``genome`` as a standalone optax module (jax, optax, numpy only); return its source.
+
+    ``path`` None only returns the text. ``name`` (default: the genome's ``meta['name']``) names
+    the transformation function (lower case: ``Opt6`` -> ``opt6``). For the CLI verb
+    ``gp-opt export NAME|FILE --optax out.py``.
+    """
+    src = optax_source(genome, name)
+    compile(src, str(path or "<export>"), "exec")  # a bug here must never write a broken file
+    if path is not None:
+        Path(path).write_text(src)
+    return src
+
+
+def _namespace(genome: OptimizerGenome) -> tuple[dict[str, Any], str]:
+    try:
+        import jax  # noqa: F401
+        import optax  # noqa: F401
+    except ImportError as exc:
+        raise MissingJaxError(f"the optax transformation needs jax and optax ({exc}); "
+                              "pip install 'gp_opt[jax]'") from None
+    name = "evolved"
+    src = optax_source(genome, name, latex=False)
+    namespace: dict[str, Any] = {"__name__": f"gp_opt_optax_{id(genome):x}"}
+    exec(compile(src, f"<gp_opt optax {genome!r}>", "exec"), namespace)
+    return namespace, function_name(name)
+
+
+def optax_transformation(genome: OptimizerGenome, learning_rate: Any, total_steps: int,
+                         warmup_steps: int = 0, hold_steps: int = 0, momentum_schedule: bool | float = True,
+                         base_schedule: bool = True, weight_decay: float = 0.0, maximize: bool = False,
+                         seed: int = 0):
+    """``genome`` as an ``optax.GradientTransformation`` (see the module docstring).
+
+    Arguments as for :class:`~gp_opt.optim.EvolvedOptimizer` (``learning_rate`` is its ``lr``);
+    ``seed`` seeds the dropout ops. The transformation's state is ``EvolvedState(count,
+    buffers, key)``: ``buffers[key]`` is a pytree like the parameters for each state key
+    (``v``, ``s``, ``lam``, stateful nodes, ``m``), the same keys as the torch optimizer's.
+    """
+    namespace, fname = _namespace(genome)
+    return namespace[fname](learning_rate, total_steps, warmup_steps=warmup_steps, hold_steps=hold_steps,
+                            momentum_schedule=momentum_schedule, base_schedule=base_schedule,
+                            weight_decay=weight_decay, maximize=maximize, seed=seed)
