@@ -30,25 +30,26 @@ ray.cloudpickle.register_pickle_by_value(test_executors)
 
 
 @pytest.fixture(scope="module")
-def cluster():
-    """A local Ray instance for the module; yields its address (other drivers can join it)."""
+def ex():
+    """A local Ray instance for the module (4 logical CPUs) and one executor on it with two workers
+    (actors started once; the other 2 CPUs are for a second driver): one retry of a lost
+    evaluation."""
     if ray.is_initialized():
         pytest.skip("Ray is already initialised in this process")
-    executor = RayExecutor(num_cpus=2).start()
+    executor = RayExecutor(num_cpus=4, max_workers=2, max_retries=1).start()
     try:
-        yield ray.get_runtime_context().gcs_address
+        yield executor
     finally:
         executor.close()
 
 
-def test_same_log_as_in_process_plain_and_batched(cluster, tmp_path):
+def test_same_log_as_in_process_plain_and_batched(ex, tmp_path):
     run_search("toy", tmp_path / "ref", **RUN)
-    with RayExecutor() as ex:  # joins the module's instance
-        assert ex.slots == 2
-        run_search("toy", tmp_path / "ray", executor=ex, **RUN)
-        tb = make_toy_toolbox(seed=3)
-        tb.register("map", Batched(tmp_path / "groups.log"))
-        run_search("toy", tmp_path / "batched", executor=ex, toolbox=tb, **RUN)
+    assert ex.slots == 2
+    run_search("toy", tmp_path / "ray", executor=ex, **RUN)
+    tb = make_toy_toolbox(seed=3)
+    tb.register("map", Batched(tmp_path / "groups.log"))
+    run_search("toy", tmp_path / "batched", executor=ex, toolbox=tb, **RUN)
     assert strip_timing(tmp_path / "ray") == strip_timing(tmp_path / "ref")
     assert strip_timing(tmp_path / "batched") == strip_timing(tmp_path / "ref")
     groups = [json.loads(g) for g in (tmp_path / "groups.log").read_text().splitlines()]
@@ -70,7 +71,7 @@ def _kill_first_started(log: Path, after: int, killed: list, stop: threading.Eve
         time.sleep(0.005)
 
 
-def test_worker_killed_mid_evaluation_costs_one_retry_of_that_candidate(cluster, tmp_path):
+def test_worker_killed_mid_evaluation_costs_one_retry_of_that_candidate(ex, tmp_path):
     run_search("toy", tmp_path / "ref", **RUN)
     log = tmp_path / "started.log"
     tb = make_toy_toolbox(seed=3, evaluate=StartedToy(log, delay=0.3))
@@ -79,8 +80,7 @@ def test_worker_killed_mid_evaluation_costs_one_retry_of_that_candidate(cluster,
     killer = threading.Thread(target=_kill_first_started, args=(log, 4, killed, stop))
     killer.start()
     try:
-        with RayExecutor(max_retries=2) as ex:
-            run_search("toy", tmp_path / "ray", executor=ex, toolbox=tb, **RUN)
+        run_search("toy", tmp_path / "ray", executor=ex, toolbox=tb, **RUN)
     finally:
         stop.set()
         killer.join()
@@ -96,13 +96,12 @@ def test_worker_killed_mid_evaluation_costs_one_retry_of_that_candidate(cluster,
     assert all([pid, k] in starts for k, n in counts.items() if n == 2)
 
 
-def test_candidate_lost_on_every_attempt_is_a_failed_record_and_the_search_goes_on(cluster, tmp_path):
+def test_candidate_lost_on_every_attempt_is_a_failed_record_and_the_search_goes_on(ex, tmp_path):
     ref = run_search("toy", tmp_path / "ref", **RUN)
     doomed = ref.population[0].key
     log = tmp_path / "started.log"
     tb = make_toy_toolbox(seed=3, evaluate=StartedToy(log, doomed=[doomed]))
-    with RayExecutor(max_retries=1) as ex:
-        res = run_search("toy", tmp_path / "ray", executor=ex, toolbox=tb, **RUN)
+    res = run_search("toy", tmp_path / "ray", executor=ex, toolbox=tb, **RUN)
     lines = [json.loads(x) for x in (tmp_path / "ray" / "candidates.jsonl").read_text().splitlines()]
     rec = next(x["record"] for x in lines if x["key"] == doomed)
     assert rec["status"] == FAILED and "evaluation lost 2 times (ray)" in rec["reason"]
@@ -110,13 +109,14 @@ def test_candidate_lost_on_every_attempt_is_a_failed_record_and_the_search_goes_
     assert res.best is not None and res.best.key != doomed and len(lines) > 10
 
 
-def test_driver_killed_then_resumed_gives_the_uninterrupted_result(cluster, tmp_path):
+def test_driver_killed_then_resumed_gives_the_uninterrupted_result(ex, tmp_path):
     args = ["--particles", "2", "--steps", "3", "--children", "3", "--init-factor", "3", "--seed", "3"]
     assert main(["search", "--task", "toy", *args, "--out", str(tmp_path / "ref"), "-q"]) == 0
     out = tmp_path / "run"
     env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
     proc = subprocess.Popen([sys.executable, "-m", "gp_opt.cli", "search", "--task", "toy", *args,
-                             "--set", "delay=0.05", "--executor", "ray", "--address", cluster,
+                             "--set", "delay=0.05", "--executor", "ray", "--address",
+                             ray.get_runtime_context().gcs_address,
                              "--out", str(out), "-q"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     t0 = time.monotonic()
     cands = out / "candidates.jsonl"
@@ -127,13 +127,12 @@ def test_driver_killed_then_resumed_gives_the_uninterrupted_result(cluster, tmp_
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     assert cands.read_bytes().count(b"\n") < len(strip_timing(tmp_path / "ref"))  # killed mid-run
-    with RayExecutor() as ex:
-        res = resume_search(out, verbose=False, executor=ex)
+    res = resume_search(out, verbose=False, executor=ex)  # this driver joins as it is
     assert strip_timing(out) == strip_timing(tmp_path / "ref")
     assert res.best is not None
 
 
-def test_missing_or_too_small_cluster_is_one_line_and_exit_2_before_anything_is_written(cluster, tmp_path, capsys):
+def test_missing_or_too_small_cluster_is_one_line_and_exit_2_before_anything_is_written(ex, tmp_path, capsys):
     out = tmp_path / "run"
     t0 = time.monotonic()
     rc = main(["search", "--task", "toy", "--particles", "2", "--steps", "1", "--children", "2",

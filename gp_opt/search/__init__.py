@@ -37,6 +37,7 @@ The package, one concept a module (each importing only from those above it):
 ``algorithms``    :func:`particle_search`, :func:`regularized_evolution`
 ``toy``           the toy task (integer vectors): a cheap demo of the machinery
 ``toolbox``       :func:`make_toolbox` for genomes, :func:`toolbox_from_config`
+``executors``     where evaluations run: in-process, a local pool, Ray (``docs/cluster.md``)
 ``run``           :func:`run_search`, :func:`resume_search` over a :mod:`gp_opt.rundir` directory
 ================  ============================================================================
 """

@@ -36,6 +36,7 @@ from __future__ import annotations
 import abc
 import contextlib
 import argparse
+import collections
 import math
 import socket
 from typing import Any, Callable, Iterable, Iterator
@@ -241,22 +242,32 @@ class LocalPool(Executor):
 # ---------------------------------------------------------------------------------------------
 # Ray
 
-#: on a Ray worker: the group calls it has unpacked, by object id (each is fetched once)
-_WORKER_CALLS: dict[str, Any] = {}
+class _RayWorker:
+    """A Ray actor holding one evaluation slot (its CPUs and GPU share for as long as the
+    executor runs), so each call is a direct message to it, not a task for Ray's scheduler, and an
+    evaluator's data, once loaded, stays on its device between candidates."""
 
+    def __init__(self) -> None:
+        self.calls: dict[str, Any] = {}  # the group calls unpacked here, by object id
 
-def _ray_evaluate_group(boxed: list[Any], group: list[Any]) -> list[Any]:
-    """The Ray task: the group call (boxed so Ray passes the reference, fetched once per worker
-    process and kept, with the data its evaluator loads) over one group."""
-    import ray
+    def ready(self) -> int:
+        """Answers once the actor is placed and running: its process id."""
+        import os
 
-    ref = boxed[0]
-    call = _WORKER_CALLS.get(ref.hex())
-    if call is None:
-        if len(_WORKER_CALLS) >= 8:
-            _WORKER_CALLS.pop(next(iter(_WORKER_CALLS)))
-        call = _WORKER_CALLS[ref.hex()] = ray.get(ref)
-    return call(group)
+        return os.getpid()
+
+    def run(self, boxed: list[Any], group: list[Any]) -> list[Any]:
+        """The group call (boxed so that Ray passes its reference: fetched once per actor) over
+        one group."""
+        import ray
+
+        ref = boxed[0]
+        call = self.calls.get(ref.hex())
+        if call is None:
+            if len(self.calls) >= 8:
+                self.calls.pop(next(iter(self.calls)))
+            call = self.calls[ref.hex()] = ray.get(ref)
+        return call(group)
 
 
 def _split_address(address: str) -> tuple[str, int]:
@@ -281,13 +292,16 @@ class RayExecutor(Executor):
     """Evaluations as Ray tasks, each asking for ``cpus_per_eval`` CPUs and ``gpus_per_eval`` GPUs
     (fractions share a GPU). ``address``: None starts a local Ray instance (``num_cpus`` logical
     CPUs, default all), ``"auto"`` or ``HOST:PORT`` joins a running cluster. A Ray already
-    initialised in this process is used as it is (and left running by :meth:`close`)."""
+    initialised in this process is used as it is (and left running by :meth:`close`).
+
+    Each evaluation slot is an actor holding its resources while the executor is open, at most
+    ``max_workers`` of them (default: as many as the cluster has room for)."""
 
     name = "ray"
 
     def __init__(self, address: str | None = None, *, cpus_per_eval: float = 1.0, gpus_per_eval: float = 0.0,
-                 num_cpus: int | None = None, max_retries: int = DEFAULT_MAX_RETRIES,
-                 connect_timeout: float = 5.0):
+                 num_cpus: int | None = None, max_workers: int | None = None,
+                 max_retries: int = DEFAULT_MAX_RETRIES, connect_timeout: float = 5.0):
         super().__init__(max_retries)
         if cpus_per_eval < 0 or gpus_per_eval < 0 or (cpus_per_eval == 0 and gpus_per_eval == 0):
             raise ExecutorError(f"--cpus-per-eval {cpus_per_eval} / --gpus-per-eval {gpus_per_eval}: "
@@ -298,10 +312,13 @@ class RayExecutor(Executor):
         self.cpus_per_eval = float(cpus_per_eval)
         self.gpus_per_eval = float(gpus_per_eval)
         self.num_cpus = num_cpus
+        self.max_workers = max_workers
         self.connect_timeout = float(connect_timeout)
         self._ray: Any = None
         self._owns = False
-        self._task: Any = None
+        self._actor_class: Any = None
+        self._actors: list[Any] = []
+        self._placing: dict[Any, int] = {}  # ready() reference -> actor not known to be running yet
         self._shipped: dict[tuple[int, int], tuple[Any, Any, Any]] = {}
         self._slots = 1
 
@@ -330,8 +347,11 @@ class RayExecutor(Executor):
         except BaseException:
             self.close()
             raise
-        self._task = ray.remote(_ray_evaluate_group).options(
-            num_cpus=self.cpus_per_eval, num_gpus=self.gpus_per_eval, max_retries=self.max_retries)
+        # an actor killed is restarted (without bound); its calls in flight are retried on the new
+        # one, each at most max_retries times
+        self._actor_class = ray.remote(_RayWorker).options(
+            num_cpus=self.cpus_per_eval, num_gpus=self.gpus_per_eval, max_restarts=-1,
+            max_task_retries=self.max_retries)
         return self
 
     def _check_resources(self) -> None:
@@ -349,13 +369,29 @@ class RayExecutor(Executor):
 
     @property
     def slots(self) -> int:
-        return self._slots
+        return min(self._slots, self.max_workers or self._slots)
 
     def close(self) -> None:
         self._shipped.clear()
-        if self._ray is not None and self._owns:
-            self._ray.shutdown()
-        self._ray, self._owns, self._task = None, False, None
+        if self._ray is not None:
+            for actor in self._actors:  # their slots go back to the cluster
+                self._ray.kill(actor)
+            if self._owns:
+                self._ray.shutdown()
+        self._ray, self._owns, self._actor_class, self._actors = None, False, None, []
+        self._placing = {}
+
+    def _workers(self, n: int) -> list[Any]:
+        """``min(n, slots)`` actors (made as calls need them, kept for the next calls)."""
+        k = min(n, self.slots)
+        while len(self._actors) < k:
+            actor = self._actor_class.remote()
+            self._placing[actor.ready.remote()] = len(self._actors)
+            self._actors.append(actor)
+        return self._actors[:k]
+
+    #: calls in flight per actor: the next one waits at the actor while the current one runs
+    DEPTH = 2
 
     def _ship(self, inner_map: Any, func: Any) -> Any:
         """The object reference of the group call (put in the object store once per pair)."""
@@ -366,35 +402,57 @@ class RayExecutor(Executor):
         return hit[2]
 
     def map(self, func, items, inner_map=map):
+        """Groups go to the running actors as they free up (at most :attr:`DEPTH` in flight each),
+        in submission order; results come back in that order. An actor still waiting for its
+        resources (a busy shared cluster) gets work once it runs."""
         self.start()
         ray = self._ray
         groups = self.groups(list(items), inner_map)
+        if not groups:
+            return iter(())
         boxed = [self._ship(inner_map, func)]
-        refs = [self._task.remote(boxed, g) for g in groups]
+        actors = self._workers(len(groups))
+        todo = collections.deque(range(len(groups)))
+        in_flight: dict[Any, tuple[int, int]] = {}  # ref -> (group, actor)
+        load = [0] * len(actors)
+        done: dict[int, list[Any]] = {}
 
-        def fetch(i: int) -> list[Any]:
+        def submit() -> None:
+            running = [a for a in range(len(actors)) if a not in self._placing.values()]
+            for _ in range(self.DEPTH):
+                for a in running:
+                    actor = actors[a]
+                    if todo and load[a] < self.DEPTH:
+                        i = todo.popleft()
+                        in_flight[actor.run.remote(boxed, groups[i])] = (i, a)
+                        load[a] += 1
+
+        def fetch(ref: Any, i: int) -> list[Any]:
             try:
-                return ray.get(refs[i])
+                return ray.get(ref)
             except ray.exceptions.RayTaskError:
                 raise  # the evaluation itself raised: a bug, raised here as in-process
-            except ray.exceptions.RayError as exc:  # the worker or its node was lost every time
+            except ray.exceptions.RayError as exc:  # its worker was lost on every attempt
                 first = (str(exc).strip().splitlines() or [""])[0]
                 return [lost_record(f"{type(exc).__name__}: {first}", self.name, self.max_retries + 1)
                         for _ in groups[i]]
 
         def results() -> Iterator[Any]:
-            # every finished result is fetched at once (while waiting for the next one in order):
-            # a result still held by a worker would be computed again if that worker died
-            index = {ref: i for i, ref in enumerate(refs)}
-            waiting, done = list(refs), {}
             for i in range(len(groups)):
                 while i not in done:
-                    ray.wait(waiting, num_returns=1)
-                    ready, waiting = ray.wait(waiting, num_returns=len(waiting), timeout=0)
+                    submit()
+                    placing = [r for r, a in self._placing.items() if a < len(actors)]
+                    ready, _ = ray.wait(list(in_flight) + placing, num_returns=1)
                     for ref in ready:
-                        done[index[ref]] = fetch(index[ref])
+                        if ref in self._placing:
+                            del self._placing[ref]  # running now: it takes work from the next submit()
+                            continue
+                        j, a = in_flight.pop(ref)
+                        load[a] -= 1
+                        done[j] = fetch(ref, j)
                 yield from done.pop(i)
 
+        submit()
         return results()
 
     def describe(self) -> str:
