@@ -37,7 +37,7 @@ import numpy as np
 
 from ..errors import CheckpointError
 from .checkpoint import check_line, check_state
-from .files import atomic_write_text, clean, dumps, is_temp_name, remove_stale_temps, sync
+from .files import atomic_write_text, clean, dumps, is_temp_name, remove_stale_temps, signals_deferred, sync
 from .lock import LOCK_FILE, RunLock, acquire, release
 
 RUN_FORMAT = "gp_opt.run"
@@ -283,17 +283,19 @@ class RunDir:
         flushed and fdatasync'ed once: the same durability as :meth:`append` for each of them."""
         if not items:
             return
-        n_crcs = len(self.crcs)
-        try:
-            text = self._chain(items)
-        except BaseException:
-            del self.crcs[n_crcs:]
-            raise
-        self._open_log()
-        self._fh.write(text)
-        self._fh.flush()
-        sync(self._fh.fileno())
-        self.n_lines += len(items)
+        # the lines and n_lines/crcs change together: Ctrl-C waits for the write to finish
+        with signals_deferred():
+            n_crcs = len(self.crcs)
+            try:
+                text = self._chain(items)
+                self._open_log()
+                self._fh.write(text)
+                self._fh.flush()
+                sync(self._fh.fileno())
+            except BaseException:
+                del self.crcs[n_crcs:]
+                raise
+            self.n_lines += len(items)
 
     def log_crc(self, n: int) -> str:
         """The chained checksum of the first ``n`` log lines (the run_id for none)."""

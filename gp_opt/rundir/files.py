@@ -14,11 +14,14 @@ rename leaves the temp file behind; the next writer (holding the run's lock, see
 """
 from __future__ import annotations
 
+import contextlib
 import errno
 import json
 import math
 import os
+import signal
 import tempfile
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -73,6 +76,21 @@ def fsync_dir(path: Path) -> None:
         pass
     finally:
         os.close(fd)
+
+
+@contextlib.contextmanager
+def signals_deferred():
+    """Hold SIGINT and SIGTERM back (they are delivered when the block ends) so that a write and
+    the bookkeeping of what was written finish together: Ctrl-C never leaves half a log batch or a
+    line written twice. Main thread only; elsewhere a no-op."""
+    if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "pthread_sigmask"):
+        yield
+        return
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
 
 
 def atomic_write_text(path: str | os.PathLike, text: str) -> None:

@@ -214,11 +214,13 @@ class Engine:
         unsynced = 0.0                     # evaluation seconds held by the unwritten lines
 
         def flush() -> None:
-            if lines and self.rundir is not None:
-                t_log = time.perf_counter()
-                self.rundir.append_many(lines)
-                self.timings["log"] += time.perf_counter() - t_log
+            # taken off the list before the write: an interrupt at any point never writes them twice
+            batch = lines[:]
             lines.clear()
+            if batch and self.rundir is not None:
+                t_log = time.perf_counter()
+                self.rundir.append_many(batch)
+                self.timings["log"] += time.perf_counter() - t_log
 
         try:
             for slot, ks, (how, arg) in zip(slots, keys, plan):
