@@ -194,12 +194,13 @@ def rates_figure(steps: Sequence[int], rates: Mapping[str, Sequence[float]],
     s = np.asarray(steps)
     for (label, ys), marker in zip(rates.items(), "os^dv<>"):
         ax.plot(s, ys, marker=marker, ms=3, label=label)
-    ax.set_ylim(-0.03, 1.03)
+    ax.set_ylim(-0.03, 1.4)
+    ax.set_yticks([0, 0.2, 0.4, 0.6, 0.8, 1.0])
     ax.set_xlabel("time step (0 = initial population)")
     ax.set_ylabel("fraction")
     ax.set_title(title)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8, loc="best")
+    ax.legend(fontsize=8, loc="upper left", ncol=2)
     if len(s) and len(s) <= 20:
         ax.set_xticks(s)
     return fig
@@ -261,11 +262,22 @@ def schedule_figure(curves: ScheduleCurves, compare: Sequence[ScheduleCurves] = 
     for k, other in enumerate(compare):
         ax.plot(other.x, other.product, ls="--", lw=1.2, color=_COLORS[(k + 2) % len(_COLORS)],
                 label=f"{other.name}: effective rate")
+    # a robust top: a factor like 1/(d(0) + eps) = 10^7 at one step must not flatten the rest
+    values = np.concatenate([c.product for c in (curves, *compare)] + ([curves.factor] if curves.learned else []))
+    values = values[np.isfinite(values)]
+    top = max(1.0, float(np.percentile(values, 99))) if values.size else 1.0
+    peak = float(values.max()) if values.size else top
+    if peak > 1.5 * top:
+        i = int(np.nanargmax(curves.factor))
+        ax.annotate(f"factor {peak:.3g} at t/T = {curves.x[i]:.2g} (off the scale)", xy=(curves.x[i], top * 1.05),
+                    xytext=(0.25, 0.6), textcoords="axes fraction", fontsize=7,
+                    arrowprops=dict(arrowstyle="->", lw=0.8))
+    ax.set_ylim(-0.03 * top, 1.5 * top)   # the top third is left for the legend
     ax.set_xlabel("t / T")
     ax.set_ylabel("learning-rate multiplier (peak lr = 1)")
     ax.set_title(f"Learning-rate schedule of {curves.name}")
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8, loc="best")
+    ax.legend(fontsize=8, loc="upper left", ncol=2)
     return fig
 
 
@@ -276,13 +288,14 @@ def decays_figure(name: str, decays: Sequence[tuple[str, str, np.ndarray, np.nda
         ax.plot(x, y, lw=1.5, label=f"{sym} = {text}")
     if not decays:
         ax.text(0.5, 0.5, "no decay functions", ha="center", va="center", transform=ax.transAxes)
-    ax.set_ylim(-0.05, 1.05)
+    ax.set_ylim(-0.05, 1.45)          # d(t) is in [0, 1]; the band above holds the legend
+    ax.set_yticks([0, 0.2, 0.4, 0.6, 0.8, 1.0])
     ax.set_xlabel("t / T")
     ax.set_ylabel("d(t)")
     ax.set_title(f"Decay functions of {name}")
     ax.grid(alpha=0.3)
     if decays:
-        ax.legend(fontsize=7, loc="best")
+        ax.legend(fontsize=7, loc="upper left", ncol=1 if len(decays) < 3 else 2)
     return fig
 
 
@@ -381,10 +394,11 @@ def graph_figure(genome, name: str | None = None):
                            bbox=dict(boxstyle="round,pad=0.3", fc=fc, ec="black" if on else grey, lw=1.0),
                            zorder=3)
     ax.set_xlim(-0.5, max_d + 0.5)
-    ax.set_ylim(-n_rows / 2 - 0.2, n_rows / 2 + 0.2)
+    ax.set_ylim(-n_rows / 2 - 0.45, n_rows / 2 + 0.45)
     ax.axis("off")
     sign = "" if genome.sign > 0 else ", sign flipped"
-    ax.set_title(f"{name}: update graph (momentum {genome.momentum}{sign}); grey = inactive", fontsize=10)
+    ax.set_title(f"{name}: update graph (momentum {genome.momentum}{sign}); grey = inactive, "
+                 f"x/y = argument of a binary op", fontsize=10)
     fig.tight_layout()
     fig.canvas.draw()   # the boxes need a size before arrows can be clipped to them
     for dst in inner:
@@ -394,11 +408,30 @@ def graph_figure(genome, name: str | None = None):
             (x0, y0), (x1, y1) = pos[src], pos[dst]
             span = x1 - x0
             # an edge that skips a column bends around the boxes in between
-            rad = 0.0 if span <= 1 and y0 != y1 else (0.3 if y0 >= y1 else -0.3) * (1 if span > 1 else 0.5)
+            # arc3: rad > 0 bends below the line of travel (left to right), rad < 0 above; an edge
+            # from an upper row that skips columns goes over the boxes in between, others under
+            # (scaled by 1/span: the bulge of an arc grows with its length)
+            # (scaled by 1/span: the bulge of an arc grows with its length), except along one row,
+            # where only a deep arc clears the boxes in between
+            if y0 == y1:
+                rad = 0.3 if span > 1 else 0.15
+            else:
+                rad = 0.0 if span <= 1 else (-0.35 if y0 > y1 else 0.35) / span
             ax.annotate("", xy=(x1, y1), xytext=(x0, y0), zorder=2,
                         arrowprops=dict(arrowstyle="-|>", color="black" if on else grey, lw=1.2 if on else 0.8,
                                         patchA=boxes[src].get_bbox_patch(), patchB=boxes[dst].get_bbox_patch(),
                                         shrinkA=2, shrinkB=2, connectionstyle=f"arc3,rad={rad}"))
+            if len(edges) == 2:   # which argument is x and which y of a binary op
+                p0 = ax.transData.transform((x0, y0))
+                p2 = ax.transData.transform((x1, y1))
+                d = p2 - p0
+                ctrl = (p0 + p2) / 2 + rad * np.array([d[1], -d[0]])
+                u = 0.8   # near the arrowhead, on the Bezier curve
+                pt = (1 - u) ** 2 * p0 + 2 * (1 - u) * u * ctrl + u ** 2 * p2
+                xa, ya = ax.transData.inverted().transform(pt)
+                ax.text(xa, ya, "xy"[k], fontsize=7, style="italic", ha="center", va="center", zorder=4,
+                        color="#1f4e79" if on else grey,
+                        bbox=dict(boxstyle="circle,pad=0.1", fc="white", ec="none", alpha=0.9))
             if dec is not None:
                 text = _short(sp.sstr(S.decay_to_sympy(dec, expand_schedules=False)), 30)
                 # on the edge itself: the midpoint of matplotlib's arc3 Bezier, in display space
