@@ -90,19 +90,23 @@ def delta_kernel(x, state):
     """Change since the previous step: x - p, then p <- x."""
     return x - state, x
 
-def running_max_kernel(x, state):
+def running_max_kernel(x, state, xp=None):
     """Running maximum; state starts at 0."""
-    state = torch.maximum(state, x)
+    state = (xp or torch).maximum(state, x)
     return state, state
 
-def dropout_kernel(x, p, generator=None):
-    """Dropout that always drops (it is part of the update rule, not a training-only layer)."""
-    keep = torch.empty_like(x).bernoulli_(1.0 - p, generator=generator)
+def dropout_kernel(x, p, generator=None, keep=None):
+    """Dropout that always drops (it is part of the update rule, not a training-only layer).
+
+    ``keep``: a 0/1 mask drawn elsewhere (another backend's random numbers) instead of torch's.
+    """
+    if keep is None:
+        keep = torch.empty_like(x).bernoulli_(1.0 - p, generator=generator)
     return x * keep / (1.0 - p)
 
-def norm_kernel(x, norms):
+def norm_kernel(x, norms, xp=None):
     """x / max(1, ||x||) given the per-tensor norms already broadcast to x's shape."""
-    return x / torch.clamp_min(norms, 1.0)
+    return x / (xp or torch).clip(norms, min=1.0)
 
 
 class _Ctx:
