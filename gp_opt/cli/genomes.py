@@ -8,12 +8,26 @@ from gp_opt.cli import common
 
 def cmd_show(args) -> int:
     """Pretty equation, momentum, sign, decay functions, factored schedule."""
+    from pathlib import Path
+
     from gp_opt import symbolic as S
-    genome = common.load(args.genome, args)
+    head = []
+    spec = args.genome
+    if Path(spec).is_dir():  # a run directory: its state, then its best genome
+        head, spec = _run_lines(Path(spec))
+        if spec is None:
+            common.write(args, "\n".join(head))
+            return 0
+    genome = common.load(spec, args)
     gm = genome.grammar
-    lines = [f"{common.title(genome, args.genome)}  (grammar {gm.name})"]
+    lines = head + [f"{common.title(genome, spec)}  (grammar {gm.name})"]
     if genome.meta.get("description"):
         lines.append(f"  {genome.meta['description']}")
+    found = genome.meta.get("found")
+    if isinstance(found, dict):
+        from gp_opt.winner import summary_line
+        lines.append(f"found by a search: {summary_line(found)}"
+                     + (f", seed {found['seed']}" if found.get("seed") is not None else ""))
     expr, decays = S.equation(genome)
     if args.simplify:
         expr = S.simplify(expr, args.simplify)
@@ -44,6 +58,42 @@ def cmd_show(args) -> int:
                   common.indent(S.pretty(genome, expand=True))]
     common.write(args, "\n".join(lines))
     return 0
+
+
+def _run_lines(run) -> tuple[list[str], str | None]:
+    """What ``show RUN_DIR`` prints before the best genome: the run's task and progress, whether a
+    process writes it now, its hall of fame; and the genome file to show (None: none yet)."""
+    from gp_opt.rundir import RunDir, writer_pid
+    from gp_opt.winner import BEST_FILE
+
+    rd = RunDir.open(run, lock=False)
+    cfg = rd.config
+    pid = writer_pid(run)
+    state = None
+    if pid is None:  # a live writer may replace the checkpoint meanwhile: read it only when idle
+        state = rd.load_checkpoint()
+    last = cfg.get("steps") if cfg.get("algorithm") == "particle" else cfg.get("cycles")
+    options = (cfg.get("toolbox") or {}).get("task_options") or {}
+    preset = f", preset {options['preset']}" if options.get("preset") else ""
+    progress = ("being written now by process %d" % pid if pid is not None else
+                "not started (no checkpoint)" if state is None else
+                f"step {state.get('step')} of {last}" + (" (finished)" if state.get("step") == last else
+                                                         f"; continue with: gp-opt resume {run}"))
+    lines = [f"run {run}: task {cfg.get('task')}{preset}, {cfg.get('algorithm')} search, seed "
+             f"{cfg.get('seed')}; {progress}"]
+    if state is not None:
+        lines.append(f"candidates: {state.get('n_logged')} logged; hall of fame (fitness, best lr):")
+        for i, item in enumerate(state.get("hof", {}).get("items", [])[:5]):
+            rec = item.get("record") or {}
+            fit, lr = rec.get("fitness"), rec.get("best_lr")
+            fit = f"{fit:.4g}" if isinstance(fit, (int, float)) else str(fit)
+            lines.append(f"  {i}: {fit:>10}  {lr if lr is not None else '-':>8}  {item.get('key')}")
+    best = run / BEST_FILE
+    if not best.exists():
+        lines.append(f"no {BEST_FILE} yet (it is written when the search finishes)")
+        return lines, None
+    lines.append("")
+    return lines, str(best)
 
 
 def cmd_latex(args) -> int:
@@ -123,7 +173,9 @@ def register(sub) -> None:
     """Add the genome verbs: show, latex, random, catalog, export."""
     p = sub.add_parser("show", help="equation, momentum, sign, decay functions, factored schedule",
                        description=cmd_show.__doc__)
-    p.add_argument("genome", metavar="NAME|FILE", help="a catalog name (gp-opt catalog) or a genome JSON file")
+    p.add_argument("genome", metavar="NAME|FILE|RUN_DIR",
+                   help="a catalog name (gp-opt catalog), a genome JSON file (e.g. a run's best.json) "
+                        "or a run directory")
     p.add_argument("--expand", action="store_true", help="also print U with every operand and schedule written out")
     p.add_argument("--simplify", type=common.nonneg_float, default=0, metavar="SECONDS",
                    help="simplify the equation for at most SECONDS (default: off)")

@@ -57,24 +57,45 @@ def cmd_search(args) -> int:
                             max_redraws=args.max_redraws, key=args.key, workers=args.workers or 0,
                             executor=executor, task_options=options, verbose=not args.quiet,
                             init_from=args.init_from)
-    _report_best(result, args.quiet)
+    return _report_best(result, args)
+
+
+def _report_best(result, args) -> int:
+    """Save the winners beside the run (best.json, hall_of_fame.json: genome, fitness summary,
+    learning rate, task, preset), say where with the fitness and learning rate, and print the
+    equation (pretty; --plain: one line). Exit code 1 when no candidate passed."""
+    import sys
+
+    best = result.best
+    if best is None:
+        print(f"gp-opt {args.verb}: no candidate passed: every one was rejected or failed (the reasons "
+              f"are in {Path(result.out_dir or '.') / 'candidates.jsonl'}); nothing saved", file=sys.stderr)
+        return 1
+    if not hasattr(best.payload, "to_json") or result.out_dir is None:
+        return 0
+    from gp_opt.rundir import RunDir
+    from gp_opt.winner import learning_rate, save_winners, summary_line
+    meta = RunDir.open(result.out_dir, lock=False).meta
+    path = save_winners(result.out_dir, result.halloffame.items, meta["config"], meta["run_id"])
+    if not args.quiet:
+        from gp_opt import catalog
+        genome = catalog.load_file(path)
+        found = genome.meta["found"]
+        lr = learning_rate(genome)
+        print(f"\nbest saved to {path}: {summary_line(found)}; momentum {genome.momentum}"
+              f"{', sign flipped' if genome.sign < 0 else ''}")
+        print(f"use it: EvolvedOptimizer.from_file({str(path)!r}, params, total_steps=...)"
+              + (f"  (lr {lr:g} by default)" if lr else ""))
+        print("U =")
+        print(common.indent(_equation(genome, getattr(args, "plain", False))))
     return 0
 
 
-def _report_best(result, quiet: bool) -> None:
-    """Save the best genome beside the run and show its equation."""
-    best = result.best
-    if best is None or not hasattr(best.payload, "to_json") or result.out_dir is None:
-        return
-    from gp_opt.rundir import atomic_write_text
-    path = Path(result.out_dir) / "best.json"
-    atomic_write_text(path, best.payload.to_json(indent=2) + "\n")
-    if not quiet:
-        from gp_opt import symbolic as S
-        genome = best.payload
-        print(f"\nbest: fitness {best.record.fitness:.4g}, momentum {genome.momentum}"
-              f"{', sign flipped' if genome.sign < 0 else ''}; saved to {path}")
-        print(common.indent(S.pretty(genome)))
+def _equation(genome, plain: bool) -> str:
+    """The winner's update: sympy's 2-D pretty form (no time limit: always pretty), or one line."""
+    from gp_opt import symbolic as S
+    expr = S.to_sympy(genome, expand_schedules=False, expand_operands=False)
+    return str(expr) if plain else S.pretty_expr(expr, genome.grammar, timeout=None)
 
 
 def cmd_resume(args) -> int:
@@ -84,8 +105,7 @@ def cmd_resume(args) -> int:
     common.on_interrupt(args.dir, f"gp-opt resume {shlex.quote(str(args.dir))}")
     with running(executor_from_args(args)) as executor:  # None: the run's own --workers
         result = resume_search(args.dir, verbose=not args.quiet, executor=executor)
-    _report_best(result, args.quiet)
-    return 0
+    return _report_best(result, args)
 
 
 def cmd_evaluate(args) -> int:
@@ -135,6 +155,7 @@ def register(sub) -> None:
                    "(e.g. Adam,Opt6,best.json), added to the initial population")
     p.add_argument("--out", required=True, metavar="DIR", help="the run directory (must be new or empty)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
+    p.add_argument("--plain", action="store_true", help="plain progress lines and a one-line equation (for logs)")
     common.add_grammar_option(p)
     add_executor_options(p)
     p.set_defaults(func=cmd_search)
@@ -142,6 +163,7 @@ def register(sub) -> None:
     p = sub.add_parser("resume", help="continue a search from its run directory", description=cmd_resume.__doc__)
     p.add_argument("dir", metavar="DIR")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
+    p.add_argument("--plain", action="store_true", help="plain progress lines and a one-line equation (for logs)")
     add_executor_options(p)
     p.set_defaults(func=cmd_resume)
 

@@ -235,6 +235,13 @@ class EvolvedOptimizer(torch.optim.Optimizer):
         self._tables: dict[tuple, tuple[list[float], list[float]]] = {}
 
     # ---------------------------------------------------------------- torch contract
+    @classmethod
+    def from_file(cls, path, params: Iterable, lr: float | None = None, **kwargs) -> "EvolvedOptimizer":
+        """The optimizer of a genome file (a run's ``best.json`` or hall-of-fame entry), at ``lr``
+        or else the learning rate the file records (:func:`gp_opt.winner.from_file`)."""
+        from gp_opt.winner import from_file
+        return from_file(path, params, lr=lr, **kwargs)
+
     def add_param_group(self, param_group: dict) -> None:
         where = f"param group {len(self.param_groups)}"
         for key, check in (("lr", _check_lr), ("weight_decay", _check_weight_decay)):
