@@ -72,3 +72,30 @@ def test_cuda_functional_ensemble_step():
     state = fs.init_state(w)
     delta = fs(2 * w, w, state, t=0, lr=torch.tensor([0.1, 0.2, 0.3, 0.4], device="cuda"), total_steps=10)
     assert delta.shape == w.shape and delta.device.type == "cuda"
+
+
+@pytest.mark.parametrize("name", ["Opt6", "Opt10", "A5"])
+def test_cuda_tensor_lr_weight_decay_maximize_complex_match_cpu(name):
+    """The torch contract on CUDA: a (1, 1) CUDA tensor lr, weight decay, maximize, a complex
+    parameter; the same numbers as the CPU run with a float lr."""
+    genome = catalog.get(name)
+    gen = torch.Generator().manual_seed(0)
+    z0 = torch.randn(5, 3, generator=gen, dtype=torch.complex128)
+    x0 = torch.randn(7, generator=gen, dtype=torch.float64)
+    grads = [(torch.randn(5, 3, generator=gen, dtype=torch.complex128),
+              torch.randn(7, generator=gen, dtype=torch.float64)) for _ in range(6)]
+
+    def run(device, lr):
+        z = torch.nn.Parameter(z0.to(device))
+        x = torch.nn.Parameter(x0.to(device))
+        opt = EvolvedOptimizer([{"params": [z], "maximize": True}, {"params": [x], "weight_decay": 0.2}],
+                               genome, lr=lr, total_steps=10, warmup_steps=2)
+        for gz, gx in grads:
+            z.grad, x.grad = gz.to(device), gx.to(device)
+            opt.step()
+        return [z.detach().cpu(), x.detach().cpu()]
+
+    a = run("cpu", 0.05)
+    b = run("cuda", torch.full((1, 1), 0.05, dtype=torch.float64, device="cuda"))
+    for x, y in zip(a, b):
+        torch.testing.assert_close(x, y, rtol=1e-9, atol=1e-12)
