@@ -85,8 +85,9 @@ def plain_eager_rate(data: DeviceData, cfg: SurrogateConfig, steps: tuple[int, i
 
 
 def project_rate(data: DeviceData, cfg: SurrogateConfig, k: int, steps: tuple[int, int],
-                 factory=None) -> float:
-    """Ensemble steps/s of the project's path with ``k`` members (multiply by k for model-steps/s)."""
+                 factory=None, batched: bool | None = None) -> float:
+    """Ensemble steps/s of the project's path with ``k`` members (multiply by k for model-steps/s);
+    ``batched``: force the ensembles (True) or the plain loop (False); None: the path rule's choice."""
     factory = factory or BASELINES["adam"]
     run_cfg = cfg.replace(screen_cut_threshold=-1.0, check_every=10 ** 9, acc_window=1)
     lrs = [10.0 ** (-2 - (i % 4)) for i in range(k)]
@@ -95,7 +96,7 @@ def project_rate(data: DeviceData, cfg: SurrogateConfig, k: int, steps: tuple[in
         _sync(data.device)
         t = time.perf_counter()
         train_members([(factory, lr) for lr in lrs], data, run_cfg, run_steps=n, total_steps=cfg.total_steps,
-                      warmup_steps=cfg.warmup_steps, mode="screen")
+                      warmup_steps=cfg.warmup_steps, mode="screen", batched=batched)
         _sync(data.device)
         return time.perf_counter() - t
 
@@ -105,7 +106,10 @@ def project_rate(data: DeviceData, cfg: SurrogateConfig, k: int, steps: tuple[in
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--preset", default="smoke", choices=["smoke", "paper"])
+    ap.add_argument("--preset", default="smoke", choices=["smoke", "digits", "paper"])
+    ap.add_argument("--calibrate", action="store_true",
+                    help="time both paths for this shape and cache the choice for this machine "
+                         "(gp_opt.surrogate.paths.calibrate)")
     ap.add_argument("--device", default="auto")
     ap.add_argument("--base", type=int, default=None, help="ConvNet base (paper: 48)")
     ap.add_argument("--batch-size", type=int, default=None, help="(paper: 128)")
@@ -131,7 +135,7 @@ def main(argv: list[str] | None = None) -> int:
     device = cfg.resolved_device()
     if device.type == "cpu":
         torch.set_num_threads(1)  # tiny models: threads only add overhead (and contention)
-    steps = tuple(args.steps) if args.steps else ((5, 20) if args.preset == "smoke" else (30, 130))
+    steps = tuple(args.steps) if args.steps else ((5, 20) if args.preset in ("smoke", "digits") else (30, 130))
     data, source = load_data(cfg)
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else "CPU"
     n_params = count_parameters(ConvNet(cfg.base, data.num_classes, data.in_channels))
@@ -146,6 +150,21 @@ def main(argv: list[str] | None = None) -> int:
     rate_a = plain_eager_rate(data, cfg, steps)
     rows = [("(a) plain eager, Adam fp32", 1, rate_a, rate_a)]
     sec_a = ((k1 + k2) * S + T) / rate_a
+
+    # the path the project takes by default for this device and shape (gp_opt.surrogate.paths)
+    from gp_opt.surrogate import paths
+    if args.calibrate:
+        cal = paths.calibrate(cfg, data, members=k2)
+        print(f"calibration ({k2} members x {cal['steps']} steps): ensemble {cal['ensemble_s']:.2f} s, "
+              f"plain {cal['plain_s']:.2f} s -> cached in {paths.cache_path()}")
+    chosen = paths.choose_batched(cfg.replace(batched=None), data)
+    ens_k2 = project_rate(data, cfg, k2, steps, batched=True)
+    plain_k2 = project_rate(data, cfg, k2, steps, batched=False)
+    print(f"path choice: {'ensembles' if chosen else 'plain loop'} for {device.type}, base {cfg.base}, "
+          f"image {tuple(data.x_train.shape[1:])} (rule: base x side <= {paths.CPU_ENSEMBLE_MAX_WORK} on a CPU, "
+          f"or a cached calibration); measured here for {k2} runs: ensemble {ens_k2 * k2:.1f} vs plain "
+          f"{plain_k2 * k2:.1f} model-steps/s ({ens_k2 / plain_k2:.2f}x) -> "
+          f"{'right' if chosen == (ens_k2 >= plain_k2) else 'WRONG'} choice on this machine now")
 
     C = max(1, args.candidates)
     rates = {}

@@ -52,7 +52,7 @@ def register(sub) -> None:
                        description=cmd_eliminate.__doc__)
     p.add_argument("run_dir", metavar="RUN_DIR")
     p.add_argument("--rounds", metavar="TOP:BASE,...",
-                   help="e.g. 50:64,24:96,12:128 (default: the preset's; digits: 10:12,6:16,3:24)")
+                   help="e.g. 50:64,24:96,12:128 (default: the preset's; digits: 8:8,4:12,2:16)")
     p.add_argument("--seeds", type=int, default=3, help="seeds per entry and round (default 3)")
     p.add_argument("--baselines", default=",".join(DEFAULT_BASELINES),
                    help="run in every round on the same seeds (default: %(default)s)")
