@@ -179,7 +179,7 @@ def test_verbose_prints_progress_and_quiet_prints_nothing(capsys):
     assert capsys.readouterr().out == ""
     particle_search(make_toy_toolbox(), 2, 2, 2, verbose=True, rng=0)
     out = capsys.readouterr().out
-    assert "step 2/2 particle 2/2" in out and "cache hits" in out and "integrity rejections" in out
+    assert "step 2/2 particle 2/2" in out and "cache hits" in out and "rejected by the integrity check" in out
     assert "particle search done" in out and "hof 0" in out
 
 

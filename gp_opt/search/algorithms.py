@@ -41,6 +41,7 @@ def particle_search(toolbox: base.Toolbox, n_particles: int, n_steps: int, n_chi
     logbook = tools.Logbook()
     logbook.header = ["step", "nevals", "hits", "rejected", "integrity"] + (stats.fields if stats else [])
     engine = Engine(toolbox, rng, rundir, verbose)
+    engine.expected, engine.n_steps = init_factor * n_particles + n_steps * n_particles * n_children, n_steps
 
     state = engine.resume_from(_resume, "particle")
 
@@ -73,9 +74,7 @@ def particle_search(toolbox: base.Toolbox, n_particles: int, n_steps: int, n_chi
         histories = [History(engine.keys(p.payload)) for p in particles]
         hof.update([p for p in pop if is_ok(p)])
         record(0, particles, before)
-        engine.say(f"init: {n_init} random candidates, best {fmt_fit(score(particles[0]))}, "
-                   f"{engine.tally['evals']} evals, {engine.tally['cache_hits']} cache hits, "
-                   f"{engine.tally['rejected']} rejected")
+        engine.say(f"init done: best {fmt_fit(score(particles[0]))}; {engine.tally_text()} | {engine.clock()}")
         start = 0
         checkpoint(0, particles, histories)
     else:
@@ -110,10 +109,9 @@ def particle_search(toolbox: base.Toolbox, n_particles: int, n_steps: int, n_chi
                 best = max(ok, key=score)  # first of equals: max keeps the earliest
                 particles[p] = best
             hof.update(ok)
-            engine.say(f"step {step + 1}/{n_steps} particle {p + 1}/{n_particles}: fitness "
-                       f"{fmt_fit(score(particles[p]))} best so far {fmt_fit(score(hof[0]) if len(hof) else -math.inf)}"
-                       f" | evals {engine.tally['evals']} cache hits {engine.tally['cache_hits']} rejected "
-                       f"{engine.tally['rejected']} integrity rejections {engine.tally['integrity_rejections']}")
+            engine.say(f"step {step + 1}/{n_steps} particle {p + 1}/{n_particles}: now at fitness "
+                       f"{fmt_fit(score(particles[p]))}, best so far {fmt_fit(score(hof[0]) if len(hof) else -math.inf)}"
+                       f" | {engine.tally_text()} | {engine.clock()}")
         record(step + 1, particles, before)
         checkpoint(step + 1, particles, histories)
     engine.timings["steps"] += time.perf_counter() - t_steps
@@ -153,6 +151,7 @@ def regularized_evolution(toolbox: base.Toolbox, population_size: int, cycles: i
     logbook = tools.Logbook()
     logbook.header = ["cycle", "nevals", "hits", "rejected", "integrity"] + (stats.fields if stats else [])
     engine = Engine(toolbox, rng, rundir, verbose)
+    engine.expected, engine.n_steps = population_size + cycles * n_children, cycles
 
     state = engine.resume_from(_resume, "regularized")
 
@@ -175,8 +174,7 @@ def regularized_evolution(toolbox: base.Toolbox, population_size: int, cycles: i
         history = History(k for p in pop for k in engine.keys(p.payload))
         hof.update([p for p in pop if is_ok(p)])
         record(0, pop, before)
-        engine.say(f"init: {population_size} random candidates, best "
-                   f"{fmt_fit(max(map(score, pop)))}, {engine.tally['rejected']} rejected")
+        engine.say(f"init done: best {fmt_fit(max(map(score, pop)))}; {engine.tally_text()} | {engine.clock()}")
         start = 0
         checkpoint(0, pop, history)
     else:
@@ -212,9 +210,8 @@ def regularized_evolution(toolbox: base.Toolbox, population_size: int, cycles: i
         hof.update(ok)
         record(cycle + 1, pop, before)
         engine.say(f"cycle {cycle + 1}/{cycles}: best child {fmt_fit(max(map(score, ok), default=-math.inf))} "
-                   f"best so far {fmt_fit(score(hof[0]) if len(hof) else -math.inf)} | evals "
-                   f"{engine.tally['evals']} cache hits {engine.tally['cache_hits']} rejected "
-                   f"{engine.tally['rejected']} integrity rejections {engine.tally['integrity_rejections']}")
+                   f"best so far {fmt_fit(score(hof[0]) if len(hof) else -math.inf)} | {engine.tally_text()}"
+                   f" | {engine.clock()}")
         checkpoint(cycle + 1, pop, history)
     engine.timings["steps"] += time.perf_counter() - t_steps
     engine.step_parts(parts_before)

@@ -43,6 +43,13 @@ class Engine:
         self.seconds_before = 0.0  # wall time of earlier (killed) sessions of this run
         #: wall seconds of this session by part: init, mutate, key, evaluate, log, checkpoint
         self.timings: collections.Counter = collections.Counter()
+        #: progress: candidates the whole run expects (set by the algorithm; redraws come on top),
+        #: steps it runs, and this session's count and best for the ETA and the per-candidate lines
+        self._tally_at_start = 0
+        self.expected = 0
+        self.n_steps = 0
+        self.session_done = 0
+        self.best_seen = -math.inf
 
     # -- helpers ----------------------------------------------------------------------------
 
@@ -93,6 +100,8 @@ class Engine:
 
     def initial(self, n: int) -> list[Slot]:
         """``n`` random payloads (``toolbox.population(rng, n, tally)`` if the toolbox has it)."""
+        self.say(f"drawing {n} random candidates for the initial population (each redrawn until it "
+                 f"passes the integrity check); then {self.expected - n} children in {self.n_steps} steps")
         t0 = time.perf_counter()
         make_many = getattr(self.toolbox, "population", None)
         if make_many is not None:
@@ -272,6 +281,7 @@ class Engine:
                     self.timings["log"] += time.perf_counter() - t_log
                 self.n_logged += 1
                 out.append(ind)
+                self.progress(ind, how, len(slots))
         finally:
             flush()   # also when an evaluation raised: the lines known so far are kept
         return out
@@ -317,6 +327,7 @@ class Engine:
         self.rng = restore_rng(state["rng"])
         self.tally = collections.Counter({k: 0 for k in self.COUNTERS})
         self.tally.update({k: int(v) for k, v in state["counters"].items()})
+        self._tally_at_start = self.tally["candidates"]
         self.seconds_before = float(state.get("seconds", 0.0))
         self.n_logged = n
         self.cache = {}
@@ -336,6 +347,51 @@ class Engine:
 
     def elapsed(self) -> float:
         return self.seconds_before + time.perf_counter() - self.started
+
+    # -- talking -----------------------------------------------------------------------------
+
+    def progress(self, ind: Candidate, how: str, batch: int) -> None:
+        """One line per candidate as soon as its fitness is known: where it is in the run, its
+        outcome, the best so far, elapsed time and an ETA for the whole run."""
+        if how == "eval":
+            self.session_done += 1
+        rec = ind.record
+        if rec is not None and rec.status == OK:
+            self.best_seen = max(self.best_seen, float(rec.fitness))
+        if not self.verbose:
+            return
+        m = ind.meta
+        if m.get("phase") == "init":
+            where = f"init {m.get('slot', 0) + 1}/{batch}"
+        else:
+            unit = "step" if m.get("phase") == "step" else "cycle"
+            where = f"{unit} {m.get('step')}/{self.n_steps}"
+            if m.get("particle") is not None:
+                where += f" particle {m['particle'] + 1}"
+            where += f" child {m.get('slot', 0) + 1}"
+            if m.get("attempt"):
+                where += f" redraw {m['attempt']}"
+        self.say(f"  {where}: {outcome(rec, how)} | best {fmt_fit(self.best_seen)} | {self.clock()}")
+
+    def clock(self) -> str:
+        """``12s elapsed, ETA 1m05s`` (the ETA from this session's evaluations per second)."""
+        elapsed = self.elapsed()
+        text = f"{fmt_secs(elapsed)} elapsed"
+        remaining = self.expected - self.n_logged
+        session = time.perf_counter() - self.started
+        if self.expected and self.session_done and remaining > 0:
+            text += f", ETA {fmt_secs(session / self.n_session_logged() * remaining)}"
+        return text
+
+    def n_session_logged(self) -> int:
+        return max(1, self.tally["candidates"] - self._tally_at_start)
+
+    def tally_text(self) -> str:
+        """The counters in words a newcomer reads (used by the step lines and the summary)."""
+        t = self.tally
+        return (f"{t['candidates']} scored ({t['evals']} trained, {t['cache_hits']} cache hits), "
+                f"{t['rejected']} did not pass; before scoring {t['integrity_rejections']} rejected "
+                f"by the integrity check, {t['duplicates']} duplicates skipped")
 
     def say(self, text: str) -> None:
         log.info(text)
@@ -359,15 +415,38 @@ def restore_logbook(logbook: tools.Logbook, records: list[dict[str, Any]]) -> No
                           for k, v in rec.items()})
 
 
+def fmt_secs(seconds: float) -> str:
+    """``42s``, ``3m05s``, ``2h07m``."""
+    seconds = int(round(seconds))
+    if seconds < 60:
+        return f"{seconds}s"
+    if seconds < 3600:
+        return f"{seconds // 60}m{seconds % 60:02d}s"
+    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
+
+
+def outcome(rec: FitnessRecord | None, how: str) -> str:
+    """A candidate's result in words: fitness and lr, or why it did not pass."""
+    if rec is None:
+        return "no record"
+    if rec.status != OK:
+        reason = " ".join(str(rec.reason or "").split())
+        text = f"{rec.status}: {reason[:70]}{'...' if len(reason) > 70 else ''}"
+    else:
+        lr = f" at lr {rec.best_lr:g}" if rec.best_lr is not None else ""
+        text = f"fitness {fmt_fit(rec.fitness)}{lr}"
+    if how == "eval":
+        return text + (f" ({rec.seconds:.1f}s)" if rec.seconds else "")
+    return text + {"hit": " (cache hit)", "dup": " (duplicate in this batch)",
+                   "replay": " (from the log)"}.get(how, "")
+
+
 def fmt_fit(x: float) -> str:
     return f"{x:.4g}" if math.isfinite(x) else "-"
 
 
 def summary(engine: Engine, title: str, rows: list[tuple[str, Candidate]], hof: tools.HallOfFame) -> None:
-    t = engine.tally
-    lines = [f"{title}: {t['candidates']} candidates, {t['evals']} evaluated, {t['cache_hits']} cache "
-             f"hits, {t['rejected']} rejected by the screen, {t['integrity_rejections']} integrity "
-             f"rejections, {engine.elapsed():.1f}s",
+    lines = [f"{title} in {fmt_secs(engine.elapsed())}: {engine.tally_text()}",
              f"{'':<12} {'fitness':>10} {'best lr':>9}  key"]
     for name, ind in rows:
         lr = ind.record.best_lr if ind.record is not None else None
