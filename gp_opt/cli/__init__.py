@@ -25,7 +25,9 @@ COMMANDS = [genomes, runs, pipeline, report, transfer]
 def build_parser() -> argparse.ArgumentParser:
     parser = common.OneLineParser(
         prog="gp-opt", description="Discover deep-learning optimizers by evolution: update "
-        "equations, decay functions and learning-rate schedules.")
+        "equations, decay functions and learning-rate schedules.",
+        epilog="Notation (operands, schedules a1..a14, ops, 'SPEC section N'): gp-opt notation, "
+        "or docs/notation.md in the repository. Bad input: one line on stderr, exit 2.")
     sub = parser.add_subparsers(dest="verb", metavar="VERB", required=True,
                                 parser_class=common.OneLineParser)  # usage errors: one line, exit 2
     for module in COMMANDS:

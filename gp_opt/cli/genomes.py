@@ -136,6 +136,14 @@ def cmd_random(args) -> int:
     return 0
 
 
+def cmd_notation(args) -> int:
+    """The symbols the tools print: momentum types, operands, schedules a1..a14, ops, and what each
+    "SPEC section N" in the help texts refers to (the same text as docs/notation.md)."""
+    from gp_opt.notation import markdown
+    common.write(args, markdown(common.grammar(args)))
+    return 0
+
+
 def cmd_catalog(args) -> int:
     """The published optimizers and schedules (SPEC section 9)."""
     from gp_opt import catalog
@@ -202,6 +210,12 @@ def register(sub) -> None:
     p.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of stdout")
     common.add_grammar_option(p)
     p.set_defaults(func=cmd_random)
+
+    p = sub.add_parser("notation", help="the symbols printed (operands, schedules a1..a14, ops, SPEC sections)",
+                       description=cmd_notation.__doc__)
+    p.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of stdout")
+    common.add_grammar_option(p)
+    p.set_defaults(func=cmd_notation)
 
     p = sub.add_parser("catalog", help="list the published optimizers and schedules",
                        description=cmd_catalog.__doc__)
