@@ -75,6 +75,25 @@ def test_genome_stepper_steps_like_the_evolved_optimizer():
             assert a["val"]["mse"] == pytest.approx(b["val"]["mse"], rel=1e-4), name
 
 
+@pytest.mark.parametrize("cls, kwargs", [(torch.optim.Adam, {}), (torch.optim.SGD, {}),
+                                         (torch.optim.SGD, {"momentum": 0.9, "nesterov": True}),
+                                         (torch.optim.RMSprop, {})])
+def test_torch_stepper_at_unit_rate_equals_one_param_group_per_member(cls, kwargs):
+    from gp_opt.surrogate.baselines import torch_factory
+    from gp_opt.transfer.ensemble import TorchStepper
+
+    task = get_task("diabetes", steps=30)
+    stacked = TorchStepper(cls, **kwargs)
+    assert stacked.unit_rate
+    a = train_members(task, stacked, seeds=[0], lrs=[0.3, 0.01, 1e-4])
+    b = train_members(task, FactoryStepper(torch_factory(cls, **kwargs)), seeds=[0], lrs=[0.3, 0.01, 1e-4])
+    assert [x["status"] for x in a] == [y["status"] for y in b] and a[1]["status"] == "ok"
+    for x, y in zip(a, b):
+        if x["status"] == "ok":
+            assert x["val"]["mse"] == pytest.approx(y["val"]["mse"], rel=1e-4)
+    assert not TorchStepper(torch.optim.AdamW).unit_rate  # weight decay reads the weights: per-member groups
+
+
 def test_nan_genome_is_a_failed_entry_and_the_rest_goes_on():
     task = get_task("wine", steps=20)
     res = run_transfer([_nan_genome(), "SGD"], [task], seeds=2, lrs=[0.1, 0.01], progress=None)

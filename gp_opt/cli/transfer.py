@@ -45,6 +45,14 @@ def build_tasks(names: list[str], options: dict, data_dir: str | None) -> list:
         fields = {f.name for f in dataclasses.fields(base)}
         mine = {k: v for k, v in options.items() if k in fields and k != "name"}
         used |= set(mine)
+        for key, value in options.items():  # TASK.KEY=VALUE: that task only (wins over KEY=VALUE)
+            task_name, dot, field = key.rpartition(".")
+            if dot and task_name in (name, base.name):
+                if field not in fields or field == "name":
+                    raise GpOptError(f"--set {key}: task {name!r} has no option {field!r}; it has "
+                                     f"{', '.join(sorted(fields - {'name'}))}")
+                mine[field] = value
+                used.add(key)
         if data_dir and "data_dir" in fields and "data_dir" not in mine:
             mine["data_dir"] = data_dir
         try:
@@ -123,7 +131,8 @@ def register(sub) -> None:
     p.add_argument("--reference", default="Adam", help="the optimizer every other is compared with (default Adam)")
     p.add_argument("--data-dir", metavar="D", help="CIFAR batch files, for the cifar10/100-convnet tasks")
     p.add_argument("--set", action="append", metavar="KEY=VALUE",
-                   help="a task option for every task that has it (repeatable), e.g. steps=100, batch=32")
+                   help="a task option for every task that has it (repeatable), e.g. steps=100, batch=32; "
+                        "TASK.KEY=VALUE for one task, e.g. charlm.steps=100")
     p.add_argument("--loop", action="store_true",
                    help="train runs one at a time instead of one batched ensemble per optimizer and task")
     p.add_argument("--threads", type=int, default=1,

@@ -38,7 +38,7 @@ import torch
 
 from gp_opt.optim.schedules import base_lr_factor, momentum_table
 
-__all__ = ["Stepper", "GenomeStepper", "FactoryStepper", "train_members", "member_seeds"]
+__all__ = ["Stepper", "GenomeStepper", "FactoryStepper", "TorchStepper", "train_members", "member_seeds"]
 
 
 class Stepper(abc.ABC):
@@ -124,6 +124,56 @@ class FactoryStepper(Stepper):
             for p, v in zip(self.params, views):
                 v.grad = None if p.grad is None else p.grad[i]
         self.opt.step()
+
+
+class TorchStepper(Stepper):
+    """A stock torch optimizer class with the base schedule, stepping the stacked tensors at once.
+
+    The torch optimizers whose state does not depend on the learning rate -- Adam, SGD (with or
+    without momentum/Nesterov) and RMSprop, without weight decay -- change the weights by
+    ``lr_t * D_t`` where ``D_t`` depends only on the gradients seen. So one optimizer over the
+    stacked tensors is stepped at rate ``base(t)`` into zeroed proxies (which then hold
+    ``-base(t) D_t`` for every member at once) and member k's weights move by ``lr_k`` times its
+    slice: one optimizer call per step instead of one per member (torch runs a separate
+    multi-tensor kernel per param group). Every other class or option (weight decay reads the
+    weights) falls back to :class:`FactoryStepper`'s param group per member. Both paths agree
+    (tested).
+    """
+
+    UNIT_RATE = (torch.optim.Adam, torch.optim.SGD, torch.optim.RMSprop)
+
+    def __init__(self, cls: type, label: str | None = None, **kwargs: Any):
+        from gp_opt.surrogate.baselines import torch_factory
+
+        self.cls, self.kwargs = cls, kwargs
+        self.label = label or cls.__name__
+        self.surrogate_factory = torch_factory(cls, **kwargs)
+        self.unit_rate = cls in self.UNIT_RATE and not kwargs.get("weight_decay")
+
+    def start(self, params: list[torch.Tensor], lrs: torch.Tensor, total_steps: int, warmup_steps: int) -> None:
+        if not self.unit_rate:
+            self.inner = FactoryStepper(self.surrogate_factory, label=self.label)
+            self.inner.start(params, lrs, total_steps, warmup_steps)
+            return
+        self.params, self.T, self.W = params, int(total_steps), int(warmup_steps)
+        self.rates = [lrs.to(p.dtype).view(-1, *([1] * (p.dim() - 1))) for p in params]
+        self.proxies = [torch.zeros_like(p.detach()) for p in params]
+        self.opt = self.cls(self.proxies, lr=1.0, **self.kwargs)
+
+    @torch.no_grad()
+    def step(self, t: int) -> None:
+        if not self.unit_rate:
+            self.inner.step(t)
+            return
+        for group in self.opt.param_groups:
+            group["lr"] = base_lr_factor(t, self.T, self.W)
+        for z, p in zip(self.proxies, self.params):
+            z.zero_()
+            z.grad = p.grad
+        self.opt.step()
+        for z, p, rate in zip(self.proxies, self.params, self.rates):
+            if p.grad is not None:
+                p.add_(z * rate)
 
 
 def member_seeds(seed: int) -> tuple[int, int]:

@@ -25,7 +25,7 @@ import torch
 
 from gp_opt.errors import GpOptError
 from gp_opt.transfer import stats
-from gp_opt.transfer.ensemble import FactoryStepper, GenomeStepper, Stepper, train_members
+from gp_opt.transfer.ensemble import FactoryStepper, GenomeStepper, Stepper, TorchStepper, train_members
 from gp_opt.transfer.task import Task
 
 __all__ = ["resolve_optimizer", "run_transfer", "summarise", "write_outputs", "markdown", "BASELINE_NAMES",
@@ -37,17 +37,15 @@ FILES = {"results": "results.json", "json": "transfer.json", "markdown": "transf
          "runs": "runs.csv"}
 
 
-def _baselines() -> dict[str, Callable[..., torch.optim.Optimizer]]:
-    """Stock torch optimizers with the base schedule (the surrogate's baselines), foreach kernels."""
-    from gp_opt.surrogate.baselines import torch_factory
-
+def _baselines() -> dict[str, tuple[type, dict[str, Any]]]:
+    """The stock torch optimizers (the surrogate's baselines) as (class, keyword arguments)."""
     return {
-        "adam": torch_factory(torch.optim.Adam, foreach=True),
-        "adamw": torch_factory(torch.optim.AdamW, foreach=True),
-        "sgd": torch_factory(torch.optim.SGD, foreach=True),
-        "momentum": torch_factory(torch.optim.SGD, momentum=0.9, foreach=True),
-        "nesterov": torch_factory(torch.optim.SGD, momentum=0.9, nesterov=True, foreach=True),
-        "rmsprop": torch_factory(torch.optim.RMSprop, foreach=True),
+        "adam": (torch.optim.Adam, {}),
+        "adamw": (torch.optim.AdamW, {}),
+        "sgd": (torch.optim.SGD, {}),
+        "momentum": (torch.optim.SGD, {"momentum": 0.9}),
+        "nesterov": (torch.optim.SGD, {"momentum": 0.9, "nesterov": True}),
+        "rmsprop": (torch.optim.RMSprop, {}),
     }
 
 
@@ -62,7 +60,7 @@ def resolve_optimizer(spec: Any, grammar: Any = None) -> tuple[str, Callable[[],
         base = _baselines().get(spec.lower())
         if base is not None:
             label = next(n for n in BASELINE_NAMES if n.lower() == spec.lower())
-            return label, lambda: FactoryStepper(base, label=label)
+            return label, lambda: TorchStepper(base[0], label=label, **base[1])
         from gp_opt import catalog
 
         try:

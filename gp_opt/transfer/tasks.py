@@ -109,20 +109,20 @@ _VOCAB = "\x00\t\n" + "".join(chr(c) for c in range(32, 127))
 @dataclass(frozen=True)
 class CharLM(Task):
     """Character-level language model: one pre-LayerNorm Transformer block (``heads`` causal
-    attention heads, width ``dim``, MLP 4x) over windows of ``context`` characters of the Python
+    attention heads, width ``dim``, ReLU MLP 4x) over windows of ``context`` characters of the Python
     standard library's own source (:data:`STDLIB_FILES`, the first ``chars`` characters, cut
     80/10/10 into contiguous train/val/test). Metric: bits per character (lower is better)."""
 
     name: str = "charlm"
-    dim: int = 48
+    dim: int = 32
     heads: int = 2
     context: int = 32
     chars: int = 300_000
-    steps: int = 300
+    steps: int = 200
     batch: int = 16
     metric: str = "bpc"
     higher_is_better: bool = False
-    eval_windows: int = 256
+    eval_windows: int = 128
     eval_chunk: int = 64
 
     def load(self) -> Splits:
@@ -175,7 +175,7 @@ class CharLM(Task):
         att = att.masked_fill(mask, float("-inf")).softmax(-1)
         x = x + F.linear((att @ v).transpose(1, 2).reshape(b, length, d), p["proj"])
         y = F.layer_norm(x, (d,), p["ln2"])
-        x = x + F.linear(F.gelu(F.linear(y, p["fc1"], p["fc1_b"])), p["fc2"])
+        x = x + F.linear(F.relu(F.linear(y, p["fc1"], p["fc1_b"])), p["fc2"])
         return F.linear(F.layer_norm(x, (d,), p["ln3"]), p["head"], p["head_b"])
 
     def loss(self, p: dict[str, torch.Tensor], win: torch.Tensor) -> torch.Tensor:
