@@ -231,7 +231,8 @@ def pareto_front(complexity: Sequence[float], fitness: Sequence[float]) -> np.nd
 
 
 def pareto_figure(complexity: Sequence[float], fitness: Sequence[float], labels: Sequence[str] | None = None,
-                  title: str = "Fitness against equation complexity"):
+                  title: str = "Fitness against equation complexity",
+                  xlabel: str = "complexity (sympy count_ops of U)"):
     """Every successful candidate as a point; the Pareto front (simplest good optimizers) joined
     and labelled."""
     fig, (ax,) = _figure()
@@ -247,7 +248,7 @@ def pareto_figure(complexity: Sequence[float], fitness: Sequence[float], labels:
         for k, i in enumerate(idx[np.argsort(c[idx])][:8]):
             ax.annotate(labels[i], (c[i], f[i]), textcoords="offset points",
                         xytext=(5, -10 if k % 2 else 5), fontsize=7)
-    ax.set_xlabel("complexity (sympy count_ops of U)")
+    ax.set_xlabel(xlabel)
     ax.set_ylabel("fitness")
     ax.set_title(title)
     ax.grid(alpha=0.3)
