@@ -38,7 +38,6 @@ import json
 import math
 import os
 import statistics
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -147,9 +146,11 @@ def entry_stats(records: list[dict[str, Any]], n_seeds: int) -> dict[str, Any]:
     """Mean/std of validation accuracy and loss over an entry's seed records; ``ok`` only when
     every seed finished ok."""
     ok = len(records) == n_seeds and all(r["status"] == "ok" for r in records)
+    bad = next((r for r in records if r["status"] != "ok"), None)
+    status = "ok" if ok else (bad["status"] if bad else "incomplete")
     accs = [r["val_acc"] for r in records if r["status"] == "ok" and r.get("val_acc") is not None]
     losses = [r["val_loss"] for r in records if r["status"] == "ok" and r.get("val_loss") is not None]
-    return {"ok": ok, "scores": accs, "val_loss": losses,
+    return {"ok": ok, "status": status, "reason": bad.get("reason") if bad else None, "scores": accs, "val_loss": losses,
             "mean": _mean(accs), "std": statistics.stdev(accs) if len(accs) > 1 else 0.0,
             "mean_loss": _mean(losses)}
 
@@ -178,6 +179,11 @@ class Entry:
     optimizer: Any  # a genome or a baseline name
     key: str | None = None
     info: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def ident(self) -> str:
+        """What its records are filed under: the genome's key (a candidate), the name (a baseline)."""
+        return self.key or self.name
 
 
 def _grammar_of(run_cfg: dict[str, Any]) -> Any:
@@ -361,7 +367,8 @@ def eliminate(run_dir: str | os.PathLike, settings: EliminationSettings | None =
             safe = e.name.split(" ")[0].replace("#", "c")
             store.write_text(f"genomes/{safe}.json", e.optimizer.to_json(indent=2) + "\n")
         baselines = [Entry(b, "baseline", b) for b in settings.baselines]
-        done = {(r["round"], r["name"], r["seed"]): r for r in store.read()}
+        # a record belongs to a genome (its key), not to its rank: a run that grew since keeps them
+        done = {(r["round"], r.get("key") or r["name"], r["seed"]): r for r in store.read()}
         n_written = len(done)
         seeds = list(range(int(settings.seeds)))
         rounds_out = []
@@ -374,7 +381,7 @@ def eliminate(run_dir: str | os.PathLike, settings: EliminationSettings | None =
                 f"base {base}, seeds {seeds}")
             for si, seed in enumerate(seeds):
                 cfg = settings.round_config(base, seed, run_options)
-                todo = [e for e in entries if (j, e.name, seed) not in done]
+                todo = [e for e in entries if (j, e.ident, seed) not in done]
                 if not todo:
                     continue
                 if si == 0:
@@ -382,7 +389,7 @@ def eliminate(run_dir: str | os.PathLike, settings: EliminationSettings | None =
                 else:
                     by_lr: dict[float | None, list[Entry]] = {}
                     for e in todo:
-                        first = done.get((j, e.name, seeds[0]))
+                        first = done.get((j, e.ident, seeds[0]))
                         lr = first.get("best_lr") if first and first["status"] == "ok" else None
                         by_lr.setdefault(lr, []).append(e)
                     groups = list(by_lr.items())
@@ -391,16 +398,16 @@ def eliminate(run_dir: str | os.PathLike, settings: EliminationSettings | None =
                         # rejected or failed on the first seed: that is the entry's result on every seed
                         recs = []
                         for e in group:
-                            first = done.get((j, e.name, seeds[0]), {})
-                            recs.append({**first, "seed": seed, "seconds": 0.0, "time": time.time(),
+                            first = done.get((j, e.ident, seeds[0]), {})
+                            recs.append({**first, "name": e.name, "seed": seed, "seconds": 0.0, "time": time.time(),
                                          "reason": f"not run: {first.get('status', 'failed')} on seed {seeds[0]}"})
                     else:
                         c = cfg if lr is None else cfg.replace(fixed_lr=lr)
                         out = evaluate([e.optimizer for e in group], c)
                         recs = [_record_line(j, e, seed, r, base) for e, r in zip(group, out)]
                     store.append(recs)
-                    for r in recs:
-                        done[(j, r["name"], seed)] = r
+                    for e, r in zip(group, recs):
+                        done[(j, e.ident, seed)] = r
                     n_written += len(recs)
                     store.write_json(CHECKPOINT_FILE, {"settings": settings.identity(), "records": n_written,
                                                        "round": j, "seed": seed, "run_id": rundir.run_id})
@@ -408,7 +415,7 @@ def eliminate(run_dir: str | os.PathLike, settings: EliminationSettings | None =
                         f"{time.perf_counter() - t_start:.0f} s)")
                     if after_batch is not None:
                         after_batch(n_written)
-            stats = {e.name: entry_stats([done[(j, e.name, s)] for s in seeds], len(seeds)) for e in entries}
+            stats = {e.name: entry_stats([done[(j, e.ident, s)] for s in seeds], len(seeds)) for e in entries}
             order = rank_entries([e.name for e in alive], stats)
             next_top = settings.rounds[j + 1][0] if j + 1 < len(settings.rounds) else 0
             advancing = set(order[:next_top])
@@ -432,7 +439,7 @@ def _round_summary(j: int, base: int, top: int, seeds: list[int], entries: list[
         rows.append({"name": name, "kind": e.kind, "key": e.key, "scores": s["scores"], "val_loss": s["val_loss"],
                      "mean": s["mean"] if s["ok"] else None, "std": s["std"] if s["ok"] else None,
                      "mean_loss": s["mean_loss"] if s["ok"] and math.isfinite(s["mean_loss"]) else None,
-                     "status": "ok" if s["ok"] else "failed",
+                     "status": s["status"], "reason": s.get("reason"),
                      "advanced": (name in advancing) if (e.kind == "candidate" and next_top) else None,
                      **({"search": e.info} if e.info else {})})
     return {"name": f"round {j + 1}", "top": top, "base": base, "steps": cfg.total_steps, "seeds": seeds,
@@ -454,9 +461,9 @@ def _write_summary(store: _Store, settings: EliminationSettings, rounds: list[di
     return summary
 
 
-def _fmt(mean: float | None, std: float | None, n: int) -> str:
+def _fmt(mean: float | None, std: float | None, n: int, status: str = "failed") -> str:
     if mean is None:
-        return "failed"
+        return status
     return f"{mean:.4f} ± {std:.4f}" if n > 1 else f"{mean:.4f}"
 
 
@@ -470,7 +477,7 @@ def format_table(summary: dict[str, Any]) -> str:
         for i, e in enumerate(rnd["entries"], 1):
             adv = {True: "yes", False: "no", None: "–"}[e["advanced"]]
             loss = "–" if e["mean_loss"] is None else f"{e['mean_loss']:.4f}"
-            out.append(f"| {i} | {e['name']} | {e['kind']} | {_fmt(e['mean'], e['std'], len(e['scores']))} | "
+            out.append(f"| {i} | {e['name']} | {e['kind']} | {_fmt(e['mean'], e['std'], len(e['scores']), e['status'])} | "
                        f"{loss} | {adv} |")
         out.append("")
     for n in summary.get("notes") or ():
@@ -479,6 +486,3 @@ def format_table(summary: dict[str, Any]) -> str:
         out.append(f"Best candidate after the last round: {summary['winner']}")
     return "\n".join(out).rstrip()
 
-
-def _stderr(text: str) -> None:
-    print(text, file=sys.stderr, flush=True)
