@@ -20,6 +20,7 @@ v_hat/(sqrt(s_hat) + 1.0e-7)
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import multiprocessing
@@ -508,6 +509,7 @@ def pretty(genome: OptimizerGenome, expand: bool = False) -> str:
 
 
 # ---------------------------------------------------------------- simplification with a deadline
+@functools.lru_cache(maxsize=1)
 def _namespace() -> dict:
     ns: dict = {}
     exec("from sympy import *", ns)  # noqa: S102 - sympy's own names, to read srepr back
@@ -560,6 +562,8 @@ def simplify(expr: sp.Expr, timeout: float = 5.0) -> sp.Expr:
     """
     if timeout is None or timeout <= 0:
         return expr
+    # the deadline counts from the call: the preparation and reading results back are inside it
+    deadline = time.monotonic() + timeout
     try:
         ctx = multiprocessing.get_context("fork")
     except ValueError:  # no fork on this platform: cheap passes only
@@ -567,12 +571,11 @@ def simplify(expr: sp.Expr, timeout: float = 5.0) -> sp.Expr:
     real, back = _to_real(expr)
     recv, send = ctx.Pipe(duplex=False)
     proc = ctx.Process(target=_worker, args=(real, send), daemon=True)
-    best, best_ops = real, sp.count_ops(real)
-    deadline = time.monotonic() + timeout
+    best, best_ops = real, None
     try:
         proc.start()
         send.close()
-        ns = None
+        ns = _namespace()  # built once per process (the first call would otherwise pay for it late)
         while True:
             remaining = deadline - time.monotonic()
             if remaining <= 0 or not recv.poll(remaining):
@@ -581,14 +584,15 @@ def simplify(expr: sp.Expr, timeout: float = 5.0) -> sp.Expr:
                 msg = recv.recv()
             except (EOFError, OSError):
                 break
-            if msg is None:
+            if msg is None or time.monotonic() >= deadline:
                 break
-            ns = ns or _namespace()
             try:
                 cand = eval(msg, ns)  # noqa: S307 - srepr from our own child process
             except Exception:  # noqa: BLE001
                 continue
             ops = sp.count_ops(cand)
+            if best_ops is None:
+                best_ops = sp.count_ops(real)
             if ops <= best_ops:
                 best, best_ops = cand, ops
     finally:
