@@ -500,11 +500,13 @@ def make_report(run_dir: str | Path, out: str | Path | None = None, top_k: int =
             e.ops = _complexity(e.simplified)
     rank = {id(e): k + 1 for k, e in enumerate(top)}
 
-    md += [f"## The top {len(top) if is_genome else min(top_k, len(unique))} optimizers", "",
-           "Unique by the run's dedup key, best fitness first. Equations in the paper's form: labelled "
-           "operands kept, each decay function a symbol $d_k$, schedules $a_k$ (definitions under "
-           "*Symbols* below); the sign the integrity check chose is included in $U$; the step is "
-           "$w \\leftarrow w - \\eta_t U$ (with the momentum type's form), $\\eta_t$ the base one-cycle rate.", ""]
+    md += [f"## The top {len(top) if is_genome else min(top_k, len(unique))} "
+           f"{'optimizers' if is_genome else 'candidates'}", ""]
+    if is_genome:
+        md += ["Unique by the run's dedup key, best fitness first. Equations in the paper's form: labelled "
+               "operands kept, each decay function a symbol $d_k$, schedules $a_k$ (definitions under "
+               "*Symbols* below); the sign the integrity check chose is included in $U$; the step is "
+               "$w \\leftarrow w - \\eta_t U$ (with the momentum type's form), $\\eta_t$ the base one-cycle rate.", ""]
     used: set = set()
     grammars: list = []
     if not is_genome:

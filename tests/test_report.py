@@ -223,3 +223,13 @@ def test_live_writer_is_refused(tmp_path, capsys):
     assert main(["report", str(run), "--no-pdf", "--simplify", "0", "--top", "1"]) == 0
     out, _ = capsys.readouterr()
     assert out.strip() == str(run / "report")
+
+
+def test_report_of_a_toy_run(tmp_path):
+    """A run whose candidates are not genomes (the toy task): numbers and progress, no equations."""
+    run = tmp_path / "toy"
+    run_search("toy", run, 3, 2, 2, seed=0, init_factor=2, verbose=False)
+    result = make_report(run, top_k=3, pdf=False)
+    md = result.markdown.read_text()
+    assert "## The top 3 candidates" in md and "| rank | fitness | key | payload |" in md
+    assert "$$U" not in md and png_size(result.out_dir / "progress.png") == (W, H)
