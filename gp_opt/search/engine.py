@@ -431,7 +431,7 @@ def outcome(rec: FitnessRecord | None, how: str) -> str:
         return "no record"
     if rec.status != OK:
         reason = " ".join(str(rec.reason or "").split())
-        text = f"{rec.status}: {reason[:70]}{'...' if len(reason) > 70 else ''}"
+        text = f"{rec.status}: {reason[:100]}{'...' if len(reason) > 100 else ''}"
     else:
         lr = f" at lr {rec.best_lr:g}" if rec.best_lr is not None else ""
         text = f"fitness {fmt_fit(rec.fitness)}{lr}"
