@@ -73,6 +73,9 @@ ROWS = [
     (["show", "{bad}"], "malformed JSON"),
     (["show", "{signtrue}"], "sign must be 1 or -1 (an integer), got True"),
     (["show", "Adam", "--simplify", "-1"], "--simplify: must be a finite number >= 0"),
+    (["latex", "--table", "--expand", "Adam"], "--expand does not apply to --table"),
+    (["latex", "--form", "schedule", "Adam"], "--form only applies to --table"),
+    (["show", "{file}"], "malformed JSON"),
 ]
 
 

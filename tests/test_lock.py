@@ -110,3 +110,21 @@ def test_atomic_write_errors_name_the_file(tmp_path):
     with pytest.raises(OSError) as info:
         atomic_write_text(tmp_path / "missing" / "best.json", "x")
     assert info.value.filename == str(tmp_path / "missing" / "best.json")
+
+
+def test_a_full_disk_while_logging_names_the_log(tmp_path, monkeypatch):
+    import errno
+
+    rd = RunDir.create(tmp_path / "r", {"a": 1})
+    line = {"seq": 0, "key": "k", "individual": [1], "cache_hit": False, "record": {"fitness": 1.0}}
+
+    def full(fd):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    import gp_opt.rundir.core as core
+    monkeypatch.setattr(core, "sync", full)
+    with pytest.raises(OSError) as info:
+        rd.append(line)
+    assert info.value.filename == str(tmp_path / "r" / "candidates.jsonl")
+    assert rd.n_lines == 0 and rd.crcs == []
+    rd.close()

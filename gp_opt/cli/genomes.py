@@ -4,6 +4,7 @@ from __future__ import annotations
 import sys
 
 from gp_opt.cli import common
+from gp_opt.errors import GpOptError
 
 
 def cmd_show(args) -> int:
@@ -103,6 +104,11 @@ def cmd_latex(args) -> int:
     complete document that compiles with pdflatex as is."""
     from gp_opt import latex as L
     from gp_opt import symbolic as S
+    if args.table and args.expand:  # checked before any genome is read: one line, exit 2
+        raise GpOptError("--expand does not apply to --table (a table keeps operands and schedules "
+                         "named); drop one of them")
+    if not args.table and args.form != "update":
+        raise GpOptError("--form only applies to --table")
     rows = [(common.title(g, spec), g) for spec in args.genomes for g in [common.load(spec, args)]]
     if args.table:
         text = L.latex_table(rows, caption=args.caption, form=args.form)

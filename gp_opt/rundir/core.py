@@ -292,8 +292,10 @@ class RunDir:
                 self._fh.write(text)
                 self._fh.flush()
                 sync(self._fh.fileno())
-            except BaseException:
+            except BaseException as exc:
                 del self.crcs[n_crcs:]
+                if isinstance(exc, OSError) and not exc.filename:  # e.g. a full disk: name the log
+                    raise OSError(exc.errno, exc.strerror or str(exc), str(self.path / CANDIDATES_FILE)) from None
                 raise
             self.n_lines += len(items)
 
