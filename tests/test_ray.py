@@ -45,7 +45,7 @@ def ex():
 
 def test_same_log_as_in_process_plain_and_batched(ex, tmp_path):
     run_search("toy", tmp_path / "ref", **RUN)
-    assert ex.slots == 2
+    assert ex.slots == 2 and ex.warm_up() == 2  # both workers running
     run_search("toy", tmp_path / "ray", executor=ex, **RUN)
     tb = make_toy_toolbox(seed=3)
     tb.register("map", Batched(tmp_path / "groups.log"))

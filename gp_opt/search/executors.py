@@ -289,8 +289,8 @@ def probe(address: str, timeout: float) -> None:
 
 
 class RayExecutor(Executor):
-    """Evaluations as Ray tasks, each asking for ``cpus_per_eval`` CPUs and ``gpus_per_eval`` GPUs
-    (fractions share a GPU). ``address``: None starts a local Ray instance (``num_cpus`` logical
+    """Evaluations on a Ray cluster, each slot asking for ``cpus_per_eval`` CPUs and
+    ``gpus_per_eval`` GPUs (fractions share a GPU). ``address``: None starts a local Ray instance (``num_cpus`` logical
     CPUs, default all), ``"auto"`` or ``HOST:PORT`` joins a running cluster. A Ray already
     initialised in this process is used as it is (and left running by :meth:`close`).
 
@@ -390,8 +390,21 @@ class RayExecutor(Executor):
             self._actors.append(actor)
         return self._actors[:k]
 
-    #: calls in flight per actor: the next one waits at the actor while the current one runs
-    DEPTH = 2
+    def warm_up(self, n: int | None = None) -> int:
+        """Start ``min(n, slots)`` workers (default: all slots) and wait until they all run (e.g.
+        before timing); returns how many run."""
+        self.start()
+        actors = self._workers(self.slots if n is None else n)
+        waiting = [r for r, a in self._placing.items() if a < len(actors)]
+        self._ray.get(waiting)
+        for r in waiting:
+            del self._placing[r]
+        return len(actors)
+
+    #: calls in flight per actor. One: a worker gets its next group when it is free, so a slow
+    #: candidate never holds a fast one up behind it (2 hid a message's latency for tiny
+    #: evaluations, but put two slow surrogate candidates on one worker while another idled)
+    DEPTH = 1
 
     def _ship(self, inner_map: Any, func: Any) -> Any:
         """The object reference of the group call (put in the object store once per pair)."""
