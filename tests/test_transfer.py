@@ -211,3 +211,27 @@ def test_cli_bad_input_is_one_line_and_exit_2(tmp_path, args, words):
     assert len(p.stderr.strip().splitlines()) == 1 and words in p.stderr
     assert not (tmp_path / "o").exists()
 
+
+
+def test_the_same_call_after_a_kill_reuses_finished_entries(tmp_path, monkeypatch):
+    import gp_opt.transfer.suite as suite
+
+    tasks = [get_task("wine", steps=10), get_task("diabetes", steps=10)]
+    first = run_transfer(["SGD"], tasks, seeds=2, lrs=[0.1, 0.01], out_dir=tmp_path, progress=None)
+    # a second call trains nothing (every entry is saved) and gives the same table
+    monkeypatch.setattr(suite, "train_members", lambda *a, **k: pytest.fail("retrained a saved entry"))
+    again = run_transfer(["SGD"], tasks, seeds=2, lrs=[0.1, 0.01], out_dir=tmp_path, progress=None)
+    assert [(e["optimizer"], e["test"], e["best_lr"]) for e in again["entries"]] == \
+        [(e["optimizer"], e["test"], e["best_lr"]) for e in first["entries"]]
+    # a kill while writing leaves a torn line: that entry alone trains again
+    lines = (tmp_path / "progress.jsonl").read_text().splitlines()
+    (tmp_path / "progress.jsonl").write_text("\n".join(lines[:-1]) + "\n" + lines[-1][:50])
+    trained = []
+    monkeypatch.setattr(suite, "train_members", lambda task, stepper, **k: trained.append(task.name) or
+                        __import__("gp_opt.transfer.ensemble", fromlist=["x"]).train_members(task, stepper, **k))
+    run_transfer(["SGD"], tasks, seeds=2, lrs=[0.1, 0.01], out_dir=tmp_path, progress=None)
+    assert trained == ["diabetes"]
+    # another budget is another entry
+    trained.clear()
+    run_transfer(["SGD"], [get_task("wine", steps=11)], seeds=2, lrs=[0.1, 0.01], out_dir=tmp_path, progress=None)
+    assert trained == ["wine", "wine"]

@@ -72,7 +72,7 @@ def cmd_transfer(args) -> int:
     and save mean ± std at each one's best learning rate and a Welch's t-test verdict against Adam."""
     import torch
 
-    from gp_opt.transfer import registry, run_transfer, write_outputs
+    from gp_opt.transfer import registry, run_transfer
 
     names = [t.strip() for t in (args.tasks or ",".join(registry.DEFAULT_TASKS)).split(",") if t.strip()]
     if not names:
@@ -98,8 +98,10 @@ def cmd_transfer(args) -> int:
             f"{len(tasks)} task(s), {args.seeds} seed(s), lr grid {', '.join(f'{x:g}' for x in grid)}"
             f"{'' if not args.loop else ', one run at a time (--loop)'}")
     result = run_transfer(args.optimizers, tasks, seeds=args.seeds, lrs=lrs, reference=args.reference,
-                          batched=not args.loop, grammar=grammar, progress=say)
-    paths = write_outputs(result, args.output)
+                          batched=not args.loop, grammar=grammar, progress=say, out_dir=args.output)
+    from pathlib import Path
+    from gp_opt.transfer.suite import FILES
+    paths = {k: Path(args.output) / name for k, name in FILES.items()}
     from gp_opt.transfer.suite import markdown
     if not args.quiet:
         print()
@@ -138,7 +140,8 @@ def register(sub) -> None:
     p.add_argument("--threads", type=int, default=1,
                    help="torch CPU threads (default 1: the tasks' tensors are small)")
     p.add_argument("-o", "--output", default="transfer", metavar="DIR",
-                   help="where the tables go (default ./transfer; RUN_DIR/transfer for gp-opt report)")
+                   help="where the tables go (default ./transfer; RUN_DIR/transfer for gp-opt report); "
+                        "the same command again after a kill reuses the finished entries saved there")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress lines or table")
     common.add_grammar_option(p)
     p.set_defaults(func=cmd_transfer)

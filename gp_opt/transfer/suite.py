@@ -34,7 +34,7 @@ __all__ = ["resolve_optimizer", "run_transfer", "summarise", "write_outputs", "m
 REFERENCE = "Adam"
 #: the files written into the output directory
 FILES = {"results": "results.json", "json": "transfer.json", "markdown": "transfer.md", "csv": "transfer.csv",
-         "runs": "runs.csv"}
+         "runs": "runs.csv"}  # and progress.jsonl, written as entries finish (see _Progress)
 
 
 def _baselines() -> dict[str, tuple[type, dict[str, Any]]]:
@@ -50,6 +50,20 @@ def _baselines() -> dict[str, tuple[type, dict[str, Any]]]:
 
 
 BASELINE_NAMES = ("Adam", "AdamW", "SGD", "Momentum", "Nesterov", "RMSprop")
+
+
+def optimizer_identity(spec: Any, grammar: Any = None) -> str:
+    """What makes two optimizers the same for reusing saved runs: the baseline, or the genome's JSON."""
+    if isinstance(spec, str) and spec.lower() in _baselines():
+        cls, kw = _baselines()[spec.lower()]
+        return f"torch:{cls.__name__}:{sorted(kw.items())}"
+    if isinstance(spec, str):
+        from gp_opt import catalog
+
+        return "genome:" + catalog.load(spec, grammar).to_json()
+    if hasattr(spec, "to_json"):
+        return "genome:" + spec.to_json()
+    return f"object:{id(spec)}"  # a factory object: never matches a saved run of another process
 
 
 def resolve_optimizer(spec: Any, grammar: Any = None) -> tuple[str, Callable[[], Stepper]]:
@@ -120,7 +134,9 @@ def run_transfer(optimizers: Sequence[Any], tasks: Sequence[Task], *, seeds: int
                  progress: Callable[[str], None] | None = print) -> dict[str, Any]:
     """Train every optimizer on every task, ``seeds`` seeds x ``lrs`` (default: the first task's
     grid, the same for every task and optimizer), and return ``{"config", "entries", "runs"}``.
-    The reference optimizer is added when missing. Writes the tables to ``out_dir`` if given."""
+    The reference optimizer is added when missing. With ``out_dir``: each finished (task,
+    optimizer) is appended to ``out_dir/progress.jsonl`` and reused by the same call after a kill,
+    and the tables are written there at the end."""
     if seeds < 1:
         raise GpOptError(f"--seeds must be >= 1, got {seeds}")
     if not tasks:
@@ -129,11 +145,12 @@ def run_transfer(optimizers: Sequence[Any], tasks: Sequence[Task], *, seeds: int
     if not grid or not all(math.isfinite(x) and x > 0 for x in grid):
         raise GpOptError(f"learning rates must be positive numbers, got {grid}")
     resolved = [resolve_optimizer(o, grammar) for o in optimizers]  # every name checked before training
-    labels = [lab for lab, _ in resolved]
+    labels, specs = [lab for lab, _ in resolved], list(optimizers)
     ref_label = resolve_optimizer(reference, grammar)[0]
     if ref_label not in labels:
         resolved.insert(0, resolve_optimizer(reference, grammar))
         labels.insert(0, ref_label)
+        specs.insert(0, reference)
     if len(set(labels)) != len(labels):
         raise GpOptError(f"an optimizer is named twice: {', '.join(labels)}")
     config = {"tasks": [{"name": t.name, "description": t.describe(), "metric": t.metric,
@@ -145,10 +162,18 @@ def run_transfer(optimizers: Sequence[Any], tasks: Sequence[Task], *, seeds: int
               "torch": torch.__version__, "threads": torch.get_num_threads()}
     entries, all_runs = [], []
     t_start = time.perf_counter()
+    identities = {label: optimizer_identity(spec, grammar) for label, spec in zip(labels, specs)}
+    saved = _Progress(out_dir)
     for task in tasks:
         for label, make in resolved:
             t0 = time.perf_counter()
-            runs = train_members(task, make(), seeds=list(range(seeds)), lrs=grid, batched=batched)
+            key = saved.key(task, identities[label], grid, seeds, batched)
+            runs = saved.get(key)
+            if runs is None:
+                runs = train_members(task, make(), seeds=list(range(seeds)), lrs=grid, batched=batched)
+                saved.add(key, task.name, label, runs)
+            elif progress:
+                progress(f"  {task.name:<16} {label:<14} (reused from {saved.path})")
             for r in runs:
                 all_runs.append({"task": task.name, "optimizer": label, **r})
             entry = summarise(task, label, runs, grid)
@@ -164,6 +189,58 @@ def run_transfer(optimizers: Sequence[Any], tasks: Sequence[Task], *, seeds: int
     if out_dir is not None:
         write_outputs(result, out_dir)
     return result
+
+
+class _Progress:
+    """``OUT_DIR/progress.jsonl``: the runs of each finished (task, optimizer), appended (and
+    fsynced) as they finish, so that the same command after a kill reuses them instead of
+    training again. A line is reused only when the task (every field), the optimizer (baseline or
+    genome JSON), the grid, the seeds and the path (batched or loop) are the same."""
+
+    NAME = "progress.jsonl"
+
+    def __init__(self, out_dir: str | Path | None):
+        self.path = Path(out_dir) / self.NAME if out_dir is not None else None
+        self.saved: dict[str, list[dict[str, Any]]] = {}
+        if self.path is not None and self.path.is_file():
+            for line in self.path.read_text().splitlines():
+                try:
+                    doc = json.loads(line)
+                    self.saved[doc["key"]] = [_restore(r) for r in doc["runs"]]
+                except (ValueError, KeyError, TypeError):
+                    continue  # a torn last line of a killed run: that entry trains again
+
+    @staticmethod
+    def key(task: Task, identity: str, grid: list[float], seeds: int, batched: bool) -> str:
+        import hashlib
+
+        text = json.dumps([repr(task), identity, grid, seeds, batched])
+        return hashlib.sha256(text.encode()).hexdigest()
+
+    def get(self, key: str) -> list[dict[str, Any]] | None:
+        return self.saved.get(key)
+
+    def add(self, key: str, task: str, label: str, runs: list[dict[str, Any]]) -> None:
+        if self.path is None:
+            return
+        import os
+
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        line = json.dumps({"key": key, "task": task, "optimizer": label, "runs": _jsonable(runs)}) + "\n"
+        with open(self.path, "a") as f:
+            f.write(line)
+            f.flush()
+            os.fsync(f.fileno())
+
+
+def _restore(run: dict[str, Any]) -> dict[str, Any]:
+    """A saved run with JSON nulls back as NaN."""
+    out = dict(run)
+    for split in ("val", "test"):
+        out[split] = {k: (math.nan if v is None else v) for k, v in run.get(split, {}).items()}
+    if out.get("train_loss") is None:
+        out["train_loss"] = math.nan
+    return out
 
 
 def _compare(entries: list[dict[str, Any]], reference: str) -> None:
