@@ -235,3 +235,20 @@ def test_the_same_call_after_a_kill_reuses_finished_entries(tmp_path, monkeypatc
     trained.clear()
     run_transfer(["SGD"], [get_task("wine", steps=11)], seeds=2, lrs=[0.1, 0.01], out_dir=tmp_path, progress=None)
     assert trained == ["wine", "wine"]
+
+
+def test_convnet_task_runs_through_the_surrogate_engine_tiny_cpu_smoke(tmp_path):
+    """CIFAR itself needs the data and a GPU (untested here); the same task on a tiny .npz of 8x8
+    colour images whose class is the bright channel checks the plumbing on CPU."""
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 3, 400)
+    x = rng.normal(0, 0.5, (400, 8, 8, 3)).astype(np.float32)
+    x[np.arange(400), :, :, y] += 0.7
+    np.savez(tmp_path / "tiny.npz", x_train=x[:300], y_train=y[:300], x_val=x[300:], y_val=y[300:])
+    task = get_task("cifar10-convnet", dataset="npz", data_dir=str(tmp_path / "tiny.npz"), base=4, steps=30,
+                    batch=32, device="cpu")
+    res = run_transfer(["Opt6"], [task], seeds=2, lrs=[0.1, 0.01], progress=None)
+    for e in res["entries"]:
+        assert e["status"] == "ok" and len(e["test"]) == 2 and min(e["test"]) > 0.6, e  # chance: 1/3

@@ -258,7 +258,8 @@ class CifarConvNet(Task):
     (all learning rates of a seed as one grouped-convolution ensemble). Metric: the best
     validation accuracy of the run (the surrogate's validation split, the last 5,000 training
     images; the reported ``test`` figure is that same number: this task has no second held-out
-    split). Needs a GPU for its default budget; CPU only for tiny smoke settings."""
+    split). Needs a GPU for its default budget; CPU only for tiny smoke settings. ``dataset`` is
+    any of the surrogate's (``cifar10``, ``cifar100``, ``npz`` with ``data_dir`` the file)."""
 
     name: str = "cifar10-convnet"
     dataset: str = "cifar10"
@@ -278,7 +279,11 @@ class CifarConvNet(Task):
         return SurrogateConfig.preset("paper", dataset=self.dataset, data_dir=self.data_dir, base=self.base,
                                       batch_size=self.batch, total_steps=self.steps,
                                       warmup_steps=self.warmup_steps, eval_every=max(1, self.steps // 10),
-                                      stop_check_after=self.steps, device=self.device, seed=self.seed)
+                                      stop_check_after=self.steps, device=self.device, seed=self.seed,
+                                      # no screen here (every rate of the grid trains in full); the
+                                      # screen's numbers only have to be consistent with the budget
+                                      screen_steps=min(800, self.steps), screen_cut_step=min(600, self.steps),
+                                      acc_window=min(100, self.steps), check_every=min(100, self.steps))
 
     def load(self) -> Splits:
         raise GpOptError(f"{self.name}: runs through the surrogate's engine (train_members), not load()")
