@@ -158,7 +158,8 @@ def entry_stats(records: list[dict[str, Any]], n_seeds: int) -> dict[str, Any]:
 def rank_key(stats: dict[str, Any]) -> tuple:
     """Sort key, best first: complete entries, higher mean accuracy, lower mean loss."""
     loss = stats["mean_loss"]
-    return (0 if stats["ok"] else 1, -stats["mean"] if stats["ok"] else 0.0,
+    # rounded to 1e-6: accuracies arrive as float32 k/n, so equal means can differ in the 8th digit
+    return (0 if stats["ok"] else 1, -round(stats["mean"], 6) if stats["ok"] else 0.0,
             loss if stats["ok"] and math.isfinite(loss) else math.inf)
 
 
