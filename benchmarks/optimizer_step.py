@@ -1,10 +1,14 @@
-"""Median optimizer step time of gp_opt genomes vs torch.optim.Adam(foreach=True).
+"""Median optimizer step time of gp_opt genomes vs torch.optim.Adam(foreach=True), and of their
+optax transformations vs optax.adam.
 
-    python benchmarks/optimizer_step.py [--params 10000000] [--tensors 50] [--steps 20] [--compile]
+    python benchmarks/optimizer_step.py [--params 10000000] [--tensors 50] [--steps 20] [--compile] [--no-optax]
 
 Every optimizer steps the same parameters (``--params`` numbers in ``--tensors`` tensors of
 varied shapes, float32) with fixed random gradients; only ``optimizer.step()`` is timed. Runs on
 CPU, and on CUDA too when a GPU is present. Prints one table per device with the ratio to Adam.
+When jax and optax are installed, a further table times the jitted ``update`` of each genome's
+optax transformation (:func:`gp_opt.optim.optax_transformation`) against ``optax.adam`` on the
+same shapes on the CPU (float32, state buffers donated to the update in both), in this process.
 """
 from __future__ import annotations
 
@@ -92,6 +96,7 @@ def main(argv=None) -> None:
     ap.add_argument("--steps", type=int, default=20)
     ap.add_argument("--compile", action="store_true", help="also time compile=True")
     ap.add_argument("--devices", default=None, help="comma list (default: cpu, and cuda if present)")
+    ap.add_argument("--no-optax", action="store_true", help="skip the optax table")
     args = ap.parse_args(argv)
     devices = args.devices.split(",") if args.devices else ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
     genomes = [catalog_or("Opt6", opt6), catalog_or("Opt10", opt10), (random_stateful(), "random 5-node, stateful")]
@@ -116,6 +121,57 @@ def main(argv=None) -> None:
         print(f"| optimizer | median step (ms) | x Adam |\n|---|---:|---:|")
         for lab, t in rows:
             print(f"| {lab} | {t * 1e3:.2f} | {t / t_adam:.2f} |")
+        del opts, params
+    if not args.no_optax:
+        optax_table(genomes, args)
+
+
+def optax_table(genomes, args) -> None:
+    """The jitted optax update of each genome vs optax.adam on the CPU, round-robin medians."""
+    try:
+        import jax
+        import optax
+    except ImportError:
+        print("\n(optax table skipped: pip install 'gp_opt[jax]')")
+        return
+    from gp_opt.optim import optax_transformation
+
+    cpu = jax.devices("cpu")[0]
+    shapes = [tuple(p.shape) for p in make_params(args.params, args.tensors, "cpu")]
+    key = jax.random.PRNGKey(0)
+    params, grads = [], []
+    for shape in shapes:
+        key, k1, k2 = jax.random.split(key, 3)
+        params.append(jax.device_put(jax.random.normal(k1, shape, jax.numpy.float32) * 0.1, cpu))
+        grads.append(jax.device_put(jax.random.normal(k2, shape, jax.numpy.float32) * 0.01, cpu))
+    labels = ["optax.adam"]
+    txs = [optax.adam(1e-3)]
+    for genome, label in genomes:
+        labels.append(label)
+        txs.append(optax_transformation(genome, 1e-9, total_steps=10_000, warmup_steps=100))
+    updates, states = [], []
+    for tx in txs:
+        # the state is donated: its buffers are reused in place, as torch's optimizers do
+        updates.append(jax.jit(tx.update, donate_argnums=1))
+        states.append(tx.init(params))
+    for i, update in enumerate(updates):   # compile and warm up
+        for _ in range(2):
+            out, states[i] = update(grads, states[i], params)
+            jax.block_until_ready(out)
+    times: list[list[float]] = [[] for _ in txs]
+    for _ in range(args.steps):
+        for i, update in enumerate(updates):
+            t0 = time.perf_counter()
+            out, states[i] = update(grads, states[i], params)
+            jax.block_until_ready((out, states[i]))
+            times[i].append(time.perf_counter() - t0)
+            del out
+    med = [statistics.median(ts) for ts in times]
+    print(f"\noptax on cpu (jax {jax.__version__}, optax {optax.__version__}): jitted update, "
+          f"{args.params:,} float32 parameters in {len(shapes)} leaves")
+    print("| transformation | median update (ms) | x optax.adam |\n|---|---:|---:|")
+    for lab, t in zip(labels, med):
+        print(f"| {lab} | {t * 1e3:.2f} | {t / med[0]:.2f} |")
 
 
 if __name__ == "__main__":
