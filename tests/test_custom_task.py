@@ -78,9 +78,13 @@ def test_search_with_a_task_class_and_its_options(user_dir):
     ("user_tasks:missing", "has no attribute 'missing'"),
     ("user_tasks:", "expected module:attribute"),
 ])
-def test_a_bad_custom_task_is_one_line_and_exit_2(user_dir, task, words):
-    p = _search(user_dir, "--task", task, "--out", "run")
-    assert p.returncode == 2 and len(p.stderr.strip().splitlines()) == 1 and words in p.stderr
+def test_a_bad_custom_task_is_one_line_and_exit_2(user_dir, capsys, task, words):
+    from gp_opt.cli import main
+
+    assert main(["search", "--task", task, "--particles", "2", "--steps", "1", "--children", "2",
+                 "--out", "run", "-q"]) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and words in err
     assert not (user_dir / "run").exists()
 
 

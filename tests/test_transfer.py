@@ -205,10 +205,13 @@ def test_cli_runs_a_custom_task_module_and_writes_tables(tmp_path):
     (["Adam", "--tasks", "cifar10-convnet"], "--data-dir"),
     (["Adam", "--tasks", "nomodule_xyz:task"], "cannot import"),
 ])
-def test_cli_bad_input_is_one_line_and_exit_2(tmp_path, args, words):
-    p = _cli(*args, "-o", str(tmp_path / "o"), cwd=tmp_path)
-    assert p.returncode == 2
-    assert len(p.stderr.strip().splitlines()) == 1 and words in p.stderr
+def test_cli_bad_input_is_one_line_and_exit_2(tmp_path, monkeypatch, capsys, args, words):
+    from gp_opt.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    assert main(["transfer", *args, "-o", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and words in err
     assert not (tmp_path / "o").exists()
 
 
