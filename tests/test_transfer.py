@@ -255,3 +255,18 @@ def test_convnet_task_runs_through_the_surrogate_engine_tiny_cpu_smoke(tmp_path)
     res = run_transfer(["Opt6"], [task], seeds=2, lrs=[0.1, 0.01], progress=None)
     for e in res["entries"]:
         assert e["status"] == "ok" and len(e["test"]) == 2 and min(e["test"]) > 0.6, e  # chance: 1/3
+
+
+def test_two_genome_files_of_the_same_name_are_labelled_by_path(tmp_path):
+    from gp_opt import catalog
+    from gp_opt.errors import GpOptError
+    from gp_opt.transfer.suite import resolve_all
+
+    for run, name in (("a", "Opt6"), ("b", "Opt10")):
+        (tmp_path / run).mkdir()
+        (tmp_path / run / "best.json").write_text(catalog.get(name).to_json())
+    files = [str(tmp_path / "a" / "best.json"), str(tmp_path / "b" / "best.json")]
+    _, labels, _, ref = resolve_all(files)
+    assert labels == ["Adam", *files] and ref == "Adam"
+    with pytest.raises(GpOptError, match="named twice"):
+        resolve_all(["Opt6", "Opt6"])

@@ -86,9 +86,8 @@ def cmd_transfer(args) -> int:
         raise GpOptError(f"--lrs: learning rates must be positive, got {args.lrs}")
     tasks = build_tasks(names, _task_options(args.set), args.data_dir)  # every name checked before training
     grammar = common.grammar(args)
-    from gp_opt.transfer.suite import resolve_optimizer
-    for spec in args.optimizers:
-        resolve_optimizer(spec, grammar)
+    from gp_opt.transfer.suite import resolve_all
+    resolve_all(args.optimizers, args.reference, grammar)  # unknown or repeated names: before any output
     if args.threads is not None:
         torch.set_num_threads(args.threads)
     say = None if args.quiet else (lambda line: print(line, flush=True))

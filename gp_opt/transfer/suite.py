@@ -128,6 +128,27 @@ def summarise(task: Task, label: str, runs: list[dict[str, Any]], lrs: Sequence[
     return entry
 
 
+def resolve_all(optimizers: Sequence[Any], reference: str = REFERENCE, grammar: Any = None):
+    """Every optimizer resolved and labelled (the reference first when it is not listed; two genome
+    files of the same name are labelled by their paths): ``(resolved, labels, specs, ref_label)``.
+    Raises GpOptError for an unknown name or a label given twice."""
+    resolved = [resolve_optimizer(o, grammar) for o in optimizers]  # every name checked before training
+    labels, specs = [lab for lab, _ in resolved], list(optimizers)
+    ref_label = resolve_optimizer(reference, grammar)[0]
+    if ref_label not in labels:
+        resolved.insert(0, resolve_optimizer(reference, grammar))
+        labels.insert(0, ref_label)
+        specs.insert(0, reference)
+    twice = {lab for lab in labels if labels.count(lab) > 1}
+    for i, spec in enumerate(specs):  # two runs' best.json: name them by their paths as given
+        if labels[i] in twice and isinstance(spec, str) and spec.endswith(".json"):
+            labels[i] = spec
+            resolved[i] = (spec, resolved[i][1])
+    if len(set(labels)) != len(labels):
+        raise GpOptError(f"an optimizer is named twice: {', '.join(labels)}")
+    return resolved, labels, specs, ref_label
+
+
 def run_transfer(optimizers: Sequence[Any], tasks: Sequence[Task], *, seeds: int = 5,
                  lrs: Sequence[float] | None = None, reference: str = REFERENCE, batched: bool = True,
                  grammar: Any = None, out_dir: str | Path | None = None,
@@ -144,15 +165,7 @@ def run_transfer(optimizers: Sequence[Any], tasks: Sequence[Task], *, seeds: int
     grid = [float(x) for x in (lrs if lrs is not None else tasks[0].lrs)]
     if not grid or not all(math.isfinite(x) and x > 0 for x in grid):
         raise GpOptError(f"learning rates must be positive numbers, got {grid}")
-    resolved = [resolve_optimizer(o, grammar) for o in optimizers]  # every name checked before training
-    labels, specs = [lab for lab, _ in resolved], list(optimizers)
-    ref_label = resolve_optimizer(reference, grammar)[0]
-    if ref_label not in labels:
-        resolved.insert(0, resolve_optimizer(reference, grammar))
-        labels.insert(0, ref_label)
-        specs.insert(0, reference)
-    if len(set(labels)) != len(labels):
-        raise GpOptError(f"an optimizer is named twice: {', '.join(labels)}")
+    resolved, labels, specs, ref_label = resolve_all(optimizers, reference, grammar)
     config = {"tasks": [{"name": t.name, "description": t.describe(), "metric": t.metric,
                          "higher_is_better": t.higher_is_better, "steps": t.steps, "batch": t.batch,
                          "warmup_steps": t.warmup_steps} for t in tasks],
