@@ -503,12 +503,14 @@ def latex_table(rows: Sequence[tuple[str, object]], caption: str | None = None, 
 
 
 def results_table(columns: Sequence[str], rows: Sequence[tuple[str, Sequence]], caption: str | None = None,
-                  label: str | None = None, digits: int = 3, higher_is_better: bool = True) -> str:
+                  label: str | None = None, digits: int = 3,
+                  higher_is_better: bool | Sequence[bool] = True) -> str:
     """A ``booktabs`` table of results: one row per optimizer, one column per task or round.
 
     Each cell is a list of per-seed values (printed ``mean \\pm std``, std over seeds with
     ``ddof=1``; a single value prints alone), a number, or None (``--``). The best mean of each
-    column is bold.
+    column is bold: the largest, or the smallest where ``higher_is_better`` is False (one bool for
+    every column, or one per column: bits per character and accuracy side by side).
 
     >>> print(results_table(["acc"], [("Adam", [[0.8, 0.82]]), ("SGD", [0.7])]).splitlines()[8])
     Adam & $\\mathbf{0.810 \\pm 0.014}$ \\\\
@@ -525,10 +527,14 @@ def results_table(columns: Sequence[str], rows: Sequence[tuple[str, Sequence]], 
         return float(np.mean(vals)), (float(np.std(vals, ddof=1)) if len(vals) > 1 else None)
 
     table = [[stats(c) for c in cells] for _, cells in rows]
+    higher = ([bool(higher_is_better)] * len(columns) if isinstance(higher_is_better, bool)
+              else [bool(h) for h in higher_is_better])
+    if len(higher) != len(columns):
+        raise ValueError(f"higher_is_better: {len(higher)} values for {len(columns)} columns")
     best = []
     for j in range(len(columns)):
         means = [r[j][0] for r in table if j < len(r) and r[j] is not None]
-        best.append((max(means) if higher_is_better else min(means)) if means else None)
+        best.append((max(means) if higher[j] else min(means)) if means else None)
     out = [preamble_comment(("booktabs",)), r"\begin{table}[htbp]", r"\centering", r"\small"]
     if caption:
         out.append(r"\caption{%s}" % caption)

@@ -720,6 +720,18 @@ def _elimination_sections(doc: Any, notes: list[str]) -> tuple[list[str], list[s
     return md, tex
 
 
+def _higher_by_task(doc: dict, tasks: list[str]) -> list[bool]:
+    """Whether a larger score is better, task by task (bits per character is not): the file's
+    ``higher_is_better_by_task``, else each result row's own flag, else the file-wide one."""
+    default = bool(doc.get("higher_is_better", True))
+    by_task = doc.get("higher_is_better_by_task")
+    by_task = dict(by_task) if isinstance(by_task, dict) else {}
+    for r in doc.get("results") or ():
+        if isinstance(r, dict) and "higher_is_better" in r:
+            by_task.setdefault(str(r.get("task")), r["higher_is_better"])
+    return [bool(by_task.get(t, default)) for t in tasks]
+
+
 def _transfer_sections(doc: Any, notes: list[str]) -> tuple[list[str], list[str]]:
     from gp_opt import latex as L
     results = doc.get("results") if isinstance(doc, dict) else None
@@ -751,7 +763,7 @@ def _transfer_sections(doc: Any, notes: list[str]) -> tuple[list[str], list[str]
     tex = [L.results_table(tasks, [(name, [(_scores(per_task[t]) or None) if t in per_task else None
                                            for t in tasks]) for name, per_task in table.items()],
                            caption=f"Transfer: {L.tex_escape(metric)}, mean $\\pm$ std over seeds.",
-                           label="tab:transfer", higher_is_better=bool(doc.get("higher_is_better", True)))]
+                           label="tab:transfer", higher_is_better=_higher_by_task(doc, tasks))]
     return md, tex
 
 

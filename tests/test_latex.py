@@ -110,3 +110,24 @@ def test_equations_document_compiles(tmp_path):
     f2 = tmp_path / "res.tex"
     f2.write_text(L.standalone(L.results_table(["a"], [("x_y", [[1.0, 2.0]])])))
     compile_tex(f2)
+
+
+def test_results_table_bolds_the_smallest_where_lower_is_better_per_column():
+    from gp_opt import latex as L
+    tex = L.results_table(["acc", "bpc"], [("Adam", [0.9, 4.2]), ("SGD", [0.8, 4.0])],
+                          higher_is_better=[True, False])
+    adam = next(line for line in tex.splitlines() if line.startswith("Adam"))
+    sgd = next(line for line in tex.splitlines() if line.startswith("SGD"))
+    assert r"\mathbf{0.900}" in adam and r"\mathbf{4.200}" not in adam
+    assert r"\mathbf{4.000}" in sgd and r"\mathbf{0.800}" not in sgd
+    with pytest.raises(ValueError, match="higher_is_better"):
+        L.results_table(["acc", "bpc"], [("Adam", [0.9, 4.2])], higher_is_better=[True])
+
+
+def test_report_transfer_table_follows_each_task_direction():
+    from gp_opt.report import _higher_by_task
+    doc = {"higher_is_better": True, "higher_is_better_by_task": {"charlm": False},
+           "results": [{"task": "wine", "higher_is_better": True}]}
+    assert _higher_by_task(doc, ["digits-mlp", "charlm", "wine"]) == [True, False, True]
+    rows_only = {"results": [{"task": "charlm", "higher_is_better": False}]}
+    assert _higher_by_task(rows_only, ["charlm", "x"]) == [False, True]
