@@ -16,6 +16,7 @@ import keyword
 import re
 import textwrap
 from pathlib import Path
+from typing import Any, Callable
 
 import sympy as sp
 
@@ -37,8 +38,11 @@ def _class_name(name: str) -> str:
     return ident
 
 
-def _decay_function(k: int, decay: DecayGenome, edge: str) -> str:
-    """One decay function as node-by-node torch code (the order ``DecayGenome.values`` uses)."""
+def decay_function_source(k: int, decay: DecayGenome, edge: str, leaf: Callable[[Any], str],
+                          op: Callable[[Any, list[str]], str], broadcast: str) -> str:
+    """One decay function as node-by-node code, in the order ``DecayGenome.values`` uses; the
+    torch and JAX exports differ only in how a schedule (``leaf(expr)``) and an op
+    (``op(primitive, args)``) print and in the ``broadcast`` template (``{src}``: one value)."""
     grammar = decay.grammar
     lines = [f"def decay_{k}(t, T):", f'    """Decay function on edge {edge}: {decay!r}."""']
     done: set[str] = set()
@@ -51,20 +55,22 @@ def _decay_function(k: int, decay: DecayGenome, edge: str) -> str:
             return
         done.add(node)
         if decay.is_leaf(node):
-            expr = grammar.schedules[node].expr
-            lines.append(f"    {var(node)} = torch.as_tensor({torch_source(expr)}, dtype=t.dtype)"
-                         f".expand_as(t)  # {node}: {grammar.schedules[node].label}")
+            src = broadcast.format(src=leaf(grammar.schedules[node].expr))
+            lines.append(f"    {var(node)} = {src}  # {node}: {grammar.schedules[node].label}")
             return
-        for src in decay.inputs(node):
-            emit(src)
-        op = grammar.ops[decay.op(node)]
-        src = op.torch_source(*(var(s) for s in decay.inputs(node)))
-        lines.append(f"    {var(node)} = torch.as_tensor({src}, dtype=t.dtype).expand_as(t)  "
-                     f"# {node} = {decay.op(node)}({', '.join(decay.inputs(node))})")
+        for s in decay.inputs(node):
+            emit(s)
+        src = broadcast.format(src=op(grammar.ops[decay.op(node)], [var(s) for s in decay.inputs(node)]))
+        lines.append(f"    {var(node)} = {src}  # {node} = {decay.op(node)}({', '.join(decay.inputs(node))})")
 
     emit(OUTPUT)
     lines.append(f"    return {var(OUTPUT)}")
     return "\n".join(lines)
+
+
+def _decay_function(k: int, decay: DecayGenome, edge: str) -> str:
+    return decay_function_source(k, decay, edge, torch_source, lambda op, args: op.torch_source(*args),
+                                 "torch.as_tensor({src}, dtype=t.dtype).expand_as(t)")
 
 
 def _latex(genome: OptimizerGenome) -> tuple[str | None, str | None]:

@@ -46,11 +46,11 @@ import sympy as sp
 
 from gp_opt import functions as F
 from gp_opt.errors import GpOptError
-from gp_opt.genome import OUTPUT, DecayGenome, OptimizerGenome
+from gp_opt.genome import DecayGenome, OptimizerGenome
 from gp_opt.grammar import G, W
 from gp_opt.optim import schedules as S
 from gp_opt.optim.compile import body_lines
-from gp_opt.optim.export import _class_name, _latex
+from gp_opt.optim.export import _class_name, _latex, decay_function_source
 from gp_opt.printer import jax_source
 
 __all__ = ["optax_transformation", "optax_source", "export_optax", "function_name"]
@@ -72,33 +72,8 @@ def _jax_op(op, args, key, ctx) -> str:
 
 
 def _decay_function(k: int, decay: DecayGenome, edge: str) -> str:
-    """One decay function as node-by-node JAX code (the order ``DecayGenome.values`` uses)."""
-    grammar = decay.grammar
-    lines = [f"def decay_{k}(t, T):", f'    """Decay function on edge {edge}: {decay!r}."""']
-    done: set[str] = set()
-
-    def var(node: str) -> str:
-        return ("s_" if decay.is_leaf(node) else "n_") + node
-
-    def emit(node: str) -> None:
-        if node in done:
-            return
-        done.add(node)
-        if decay.is_leaf(node):
-            src = jax_source(grammar.schedules[node].expr)
-            lines.append(f"    {var(node)} = jnp.broadcast_to(jnp.asarray({src}, dtype=t.dtype), t.shape)"
-                         f"  # {grammar.schedules[node].label}")
-            return
-        for s in decay.inputs(node):
-            emit(s)
-        op = grammar.ops[decay.op(node)]
-        src = _jax_op(op, [var(s) for s in decay.inputs(node)], None, "ctx")
-        lines.append(f"    {var(node)} = jnp.broadcast_to(jnp.asarray({src}, dtype=t.dtype), t.shape)  "
-                     f"# {node} = {decay.op(node)}({', '.join(decay.inputs(node))})")
-
-    emit(OUTPUT)
-    lines.append(f"    return {var(OUTPUT)}")
-    return "\n".join(lines)
+    return decay_function_source(k, decay, edge, jax_source, lambda op, args: _jax_op(op, args, None, "ctx"),
+                                 "jnp.broadcast_to(jnp.asarray({src}, dtype=t.dtype), t.shape)")
 
 
 def _momentum_lines(momentum: str, sign: int, u: str) -> list[str]:
