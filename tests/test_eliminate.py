@@ -199,3 +199,19 @@ def test_tiny_funnel_through_the_surrogate(run_dir):
     adam = next(e for e in entries if e["name"] == "Adam")
     assert adam["status"] == "ok" and 0.1 < adam["mean"] <= 1.0 and math.isfinite(adam["mean_loss"])
     shutil.rmtree(run_dir / ELIM_DIR)
+
+
+def test_cli_eliminate_interrupted_says_how_to_continue(run_dir, capsys, monkeypatch):
+    import signal
+
+    import gp_opt.eliminate as E
+    from gp_opt.cli import common, main
+
+    def stopped(*args, **kwargs):
+        raise common.Interrupted(signal.SIGINT)
+
+    monkeypatch.setattr(E, "eliminate", stopped)
+    assert main(["eliminate", str(run_dir), "--baselines", "Adam"]) == 130
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0
+    assert f"continue with: gp-opt eliminate {run_dir}" in err

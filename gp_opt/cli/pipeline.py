@@ -1,6 +1,9 @@
 """Verbs for the stages after a search: eliminate (SPEC section 8's funnel)."""
 from __future__ import annotations
 
+import shlex
+
+from gp_opt.cli import common
 from gp_opt.errors import GpOptError
 
 
@@ -27,6 +30,8 @@ def cmd_eliminate(args) -> int:
                                    seeds=args.seeds,
                                    baselines=[b.strip() for b in args.baselines.split(",") if b.strip()],
                                    overrides=overrides, batched=batched)
+    # finished evaluations are on disk, so the same command continues an interrupted funnel
+    common.on_interrupt(None, f"gp-opt eliminate {shlex.quote(str(args.run_dir))} (with the same options)")
     summary = eliminate(args.run_dir, settings, verbose=not args.quiet)
     return 0 if summary.get("winner") else 1
 
