@@ -41,7 +41,7 @@ import statistics
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
 from gp_opt.errors import GpOptError
 
@@ -312,33 +312,60 @@ def _record_line(rnd: int, entry: Entry, seed: int, rec: Any, base: int) -> dict
 Evaluator = Callable[[list[Any], Any], list[Any]]  # (optimizers, SurrogateConfig) -> FitnessRecords
 
 
-def _default_evaluator(batched: bool | None) -> Evaluator:
-    def run(optimizers: list[Any], cfg: Any) -> list[Any]:
+class SurrogateCall:
+    """One round's surrogate evaluation: ``call(optimizer) -> record``, ``call.many(optimizers)``
+    (shared ensembles where the path rule or ``batched`` says they help). Picklable, so an
+    executor's worker (a process pool, a Ray actor) runs it on its own device."""
+
+    def __init__(self, cfg: Any, batched: bool | None):
+        self.cfg = cfg
+        self.batched = batched
+
+    def many(self, optimizers: list[Any]) -> list[Any]:
         from gp_opt.surrogate import evaluate_many
         from gp_opt.surrogate.paths import choose_batched
 
-        use = choose_batched(cfg) if batched is None else batched
-        cfg = cfg.replace(batched=use)
+        use = choose_batched(self.cfg) if self.batched is None else self.batched
+        cfg = self.cfg.replace(batched=use)
         if use:
-            return evaluate_many(optimizers, cfg)
+            return evaluate_many(list(optimizers), cfg)
         return [evaluate_many([o], cfg)[0] for o in optimizers]
+
+    def __call__(self, optimizer: Any) -> Any:
+        return self.many([optimizer])[0]
+
+
+def ensemble_map(call: SurrogateCall, optimizers: Iterable[Any]) -> list[Any]:
+    """The batched map an executor hands each group to: the group trains as one ensemble."""
+    return call.many(list(optimizers))
+
+
+def _default_evaluator(batched: bool | None, executor: Any = None) -> Evaluator:
+    """In this process, or spread over ``executor``'s workers (a group of a round's entries per
+    worker, each group one ensemble); records come back in submission order either way."""
+    def run(optimizers: list[Any], cfg: Any) -> list[Any]:
+        call = SurrogateCall(cfg, batched)
+        if executor is None:
+            return call.many(optimizers)
+        return list(executor.map(call, optimizers, ensemble_map))
 
     return run
 
 
 def eliminate(run_dir: str | os.PathLike, settings: EliminationSettings | None = None, *,
               evaluator: Evaluator | None = None, verbose: bool = True,
-              after_batch: Callable[[int], None] | None = None) -> dict[str, Any]:
+              after_batch: Callable[[int], None] | None = None, executor: Any = None) -> dict[str, Any]:
     """Run (or resume) the funnel on ``run_dir``; returns the summary (also in ``summary.json``).
 
     ``evaluator(optimizers, config) -> records`` replaces the surrogate (tests); ``after_batch(n)``
     is called after each batch of records is on disk with the number written so far (tests kill
-    the funnel there)."""
+    the funnel there). ``executor`` (a started :class:`gp_opt.search.executors.Executor`) spreads
+    the surrogate evaluations over its workers; only this process writes ``elimination/``."""
     from gp_opt.rundir import RunDir
 
     settings = settings or EliminationSettings()
     check_baselines(settings.baselines)
-    evaluate = evaluator or _default_evaluator(settings.batched)
+    evaluate = evaluator or _default_evaluator(settings.batched, executor)
     say = (lambda s: print(s, flush=True)) if verbose else (lambda s: None)
     rundir = RunDir.open(run_dir, lock=True)  # refuses a run a live search is writing
     try:

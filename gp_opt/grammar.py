@@ -99,6 +99,9 @@ class Op:
         """``f(x[, y], ctx=None)`` on tensors; ctx serves engine ops (state, dropout, norm)."""
         return torch_function(self.expr, (X, Y)[: self.arity])
 
+    def __getstate__(self) -> dict:
+        return _without_compiled(self)
+
     def latex(self, *args: str) -> str:
         """LaTeX of the op applied to arguments given as LaTeX strings."""
         syms = [sp.Symbol(a) for a in args] or []
@@ -117,6 +120,17 @@ class Schedule:
     @cached_property
     def torch(self):
         return torch_function(self.expr, (t, T))
+
+    def __getstate__(self) -> dict:
+        return _without_compiled(self)
+
+
+def _without_compiled(primitive) -> dict:
+    """A primitive's pickled state: its compiled torch function (exec'd code, not picklable) is
+    left out and compiled again on first use, so a grammar can go to a worker process."""
+    state = dict(primitive.__dict__)
+    state.pop("torch", None)
+    return state
 
 
 @dataclass(frozen=True)

@@ -215,3 +215,24 @@ def test_cli_eliminate_interrupted_says_how_to_continue(run_dir, capsys, monkeyp
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0
     assert f"continue with: gp-opt eliminate {run_dir}" in err
+
+
+def test_funnel_on_a_process_pool_equals_in_process(tmp_path):
+    """Each worker trains its group of a round's entries; only this process writes elimination/,
+    and the records come back in submission order: the same funnel as in this process."""
+    import shutil
+
+    from gp_opt.search.executors import LocalPool
+
+    run = tmp_path / "q"
+    run_search("quadratic", run, 2, 1, 2, seed=1, init_factor=2, verbose=False, task_options={"steps": 10})
+    st = EliminationSettings(preset="tiny", rounds=[(2, 4)], seeds=1, baselines=["Adam"], batched=False)
+    alone = eliminate(run, st, verbose=False)
+    shutil.rmtree(run / ELIM_DIR)
+    with LocalPool(2) as pool:
+        spread = eliminate(run, st, verbose=False, executor=pool)
+
+    def table(summary):
+        return [(e["name"], e["status"], e.get("mean"), e.get("mean_loss")) for e in summary["rounds"][0]["entries"]]
+
+    assert table(spread) == table(alone) and len(table(alone)) == 3

@@ -161,3 +161,24 @@ def test_unreadable_and_invalid_toml(tmp_path):
         grammar.load(tmp_path / "missing.toml")
     with pytest.raises(GrammarError, match="not valid TOML"):
         grammar.load(_write(tmp_path, "name = [unclosed"))
+
+
+def test_a_grammar_pickles_after_its_primitives_were_compiled():
+    """Executors send genomes (and so their grammar) to worker processes; a primitive's compiled
+    torch function is exec'd code, so it is left out and compiled again there."""
+    import pickle
+
+    import torch
+
+    from gp_opt import grammar as G
+    gm = G.load()
+    for op in gm.ops.values():
+        op.torch
+    for sc in gm.schedules.values():
+        sc.torch
+    back = pickle.loads(pickle.dumps(gm))
+    x = torch.tensor([0.25, -2.0])
+    for name, op in gm.ops.items():
+        if op.arity == 1 and name in ("tanh", "neg", "sqrt_abs"):
+            assert torch.equal(back.ops[name].torch(x), op.torch(x))
+    assert float(back.schedules["a4"].torch(torch.tensor(5.0), 10)) == float(gm.schedules["a4"].torch(torch.tensor(5.0), 10))

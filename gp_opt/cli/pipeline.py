@@ -32,7 +32,9 @@ def cmd_eliminate(args) -> int:
                                    overrides=overrides, batched=batched)
     # finished evaluations are on disk, so the same command continues an interrupted funnel
     common.on_interrupt(None, f"gp-opt eliminate {shlex.quote(str(args.run_dir))} (with the same options)")
-    summary = eliminate(args.run_dir, settings, verbose=not args.quiet)
+    from gp_opt.search.executors import executor_from_args, running
+    with running(executor_from_args(args)) as executor:
+        summary = eliminate(args.run_dir, settings, verbose=not args.quiet, executor=executor)
     return 0 if summary.get("winner") else 1
 
 
@@ -68,4 +70,6 @@ def register(sub) -> None:
     p.add_argument("--path", choices=["auto", "ensemble", "plain"], default="auto",
                    help="shared ensembles or one model at a time (auto: the measured rule per device and shape)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
+    from gp_opt.search.executors import add_executor_options
+    add_executor_options(p)
     p.set_defaults(func=cmd_eliminate)
