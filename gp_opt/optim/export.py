@@ -73,6 +73,26 @@ def _decay_function(k: int, decay: DecayGenome, edge: str) -> str:
                                  "torch.as_tensor({src}, dtype=t.dtype).expand_as(t)")
 
 
+def module_doc_head(genome: OptimizerGenome, title: str, latex: bool = True) -> list[str]:
+    """The lines an exported module's docstring starts with (torch and optax alike): the title, the
+    genome's description, genome, momentum and sign, U and the factored schedule in LaTeX, and the
+    base schedule."""
+    eq, sched = _latex(genome) if latex else (None, None)
+    desc = genome.meta.get("description")
+    doc = [title, ""]
+    if desc:
+        doc += textwrap.wrap(str(desc), 96) + [""]
+    doc += [f"Genome: {genome!r}", f"Momentum: {genome.momentum}; "
+            + ("update sign flipped (w <- w + lr U)." if genome.sign < 0 else "w <- w - lr U."), ""]
+    if eq:
+        doc += ["Update U (LaTeX; decay functions written inline):", "", f"    {eq}", ""]
+    if sched:
+        doc += ["Learning-rate factor carried by its decay functions, lr_t = lr * base(t) * F(t) (LaTeX):",
+                "", f"    {sched}", ""]
+    doc.append("Base schedule: one-cycle cosine with linear warm-up and hold (SPEC section 1).")
+    return doc
+
+
 def _latex(genome: OptimizerGenome) -> tuple[str | None, str | None]:
     try:
         from gp_opt import symbolic
@@ -216,20 +236,8 @@ def export_source(genome: OptimizerGenome, name: str | None = None) -> str:
         S._check, S.base_lr_factor, S.base_lr_table, S._linspace, S.momentum_table))
     decays = "\n\n\n".join(_decay_function(k, dec, f"{s} -> {d}") for k, (s, d, dec) in enumerate(edges))
 
-    eq, sched = _latex(genome)
-    desc = genome.meta.get("description")
-    doc = [f"{cls}: an optimizer discovered with gp_opt, as a standalone PyTorch module.", ""]
-    if desc:
-        doc += textwrap.wrap(str(desc), 96) + [""]
-    doc += [f"Genome: {genome!r}", f"Momentum: {genome.momentum}; "
-            + ("update sign flipped (w <- w + lr U)." if genome.sign < 0 else "w <- w - lr U."), ""]
-    if eq:
-        doc += ["Update U (LaTeX; decay functions written inline):", "", f"    {eq}", ""]
-    if sched:
-        doc += ["Learning-rate factor carried by its decay functions, lr_t = lr * base(t) * F(t) (LaTeX):",
-                "", f"    {sched}", ""]
-    doc += ["Base schedule: one-cycle cosine with linear warm-up and hold (SPEC section 1).",
-            "Written by gp_opt.optim.export_torch; depends on torch only."]
+    doc = module_doc_head(genome, f"{cls}: an optimizer discovered with gp_opt, as a standalone PyTorch module.")
+    doc += ["Written by gp_opt.optim.export_torch; depends on torch only."]
     docstring = "\n".join(doc).replace('"""', "'''")
 
     parts = [

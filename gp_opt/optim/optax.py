@@ -38,7 +38,6 @@ from __future__ import annotations
 import functools
 import inspect
 import re
-import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -50,7 +49,7 @@ from gp_opt.genome import DecayGenome, OptimizerGenome
 from gp_opt.grammar import G, W
 from gp_opt.optim import schedules as S
 from gp_opt.optim.compile import body_lines
-from gp_opt.optim.export import _class_name, _latex, decay_function_source
+from gp_opt.optim.export import _class_name, decay_function_source, module_doc_head
 from gp_opt.printer import jax_source
 
 __all__ = ["optax_transformation", "optax_source", "export_optax", "function_name"]
@@ -286,19 +285,9 @@ def optax_source(genome: OptimizerGenome, name: str | None = None, latex: bool =
     kernel_src, sched_src = _copied_sources()
     decays = "\n\n\n".join(_decay_function(k, dec, f"{s} -> {d}") for k, (s, d, dec) in enumerate(edges))
 
-    eq, sched = _latex(genome) if latex else (None, None)
-    desc = genome.meta.get("description")
-    doc = [f"{name}: an optimizer discovered with gp_opt, as a standalone optax transformation.", ""]
-    if desc:
-        doc += textwrap.wrap(str(desc), 96) + [""]
-    doc += [f"Genome: {genome!r}", f"Momentum: {genome.momentum}; "
-            + ("update sign flipped (w <- w + lr U)." if genome.sign < 0 else "w <- w - lr U."), ""]
-    if eq:
-        doc += ["Update U (LaTeX; decay functions written inline):", "", f"    {eq}", ""]
-    if sched:
-        doc += ["Learning-rate factor carried by its decay functions, lr_t = lr * base(t) * F(t) (LaTeX):",
-                "", f"    {sched}", ""]
-    doc += ["Base schedule: one-cycle cosine with linear warm-up and hold (SPEC section 1).", "",
+    doc = module_doc_head(genome, f"{name}: an optimizer discovered with gp_opt, as a standalone optax transformation.",
+                          latex=latex)
+    doc += ["",
             "    import optax", f"    tx = {fname}(learning_rate=1e-3, total_steps=10_000, warmup_steps=500)",
             "    state = tx.init(params)",
             "    updates, state = tx.update(grads, state, params)",
