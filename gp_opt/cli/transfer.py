@@ -86,8 +86,13 @@ def cmd_transfer(args) -> int:
         raise GpOptError(f"--lrs: learning rates must be positive, got {args.lrs}")
     tasks = build_tasks(names, _task_options(args.set), args.data_dir)  # every name checked before training
     grammar = common.grammar(args)
+    from gp_opt.search.executors import executor_from_args, running
     from gp_opt.transfer.suite import resolve_all
-    resolve_all(args.optimizers, args.reference, grammar)  # unknown or repeated names: before any output
+    resolved = resolve_all(args.optimizers, args.reference, grammar)[0]  # unknown or repeated names: before any output
+    executor = executor_from_args(args)  # options for another executor: an error before any output
+    if executor is not None and executor.name != "inprocess":
+        from gp_opt.transfer.jobs import check_shippable
+        check_shippable(tasks, [make for _, make in resolved])  # before a pool or a cluster starts
     if args.threads is not None:
         torch.set_num_threads(args.threads)
     say = None if args.quiet else (lambda line: print(line, flush=True))
@@ -96,8 +101,12 @@ def cmd_transfer(args) -> int:
         say(f"transfer: {len(args.optimizers)} optimizer(s) (+ {args.reference} as reference), "
             f"{len(tasks)} task(s), {args.seeds} seed(s), lr grid {', '.join(f'{x:g}' for x in grid)}"
             f"{'' if not args.loop else ', one run at a time (--loop)'}")
-    result = run_transfer(args.optimizers, tasks, seeds=args.seeds, lrs=lrs, reference=args.reference,
-                          batched=not args.loop, grammar=grammar, progress=say, out_dir=args.output)
+    with running(executor) as ex:  # a cluster that cannot be reached fails here, before any output
+        if say and ex is not None:
+            say(f"transfer: entries evaluated on {ex.describe()}")
+        result = run_transfer(args.optimizers, tasks, seeds=args.seeds, lrs=lrs, reference=args.reference,
+                              batched=not args.loop, grammar=grammar, progress=say, out_dir=args.output,
+                              executor=ex)
     from pathlib import Path
     from gp_opt.transfer.suite import FILES
     paths = {k: Path(args.output) / name for k, name in FILES.items()}
@@ -143,4 +152,6 @@ def register(sub) -> None:
                         "the same command again after a kill reuses the finished entries saved there")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress lines or table")
     common.add_grammar_option(p)
+    from gp_opt.search.executors import add_executor_options
+    add_executor_options(p)  # each (task, optimizer) entry is one job for a worker (docs/cluster.md)
     p.set_defaults(func=cmd_transfer)

@@ -19,13 +19,14 @@ import json
 import math
 import time
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 import torch
 
 from gp_opt.errors import GpOptError
-from gp_opt.transfer import stats
-from gp_opt.transfer.ensemble import FactoryStepper, GenomeStepper, Stepper, TorchStepper, train_members
+from gp_opt.transfer import jobs, stats
+from gp_opt.transfer.ensemble import train_members
+from gp_opt.transfer.jobs import OptimizerSpec, TransferJob
 from gp_opt.transfer.task import Task
 
 __all__ = ["resolve_optimizer", "run_transfer", "summarise", "write_outputs", "markdown", "BASELINE_NAMES",
@@ -39,14 +40,7 @@ FILES = {"results": "results.json", "json": "transfer.json", "markdown": "transf
 
 def _baselines() -> dict[str, tuple[type, dict[str, Any]]]:
     """The stock torch optimizers (the surrogate's baselines) as (class, keyword arguments)."""
-    return {
-        "adam": (torch.optim.Adam, {}),
-        "adamw": (torch.optim.AdamW, {}),
-        "sgd": (torch.optim.SGD, {}),
-        "momentum": (torch.optim.SGD, {"momentum": 0.9}),
-        "nesterov": (torch.optim.SGD, {"momentum": 0.9, "nesterov": True}),
-        "rmsprop": (torch.optim.RMSprop, {}),
-    }
+    return jobs.baselines()
 
 
 BASELINE_NAMES = ("Adam", "AdamW", "SGD", "Momentum", "Nesterov", "RMSprop")
@@ -66,15 +60,16 @@ def optimizer_identity(spec: Any, grammar: Any = None) -> str:
     return f"object:{id(spec)}"  # a factory object: never matches a saved run of another process
 
 
-def resolve_optimizer(spec: Any, grammar: Any = None) -> tuple[str, Callable[[], Stepper]]:
+def resolve_optimizer(spec: Any, grammar: Any = None) -> tuple[str, OptimizerSpec]:
     """``(label, make_stepper)`` for a torch baseline name (case-insensitive: adam, adamw, sgd,
     momentum, nesterov, rmsprop -- these win over the catalog's genomes of the same name), a
-    catalog name (``Opt6``), a genome JSON file, a genome object, or a surrogate-style factory."""
+    catalog name (``Opt6``), a genome JSON file, a genome object, or a surrogate-style factory.
+    ``make_stepper()`` builds the Stepper; it is an :class:`~gp_opt.transfer.jobs.OptimizerSpec`,
+    plain data that an executor can send to a worker (a factory only if pickle can carry it)."""
     if isinstance(spec, str):
-        base = _baselines().get(spec.lower())
-        if base is not None:
+        if spec.lower() in _baselines():
             label = next(n for n in BASELINE_NAMES if n.lower() == spec.lower())
-            return label, lambda: TorchStepper(base[0], label=label, **base[1])
+            return label, OptimizerSpec.baseline(spec, label)
         from gp_opt import catalog
 
         try:
@@ -83,13 +78,13 @@ def resolve_optimizer(spec: Any, grammar: Any = None) -> tuple[str, Callable[[],
             raise GpOptError(f"unknown optimizer {spec!r}: not a baseline ({', '.join(BASELINE_NAMES)}), "
                              f"a catalog name or a readable genome file ({exc})") from None
         label = Path(spec).stem if spec.endswith(".json") else spec
-        return label, lambda: GenomeStepper(genome, label=label)
+        return label, OptimizerSpec("genome", genome, label)
     if hasattr(spec, "to_json"):
         label = (spec.meta.get("name") if isinstance(getattr(spec, "meta", None), dict) else None) or "genome"
-        return label, lambda: GenomeStepper(spec, label=label)
+        return label, OptimizerSpec("genome", spec, label)
     if callable(spec):
         label = getattr(spec, "label", getattr(spec, "__name__", "optimizer"))
-        return label, lambda: FactoryStepper(spec, label=label)
+        return label, OptimizerSpec("factory", spec, label)
     raise GpOptError(f"an optimizer is a name, a genome file, a genome or a factory, got {type(spec).__name__}")
 
 
@@ -152,12 +147,18 @@ def resolve_all(optimizers: Sequence[Any], reference: str = REFERENCE, grammar: 
 def run_transfer(optimizers: Sequence[Any], tasks: Sequence[Task], *, seeds: int = 5,
                  lrs: Sequence[float] | None = None, reference: str = REFERENCE, batched: bool = True,
                  grammar: Any = None, out_dir: str | Path | None = None,
-                 progress: Callable[[str], None] | None = print) -> dict[str, Any]:
+                 progress: Callable[[str], None] | None = print, executor: Any = None) -> dict[str, Any]:
     """Train every optimizer on every task, ``seeds`` seeds x ``lrs`` (default: the first task's
     grid, the same for every task and optimizer), and return ``{"config", "entries", "runs"}``.
     The reference optimizer is added when missing. With ``out_dir``: each finished (task,
     optimizer) is appended to ``out_dir/progress.jsonl`` and reused by the same call after a kill,
-    and the tables are written there at the end."""
+    and the tables are written there at the end.
+
+    ``executor`` (a started :class:`gp_opt.search.executors.Executor`; None: train here, one entry
+    after another) gets every entry not saved yet at once, one :class:`~gp_opt.transfer.jobs.TransferJob`
+    per (task, optimizer), and hands their records back in submission order: the same table as in
+    this process. Only this process writes ``out_dir``. A task or optimizer pickle cannot carry to
+    a worker is refused (:class:`~gp_opt.transfer.jobs.ShippingError`) before anything trains."""
     if seeds < 1:
         raise GpOptError(f"--seeds must be >= 1, got {seeds}")
     if not tasks:
@@ -177,31 +178,67 @@ def run_transfer(optimizers: Sequence[Any], tasks: Sequence[Task], *, seeds: int
     t_start = time.perf_counter()
     identities = {label: optimizer_identity(spec, grammar) for label, spec in zip(labels, specs)}
     saved = _Progress(out_dir)
-    for task in tasks:
-        for label, make in resolved:
-            t0 = time.perf_counter()
-            key = saved.key(task, identities[label], grid, seeds, batched)
-            runs = saved.get(key)
-            if runs is None:
-                runs = train_members(task, make(), seeds=list(range(seeds)), lrs=grid, batched=batched)
+    # every entry in table order, with its saved runs (None: to train)
+    plan = [(task, label, make, key, saved.get(key)) for task in tasks for label, make in resolved
+            for key in [saved.key(task, identities[label], grid, seeds, batched)]]
+    trained = _train_pending([(task, make) for task, _, make, _, runs in plan if runs is None],
+                             seeds, grid, batched, executor)
+    for task, label, make, key, runs in plan:
+        t0 = time.perf_counter()
+        if runs is None:
+            runs, seconds, keep = next(trained)
+            if keep:  # not an entry whose worker was lost on every attempt: the same call retries it
                 saved.add(key, task.name, label, runs)
-            elif progress:
-                progress(f"  {task.name:<16} {label:<14} (reused from {saved.path})")
-            for r in runs:
-                all_runs.append({"task": task.name, "optimizer": label, **r})
-            entry = summarise(task, label, runs, grid)
-            entry["seconds"] = time.perf_counter() - t0
-            entries.append(entry)
+        else:
+            seconds = None
             if progress:
-                shown = (f"{entry['mean']:.4g} ± {entry['std']:.2g} at lr {_fmt_lr(entry['best_lr'])}"
-                         if entry["status"] == "ok" else f"FAILED ({entry['reason']})")
-                progress(f"  {task.name:<16} {label:<14} {task.metric} {shown}  [{entry['seconds']:.1f}s]")
+                progress(f"  {task.name:<16} {label:<14} (reused from {saved.path})")
+        for r in runs:
+            all_runs.append({"task": task.name, "optimizer": label, **r})
+        entry = summarise(task, label, runs, grid)
+        # in this process: the entry's wall time; on a worker: its training time there (the wait
+        # for a result says nothing about the entry)
+        entry["seconds"] = time.perf_counter() - t0 if executor is None or seconds is None else seconds
+        entries.append(entry)
+        if progress:
+            shown = (f"{entry['mean']:.4g} ± {entry['std']:.2g} at lr {_fmt_lr(entry['best_lr'])}"
+                     if entry["status"] == "ok" else f"FAILED ({entry['reason']})")
+            progress(f"  {task.name:<16} {label:<14} {task.metric} {shown}  [{entry['seconds']:.1f}s]")
     _compare(entries, config["reference"])
     result = {"config": config, "entries": entries, "runs": all_runs,
               "seconds": time.perf_counter() - t_start}
     if out_dir is not None:
         write_outputs(result, out_dir)
     return result
+
+
+def _train_pending(pending: list[tuple[Task, OptimizerSpec]], seeds: int, grid: list[float], batched: bool,
+                   executor: Any) -> Iterator[tuple[list[dict[str, Any]], float, bool]]:
+    """``(runs, seconds, keep)`` of each pending (task, optimizer), in order. Without an executor:
+    trained here, lazily (each when the loop asks for it, as before executors). With one: all
+    submitted now as jobs (checked to pickle first, unless the executor runs them in this
+    process). ``keep`` is False for an entry whose worker was lost on every attempt (the
+    executor's failed record): its runs are failed, with the executor's reason."""
+    if executor is None:
+        def here() -> Iterator[tuple[list[dict[str, Any]], float, bool]]:
+            for task, make in pending:
+                t0 = time.perf_counter()
+                runs = train_members(task, make(), seeds=list(range(seeds)), lrs=grid, batched=batched)
+                yield runs, time.perf_counter() - t0, True
+
+        return here()
+    if getattr(executor, "name", None) != "inprocess":
+        jobs.check_shippable(list({id(t): t for t, _ in pending}.values()),
+                             list({id(m): m for _, m in pending}.values()))
+    work = [TransferJob(task, make, seeds=tuple(range(seeds)), lrs=tuple(grid), batched=batched,
+                        threads=torch.get_num_threads()) for task, make in pending]
+
+    def lost(reason: str) -> list[dict[str, Any]]:
+        return [{"seed": s, "lr": lr, "status": "failed", "reason": reason, "steps": 0, "train_loss": math.nan,
+                 "val": {}, "test": {}, "seconds": 0.0} for s in range(seeds) for lr in grid]
+
+    return ((out["runs"], out["seconds"], True) if isinstance(out, dict) else (lost(out.reason), 0.0, False)
+            for out in executor.map(jobs.run_job, work))
 
 
 class _Progress:
