@@ -6,9 +6,11 @@ optax transformations vs optax.adam.
 Every optimizer steps the same parameters (``--params`` numbers in ``--tensors`` tensors of
 varied shapes, float32) with fixed random gradients; only ``optimizer.step()`` is timed. Runs on
 CPU, and on CUDA too when a GPU is present. Prints one table per device with the ratio to Adam.
-When jax and optax are installed, a further table times the jitted ``update`` of each genome's
-optax transformation (:func:`gp_opt.optim.optax_transformation`) against ``optax.adam`` on the
-same shapes on the CPU (float32, state buffers donated to the update in both), in this process.
+When jax and optax are installed, a further table times each genome's optax transformation
+(:func:`gp_opt.optim.optax_transformation`) against ``optax.adam`` on the same shapes on the CPU
+(float32), jitted three ways alike for all (``update``; ``update`` with the state donated; a train
+step ``update`` + ``optax.apply_updates`` with parameters and state donated), in this process,
+and a last table the pieces of Opt10's cost (XLA's ``i1e`` alone against Adam's update).
 """
 from __future__ import annotations
 
@@ -126,14 +128,70 @@ def main(argv=None) -> None:
         optax_table(genomes, args)
 
 
+def _median_times(calls, steps: int) -> list[float]:
+    """Median wall time of each ``call()`` (which blocks until done), timed in turn round by round."""
+    for call in calls:   # compile and warm up
+        call()
+        call()
+    times: list[list[float]] = [[] for _ in calls]
+    for _ in range(steps):
+        for i, call in enumerate(calls):
+            t0 = time.perf_counter()
+            call()
+            times[i].append(time.perf_counter() - t0)
+    return [statistics.median(ts) for ts in times]
+
+
+def _optax_runner(tx, mode: str, params, grads):
+    """A ``call()`` running one jitted step of ``tx`` in ``mode``, carrying its state along.
+
+    ``update``: ``jax.jit(tx.update)``, nothing donated (fresh output arrays each step);
+    ``update, state donated``: the state's buffers reused in place (``donate_argnums=1``);
+    ``train step``: ``update`` then ``optax.apply_updates`` in one jitted function with the
+    parameters and the state donated, as a training loop runs it.
+    """
+    import jax
+    import optax
+
+    if mode == "train step":
+        def step(p, s, g):
+            u, s = tx.update(g, s, p)
+            return optax.apply_updates(p, u), s
+        fn = jax.jit(step, donate_argnums=(0, 1))
+        carry = {"p": [x.copy() for x in params], "s": tx.init(params)}
+
+        def call():
+            carry["p"], carry["s"] = fn(carry["p"], carry["s"], grads)
+            jax.block_until_ready((carry["p"], carry["s"]))
+        return call
+    fn = jax.jit(tx.update, donate_argnums=1 if mode == "update, state donated" else ())
+    carry = {"s": tx.init(params)}
+
+    def call():
+        out, carry["s"] = fn(grads, carry["s"], params)
+        jax.block_until_ready((out, carry["s"]))
+    return call
+
+
+OPTAX_MODES = ("update", "update, state donated", "train step")
+
+
 def optax_table(genomes, args) -> None:
-    """The jitted optax update of each genome vs optax.adam on the CPU, round-robin medians."""
+    """The jitted optax step of each genome vs optax.adam on the CPU, round-robin medians.
+
+    One column per way of running it (:func:`_optax_runner`), then the pieces of Opt10's cost:
+    XLA's ``i1e`` through its two library entry points, ``i1e`` twice, and ``optax.adam``'s
+    update on one flat array of the same size, with torch's ``i1e`` for reference.
+    """
     try:
         import jax
         import optax
     except ImportError:
         print("\n(optax table skipped: pip install 'gp_opt[jax]')")
         return
+    import jax.numpy as jnp
+    import jax.scipy.special
+
     from gp_opt.optim import optax_transformation
 
     cpu = jax.devices("cpu")[0]
@@ -142,36 +200,44 @@ def optax_table(genomes, args) -> None:
     params, grads = [], []
     for shape in shapes:
         key, k1, k2 = jax.random.split(key, 3)
-        params.append(jax.device_put(jax.random.normal(k1, shape, jax.numpy.float32) * 0.1, cpu))
-        grads.append(jax.device_put(jax.random.normal(k2, shape, jax.numpy.float32) * 0.01, cpu))
+        params.append(jax.device_put(jax.random.normal(k1, shape, jnp.float32) * 0.1, cpu))
+        grads.append(jax.device_put(jax.random.normal(k2, shape, jnp.float32) * 0.01, cpu))
     labels = ["optax.adam"]
     txs = [optax.adam(1e-3)]
     for genome, label in genomes:
         labels.append(label)
         txs.append(optax_transformation(genome, 1e-9, total_steps=10_000, warmup_steps=100))
-    updates, states = [], []
-    for tx in txs:
-        # the state is donated: its buffers are reused in place, as torch's optimizers do
-        updates.append(jax.jit(tx.update, donate_argnums=1))
-        states.append(tx.init(params))
-    for i, update in enumerate(updates):   # compile and warm up
-        for _ in range(2):
-            out, states[i] = update(grads, states[i], params)
-            jax.block_until_ready(out)
-    times: list[list[float]] = [[] for _ in txs]
-    for _ in range(args.steps):
-        for i, update in enumerate(updates):
-            t0 = time.perf_counter()
-            out, states[i] = update(grads, states[i], params)
-            jax.block_until_ready((out, states[i]))
-            times[i].append(time.perf_counter() - t0)
-            del out
-    med = [statistics.median(ts) for ts in times]
-    print(f"\noptax on cpu (jax {jax.__version__}, optax {optax.__version__}): jitted update, "
-          f"{args.params:,} float32 parameters in {len(shapes)} leaves")
-    print("| transformation | median update (ms) | x optax.adam |\n|---|---:|---:|")
-    for lab, t in zip(labels, med):
-        print(f"| {lab} | {t * 1e3:.2f} | {t / med[0]:.2f} |")
+    # every (transformation, mode) timed in one round-robin, so a load change hits all alike
+    calls = [_optax_runner(tx, mode, params, grads) for mode in OPTAX_MODES for tx in txs]
+    med = np.array(_median_times(calls, args.steps)).reshape(len(OPTAX_MODES), len(txs))
+    print(f"\noptax on cpu (jax {jax.__version__}, optax {optax.__version__}): jitted, "
+          f"{args.params:,} float32 parameters in {len(shapes)} leaves; ms and x optax.adam")
+    print("| transformation | " + " | ".join(f"{m} (ms) | x adam" for m in OPTAX_MODES) + " |")
+    print("|---|" + "---:|---:|" * len(OPTAX_MODES))
+    for j, lab in enumerate(labels):
+        cells = [f"{med[i, j] * 1e3:.1f} | {med[i, j] / med[i, 0]:.2f}" for i in range(len(OPTAX_MODES))]
+        print(f"| {lab} | " + " | ".join(cells) + " |")
+
+    flat = jax.random.normal(jax.random.PRNGKey(1), (args.params,), jnp.float32) * 0.01
+    adam = optax.adam(1e-3)
+    adam_update = jax.jit(adam.update)
+    adam_state = adam.init(flat)
+    scipy_i1e, lax_i1e = jax.jit(jax.scipy.special.i1e), jax.jit(jax.lax.bessel_i1e)
+    i1e_twice = jax.jit(lambda x: jax.lax.bessel_i1e(jax.lax.bessel_i1e(x)))
+    pieces = {
+        "optax.adam update": lambda: adam_update(flat, adam_state),
+        "jax.scipy.special.i1e": lambda: scipy_i1e(flat),
+        "jax.lax.bessel_i1e": lambda: lax_i1e(flat),
+        "i1e(i1e(x))": lambda: i1e_twice(flat),
+    }
+    flat_torch = torch.from_numpy(np.array(flat))
+    piece_calls = [(lambda f=f: jax.block_until_ready(f())) for f in pieces.values()]
+    piece_calls.append(lambda: torch.special.i1e(flat_torch))
+    times = _median_times(piece_calls, args.steps)
+    print(f"\none flat float32 array of {args.params:,} (jitted, fresh output arrays)")
+    print("| piece | median (ms) | x optax.adam update |\n|---|---:|---:|")
+    for lab, t in zip(list(pieces) + [f"torch.special.i1e (torch {torch.__version__})"], times):
+        print(f"| {lab} | {t * 1e3:.1f} | {t / times[0]:.2f} |")
 
 
 if __name__ == "__main__":

@@ -120,6 +120,9 @@ def _update_source(genome: OptimizerGenome) -> tuple[str, list, list[str], bool]
             body.append(f"o_{n} = {jax_source(op.expr.xreplace(subs), names)}  # {op.label}")
     lines, edges, u = body_lines(genome, op_source=_jax_op)
     body += lines
+    if genome.momentum == "nesterov" and any(_SERIES_FUNCTION in line for line in lines):
+        # m and the update both read U: XLA:CPU would evaluate the series in each (see computed_once)
+        body.append(f"{u} = computed_once({u}, t)")
     body.append("new.update(ctx.new)  # the stateful nodes' buffers")
     body += _momentum_lines(genome.momentum, genome.sign, u)
     node_states = [n for n in genome.active_inner_nodes() if grammar.op(genome.op(n)).kind == "stateful"]
@@ -130,6 +133,29 @@ def _update_source(genome: OptimizerGenome) -> tuple[str, list, list[str], bool]
            + "".join(f"    {line}\n" for line in body))
     return src, edges, keys, needs_w
 
+
+#: A call the printer writes for a special function that XLA evaluates as a long series
+#: (``i1e``, ``erfc``, ...), as opposed to one machine instruction or a short expansion.
+_SERIES_FUNCTION = "jax.scipy.special."
+
+_COMPUTED_ONCE = '''
+def computed_once(x, t):
+    """``x`` as one array that the later ops read, rather than an expression they each recompute.
+
+    XLA on the CPU gives each output of the update (the weight change, the new ``m``) its own
+    loop and copies a shared subexpression into each; for a special function evaluated as a
+    series (``i1e``) read by both outputs that doubles the work, and the copies grow too large
+    to fuse, so XLA splits them into several loops that recompute it again (Opt10: 9-12x
+    ``optax.adam``; about 4x with this). A conditional's operand is always one array, so on
+    the CPU ``x`` passes through a conditional whose taken branch is the identity (``t >= 0``
+    always holds). GPUs and TPUs fuse several outputs into one loop: there ``x`` is returned
+    as is.
+    """
+    def on_cpu(x):
+        return jax.lax.cond(t >= 0, lambda y: y, jnp.zeros_like, x)
+
+    return jax.lax.platform_dependent(x, cpu=on_cpu, default=lambda x: x)
+'''
 
 _CTX = '''
 class _Ctx:
@@ -310,6 +336,7 @@ def optax_source(genome: OptimizerGenome, name: str | None = None, latex: bool =
         + (decays + "\n\n" if decays else "") + f"DECAYS = [{', '.join(f'decay_{k}' for k in range(len(edges)))}]",
         "# ---------------------------------------------------------------- kernels\n" + kernel_src,
         _CTX.strip(),
+        *([_COMPUTED_ONCE.strip()] if "computed_once(" in update_src else []),
         "# ---------------------------------------------------------------- the update equation\n"
         + update_src.rstrip(),
         _TRANSFORM.format(fname=fname, title=f"The evolved optimizer {name} as an optax transformation "
