@@ -24,6 +24,9 @@ The transformation is SPEC section 1 as :class:`~gp_opt.optim.EvolvedOptimizer` 
   ``params``); ``maximize``: the gradients are negated;
 * bfloat16/float16 leaves keep float32 state and compute in float32; complex leaves are stepped
   as (real, imaginary) pairs, like ``torch.view_as_real``.
+* on the CPU, a nesterov ``U`` that calls a series-evaluated special function (``i1e``) passes
+  through ``computed_once`` so that XLA evaluates it once, not in each output's loop (the
+  generated module's docstring of ``computed_once`` says why; same arithmetic).
 
 The update it returns is added with ``optax.apply_updates`` and is ``jit``-able; ``init`` and
 ``update`` take any pytree.
