@@ -215,7 +215,18 @@ def best_candidates(lines: list[dict[str, Any]], run_cfg: dict[str, Any], n: int
         key = line.get("key") or f"seq{line['seq']}"
         if key not in best or fit > best[key]["record"]["fitness"]:
             best[key] = line
-    ordered = sorted(best.values(), key=lambda ln: (-ln["record"]["fitness"], ln["seq"]))[:n]
+    ordered = []
+    twins: dict[str, list[int]] = {}  # behaviour -> the seqs left out as twins of the kept one
+    for line in sorted(best.values(), key=lambda ln: (-ln["record"]["fitness"], ln["seq"])):
+        sig = search_behaviour(line["record"])
+        if sig is not None and sig in twins:
+            twins[sig].append(line["seq"])
+            continue
+        if len(ordered) == n:
+            break
+        if sig is not None:
+            twins[sig] = []
+        ordered.append(line)
     out = []
     for rank, line in enumerate(ordered, 1):
         indiv = line["individual"]
@@ -224,8 +235,31 @@ def best_candidates(lines: list[dict[str, Any]], run_cfg: dict[str, Any], n: int
         name = f"#{rank}" + (f" ({line['origin']})" if line.get("origin") else "")
         out.append(Entry(name, "candidate", genome, line.get("key"),
                          {"seq": line["seq"], "search_fitness": line["record"]["fitness"],
-                          "search_lr": line["record"].get("best_lr"), "step": line.get("step")}))
+                          "search_lr": line["record"].get("best_lr"), "step": line.get("step"),
+                          "twins": twins.get(search_behaviour(line["record"]) or "", [])}))
     return out
+
+
+def search_behaviour(record: dict[str, Any]) -> str | None:
+    """What a candidate did in the search, to the last bit: its fitness, rate and every stage's
+    losses and accuracies; ``None`` when the record holds no stages to compare.
+
+    Distinct genomes can be one optimizer in effect (a clip that never binds, a branch multiplied by
+    zero); their search records are then identical in every float, which chance does not produce.
+    The funnel keeps the best-ranked of such twins: training the others spends its slots on one
+    result several times.
+
+    >>> a = {"fitness": -0.1, "best_lr": 0.1, "stages": [{"stage": "full", "lr": 0.1, "train_loss": 0.5}]}
+    >>> search_behaviour(a) == search_behaviour(dict(a)), search_behaviour({"fitness": -0.1})
+    (True, None)
+    """
+    stages = record.get("stages")
+    if not stages:
+        return None
+    keep = ("stage", "lr", "status", "steps", "train_loss", "train_acc", "best_val_acc", "val_history",
+            "val_loss_history")
+    return json.dumps([record.get("fitness"), record.get("best_lr"),
+                       [{k: st.get(k) for k in keep} for st in stages]], sort_keys=True)
 
 
 def check_baselines(names: Sequence[str]) -> None:
@@ -388,6 +422,13 @@ def eliminate(run_dir: str | os.PathLike, settings: EliminationSettings | None =
         if len(cands) < first_top:
             notes.append(f"the run has {len(cands)} unique successful candidates; round 1 asks for {first_top}: "
                          f"using all {len(cands)}")
+            say("note: " + notes[-1])
+        n_twins = sum(len(e.info.get("twins", [])) for e in cands)
+        if n_twins:
+            pairs = "; ".join(f"{e.name.split(' ')[0]}: seq {', '.join(map(str, e.info['twins']))}"
+                              for e in cands if e.info.get("twins"))
+            notes.append(f"{n_twins} candidates left out as twins of a better-ranked one (a distinct genome, "
+                         f"the same search record to the last bit): {pairs}")
             say("note: " + notes[-1])
         genomes_dir = store.folder / "genomes"
         genomes_dir.mkdir(exist_ok=True)

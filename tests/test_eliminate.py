@@ -236,3 +236,27 @@ def test_funnel_on_a_process_pool_equals_in_process(tmp_path):
         return [(e["name"], e["status"], e.get("mean"), e.get("mean_loss")) for e in summary["rounds"][0]["entries"]]
 
     assert table(spread) == table(alone) and len(table(alone)) == 3
+
+
+def _line(seq, name, fitness, train_loss):
+    from gp_opt import catalog
+
+    stages = [{"stage": "full", "lr": 0.1, "status": "ok", "steps": 120, "train_loss": train_loss,
+               "val_loss_history": [[120, -fitness]]}]
+    return {"seq": seq, "key": f"fp1:{name}", "individual": catalog.load(name).to_json(),
+            "record": {"status": "ok", "fitness": fitness, "best_lr": 0.1, "stages": stages}}
+
+
+def test_behavioural_twins_are_left_out_and_the_next_one_takes_the_slot():
+    from gp_opt.eliminate import best_candidates, search_behaviour
+
+    lines = [_line(0, "Opt6", -0.10, 0.5), _line(1, "Opt10", -0.10, 0.5),  # a twin: every float equal
+             _line(2, "RMSProp", -0.10, 0.5000001),                         # same fitness, other losses
+             _line(3, "Momentum", -0.20, 0.7)]
+    got = best_candidates(lines, {}, 3)
+    assert [e.info["seq"] for e in got] == [0, 2, 3]
+    assert got[0].info["twins"] == [1] and got[1].info["twins"] == [] and got[2].info["twins"] == []
+    assert search_behaviour(lines[0]["record"]) == search_behaviour(lines[1]["record"])
+    # without stages nothing is compared: equal fitness alone is not a twin
+    bare = [{**ln, "record": {k: v for k, v in ln["record"].items() if k != "stages"}} for ln in lines]
+    assert [e.info["seq"] for e in best_candidates(bare, {}, 3)] == [0, 1, 2]
