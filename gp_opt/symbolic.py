@@ -486,6 +486,18 @@ def pretty_expr(expr: sp.Expr, grammar: Grammar, timeout: float | None = PRINT_T
                           lambda: sp.sstr(expr))
 
 
+def text_expr(expr: sp.Expr, grammar: Grammar) -> str:
+    """One line of plain text in a grammar's display names (``QH(g)``, ``v_hat``), for logs and
+    terminals without 2-D layout.
+
+    >>> from gp_opt import catalog
+    >>> g = catalog.load("Opt6")
+    >>> "operand__" in text_expr(to_sympy(g, expand_schedules=False, expand_operands=False), g.grammar)
+    False
+    """
+    return sp.sstr(_xreplace(expr, _display_names(grammar), False))
+
+
 def to_latex(genome: OptimizerGenome, expand: bool = False) -> str:
     """LaTeX of ``U``.
 

@@ -95,7 +95,7 @@ def _equation(genome, plain: bool) -> str:
     """The winner's update: sympy's 2-D pretty form (no time limit: always pretty), or one line."""
     from gp_opt import symbolic as S
     expr = S.to_sympy(genome, expand_schedules=False, expand_operands=False)
-    return str(expr) if plain else S.pretty_expr(expr, genome.grammar, timeout=None)
+    return S.text_expr(expr, genome.grammar) if plain else S.pretty_expr(expr, genome.grammar, timeout=None)
 
 
 def cmd_resume(args) -> int:
