@@ -578,7 +578,7 @@ def make_report(run_dir: str | Path, out: str | Path | None = None, top_k: int =
     # ---- elimination and transfer
     tables_tex: list[str] = []
     if top:
-        tables_tex.append(L.latex_table([(f"\\#{k}", e.genome) for k, e in enumerate(top, 1)],
+        tables_tex.append(L.latex_table([(f"#{k}", e.genome) for k, e in enumerate(top, 1)],
                                         caption=f"The top {len(top)} optimizers of run "
                                                 f"{L.tex_escape(run_dir.name)} (Table 8 form).",
                                         label="tab:top"))

@@ -101,6 +101,7 @@ def test_report_tables_and_pdf(tiny):
     _, _, result = tiny
     tables = result.tables.read_text()
     assert r"\begin{tabularx}" in tables and r"\pm" in tables and "round 1" in tables
+    assert r"\#1 &" in tables and r"\textbackslash" not in tables  # rank names escaped once, not twice
     if shutil.which("pdflatex"):
         assert result.pdf is not None and result.pdf.read_bytes()[:4] == b"%PDF"
     else:
