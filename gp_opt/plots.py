@@ -235,7 +235,7 @@ def pareto_figure(complexity: Sequence[float], fitness: Sequence[float], labels:
                   xlabel: str = "complexity (sympy count_ops of U)"):
     """Every successful candidate as a point; the Pareto front (simplest good optimizers) joined
     and labelled."""
-    fig, (ax,) = _figure()
+    fig, (ax,) = _figure(margins=dict(MARGINS, left=0.13))  # room for ticks like -0.125
     c = np.asarray(complexity, dtype=float)
     f = np.asarray(fitness, dtype=float)
     front = pareto_front(c, f) if len(c) else np.zeros(0, dtype=bool)
@@ -246,8 +246,23 @@ def pareto_figure(complexity: Sequence[float], fitness: Sequence[float], labels:
     if labels is not None:
         idx = np.flatnonzero(front)
         for k, i in enumerate(idx[np.argsort(c[idx])][:8]):
-            ax.annotate(labels[i], (c[i], f[i]), textcoords="offset points",
-                        xytext=(5, -10 if k % 2 else 5), fontsize=7)
+            # up and to the left of a front point no candidate can lie (it would dominate the point),
+            # so labels go there, staggered: neighbours on the front are often one op apart
+            ax.annotate(labels[i], (c[i], f[i]), textcoords="offset points", xytext=(-3, 5 + 9 * (k % 3)),
+                        ha="right", fontsize=7, arrowprops={"arrowstyle": "-", "lw": 0.4, "color": "grey"})
+    if len(f) > 8 and front.any():
+        # a few diverging candidates (fitness -30 against a front near -0.1) would squash the front
+        # into one line: the axis shows the front and the better three quarters of the candidates
+        span = f.max() - min(f[front].min(), np.quantile(f, 0.25))
+        low = min(f[front].min(), np.quantile(f, 0.25)) - 0.15 * max(span, 1e-12)
+        n_below = int((f < low).sum())
+        if n_below:
+            ax.set_ylim(low, f.max() + 0.15 * max(span, 1e-12))
+            ax.text(0.01, 0.01, f"{n_below} candidates below the axis", transform=ax.transAxes,
+                    fontsize=7, color="grey", va="bottom", bbox={"fc": "white", "ec": "none", "pad": 1})
+    if labels is not None and front.any():
+        lo, hi = c.min(), c.max()
+        ax.set_xlim(lo - 0.12 * max(hi - lo, 1.0), None)  # the leftmost label sits left of its point
     ax.set_xlabel(xlabel)
     ax.set_ylabel("fitness")
     ax.set_title(title)

@@ -108,3 +108,21 @@ def test_plot_cli_bad_input(argv, message, tmp_path, capsys):
     err = capsys.readouterr().err
     assert message in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err
     assert not (tmp_path / "x.png").exists()
+
+
+def test_pareto_figure_keeps_the_front_readable_past_diverged_outliers():
+    rng = np.random.default_rng(0)
+    c = rng.integers(2, 40, 200).astype(float)
+    f = -0.1 - 0.1 * rng.random(200)
+    f[:5] = -30.0  # a few candidates that barely trained
+    fig = P.pareto_figure(c, f, [f"c{i}" for i in range(200)])
+    ax = fig.axes[0]
+    low, high = ax.get_ylim()
+    assert -1.0 < low < np.quantile(f, 0.25) and high > f.max()  # the front and the better 3/4 shown
+    n = int((f < low).sum())
+    assert n >= 5 and any(f"{n} candidates below the axis" in t.get_text() for t in ax.texts)
+    plt.close(fig)
+    # nothing far below: the axis is matplotlib's own, no note
+    fig = P.pareto_figure([1, 2, 3], [0.1, 0.3, 0.2], ["a", "b", "c"])
+    assert not any("below the axis" in t.get_text() for t in fig.axes[0].texts)
+    plt.close(fig)
