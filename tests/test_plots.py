@@ -83,7 +83,7 @@ def test_graph_greys_inactive_nodes():
     assert texts["h0: exp"].get_color() != "black" and texts["out: mul"].get_color() == "black"
     assert any(t.startswith("× erfc(a4)") for t in texts), sorted(texts)
     import matplotlib.pyplot as plt
-    plt.close(fig)
+    P.plt.close(fig)
 
 
 def test_plot_cli(tmp_path, capsys):
@@ -121,8 +121,8 @@ def test_pareto_figure_keeps_the_front_readable_past_diverged_outliers():
     assert -1.0 < low < np.quantile(f, 0.25) and high > f.max()  # the front and the better 3/4 shown
     n = int((f < low).sum())
     assert n >= 5 and any(f"{n} candidates below the axis" in t.get_text() for t in ax.texts)
-    plt.close(fig)
+    P.plt.close(fig)
     # nothing far below: the axis is matplotlib's own, no note
     fig = P.pareto_figure([1, 2, 3], [0.1, 0.3, 0.2], ["a", "b", "c"])
     assert not any("below the axis" in t.get_text() for t in fig.axes[0].texts)
-    plt.close(fig)
+    P.plt.close(fig)
