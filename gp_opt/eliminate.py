@@ -278,13 +278,13 @@ def check_baselines(names: Sequence[str]) -> None:
 # ------------------------------------------------------------------------------------------------
 
 
-class _Store:
+class RecordStore:
     """``elimination/``: the append-only records, the atomic checkpoint and the summary."""
 
-    def __init__(self, folder: Path):
+    def __init__(self, folder: Path, records: str = RECORDS_FILE):
         self.folder = folder
         folder.mkdir(parents=True, exist_ok=True)
-        self.records_path = folder / RECORDS_FILE
+        self.records_path = folder / records
 
     def read(self) -> list[dict[str, Any]]:
         if not self.records_path.exists():
@@ -331,7 +331,7 @@ def _finite(x: Any) -> float | None:
     return float(x) if isinstance(x, (int, float)) and math.isfinite(x) else None
 
 
-def _record_line(rnd: int, entry: Entry, seed: int, rec: Any, base: int) -> dict[str, Any]:
+def record_line(rnd: int, entry: Entry, seed: int, rec: Any, base: int) -> dict[str, Any]:
     return {"round": rnd, "name": entry.name, "kind": entry.kind, "key": entry.key, "seed": seed, "base": base,
             "status": rec.status, "reason": rec.reason, "best_lr": _finite(rec.best_lr),
             "val_acc": _finite(rec.extra.get("best_val_acc")), "val_loss": _finite(rec.extra.get("val_loss")),
@@ -374,7 +374,7 @@ def ensemble_map(call: SurrogateCall, optimizers: Iterable[Any]) -> list[Any]:
     return call.many(list(optimizers))
 
 
-def _default_evaluator(batched: bool | None, executor: Any = None) -> Evaluator:
+def surrogate_evaluator(batched: bool | None, executor: Any = None) -> Evaluator:
     """In this process, or spread over ``executor``'s workers (a group of a round's entries per
     worker, each group one ensemble); records come back in submission order either way."""
     def run(optimizers: list[Any], cfg: Any) -> list[Any]:
@@ -399,14 +399,14 @@ def eliminate(run_dir: str | os.PathLike, settings: EliminationSettings | None =
 
     settings = settings or EliminationSettings()
     check_baselines(settings.baselines)
-    evaluate = evaluator or _default_evaluator(settings.batched, executor)
+    evaluate = evaluator or surrogate_evaluator(settings.batched, executor)
     say = (lambda s: print(s, flush=True)) if verbose else (lambda s: None)
     rundir = RunDir.open(run_dir, lock=True)  # refuses a run a live search is writing
     try:
         run_cfg = rundir.config
         lines = rundir.read_candidates(repair=False)
         run_options = ((run_cfg.get("toolbox") or {}).get("task_options") or {})
-        store = _Store(Path(run_dir) / ELIM_DIR)
+        store = RecordStore(Path(run_dir) / ELIM_DIR)
         ckpt_path = store.folder / CHECKPOINT_FILE
         if ckpt_path.exists():
             old = json.loads(ckpt_path.read_text())
@@ -473,7 +473,7 @@ def eliminate(run_dir: str | os.PathLike, settings: EliminationSettings | None =
                     else:
                         c = cfg if lr is None else cfg.replace(fixed_lr=lr)
                         out = evaluate([e.optimizer for e in group], c)
-                        recs = [_record_line(j, e, seed, r, base) for e, r in zip(group, out)]
+                        recs = [record_line(j, e, seed, r, base) for e, r in zip(group, out)]
                     store.append(recs)
                     for e, r in zip(group, recs):
                         done[(j, e.ident, seed)] = r
@@ -515,7 +515,7 @@ def _round_summary(j: int, base: int, top: int, seeds: list[int], entries: list[
             "dataset": cfg.dataset, "entries": rows}
 
 
-def _write_summary(store: _Store, settings: EliminationSettings, rounds: list[dict[str, Any]], notes: list[str],
+def _write_summary(store: RecordStore, settings: EliminationSettings, rounds: list[dict[str, Any]], notes: list[str],
                    run_id: str, final: bool) -> dict[str, Any]:
     last = rounds[-1] if rounds else None
     winner = None

@@ -9,8 +9,9 @@ from gp_opt.errors import GpOptError
 
 def cmd_eliminate(args) -> int:
     """Re-train a run's best unique candidates in rounds of growing cost, several seeds each, with
-    baselines on the same seeds; keep the best by mean validation accuracy (SPEC section 8). Writes
-    RUN_DIR/elimination/ and resumes there after a kill."""
+    baselines on the same seeds; keep the best by mean validation accuracy (SPEC section 8). With
+    --holdout N, the last round's entries then train on N fresh seeds, each compared with each
+    baseline. Writes RUN_DIR/elimination/ and resumes there after a kill."""
     import json
 
     from gp_opt.eliminate import EliminationSettings, eliminate, parse_rounds
@@ -24,6 +25,8 @@ def cmd_eliminate(args) -> int:
             overrides[key] = json.loads(value)
         except ValueError:
             overrides[key] = value
+    if args.holdout and args.holdout < 2:
+        raise GpOptError(f"--holdout {args.holdout}: at least 2 seeds are needed to compare (0: off)")
     preset = args.preset or _preset_for(args.run_dir)
     batched = {"auto": None, "ensemble": True, "plain": False}[args.path]
     settings = EliminationSettings(preset=preset, rounds=parse_rounds(args.rounds) if args.rounds else [],
@@ -35,6 +38,9 @@ def cmd_eliminate(args) -> int:
     from gp_opt.search.executors import executor_from_args, running
     with running(executor_from_args(args)) as executor:
         summary = eliminate(args.run_dir, settings, verbose=not args.quiet, executor=executor)
+        if args.holdout and summary.get("winner"):
+            from gp_opt.holdout import holdout
+            holdout(args.run_dir, settings, args.holdout, verbose=not args.quiet, executor=executor)
     return 0 if summary.get("winner") else 1
 
 
@@ -67,6 +73,10 @@ def register(sub) -> None:
                    help="default: digits for a digits run, paper otherwise")
     p.add_argument("--set", action="append", metavar="KEY=VALUE",
                    help="a SurrogateConfig field for every round (repeatable), e.g. total_steps=400")
+    p.add_argument("--holdout", type=int, default=0, metavar="N",
+                   help="then train the last round's entries again on N fresh seeds (after the funnel's) at the "
+                        "rates they chose, and test each against each baseline (Welch and paired t-tests); "
+                        "writes elimination/holdout.md (default 0: off)")
     p.add_argument("--path", choices=["auto", "ensemble", "plain"], default="auto",
                    help="shared ensembles or one model at a time (auto: the measured rule per device and shape)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress lines")

@@ -32,6 +32,9 @@ gp-opt transfer runs/finalists/warm30-1.json runs/finalists/warm30-2.json runs/f
 F=runs/finalists
 python results/digits-2026-12-03/confirm.py runs/confirm warm30-1=$F/warm30-1.json@10 \
     warm30-2=$F/warm30-2.json@0.0001 warm10-1=$F/warm10-1.json@10 random-1=$F/random-1.json@10 Adam@0.1 Opt6@10
+#    ... and the same check built in, for all twelve finalists of the main funnel (resumes the finished
+#    funnel, then writes elimination/holdout.{jsonl,json,md})
+gp-opt eliminate runs/campaign-digits-warm30 --rounds 50:8,24:12,12:16 --seeds 5 --workers 2 --holdout 20
 # 9. report, equations, the campaign figure
 gp-opt report runs/campaign-digits-warm30 --top 5
 (cd results/digits-2026-12-03 && gp-opt latex genomes/warm30-1.json genomes/warm30-2.json genomes/warm10-1.json \
