@@ -36,7 +36,7 @@ import numpy as np
 
 from gp_opt.errors import GpOptError
 
-__all__ = ["make_report", "load_run", "RunData", "ReportResult", "ELIMINATION_FILE", "TRANSFER_FILE",
+__all__ = ["make_report", "load_run", "RunData", "ReportResult", "ELIMINATION_FILE", "TRANSFER_FILE", "HOLDOUT_FILE",
            "REPORT_DIR"]
 
 REPORT_DIR = "report"
@@ -44,6 +44,8 @@ REPORT_DIR = "report"
 ELIMINATION_FILE = "elimination/summary.json"
 #: Written by ``gp-opt transfer`` into a run directory, read when present.
 TRANSFER_FILE = "transfer/results.json"
+#: ``gp-opt eliminate --holdout N``'s summary: the last round's entries on fresh seeds
+HOLDOUT_FILE = "elimination/holdout.json"
 
 
 class ReportError(GpOptError):
@@ -584,7 +586,8 @@ def make_report(run_dir: str | Path, out: str | Path | None = None, top_k: int =
                                         label="tab:top"))
     elim = _read_json(run_dir / ELIMINATION_FILE, "elimination results", data.notes)
     if elim is not None:
-        text, tex = _elimination_sections(elim, data.notes)
+        held = _read_json(run_dir / HOLDOUT_FILE, "hold-out results", data.notes)
+        text, tex = _elimination_sections(elim, data.notes, held)
         md += text
         tables_tex += tex
     trans = _read_json(run_dir / TRANSFER_FILE, "transfer results", data.notes)
@@ -687,7 +690,8 @@ def _mean_std(vals: list[float]) -> str:
     return f"{np.mean(vals):.4f} ± {np.std(vals, ddof=1):.4f}"
 
 
-def _elimination_sections(doc: Any, notes: list[str]) -> tuple[list[str], list[str]]:
+def _elimination_sections(doc: Any, notes: list[str], held: Any = None) -> tuple[list[str], list[str]]:
+    """The rounds' tables; with ``held`` (``holdout.json``) its table and a last LaTeX column."""
     from gp_opt import latex as L
     rounds = doc.get("rounds") if isinstance(doc, dict) else None
     if not isinstance(rounds, list):
@@ -697,13 +701,16 @@ def _elimination_sections(doc: Any, notes: list[str]) -> tuple[list[str], list[s
           "baselines, on the same seeds) at a larger cost and keeps the best by mean score.", ""]
     names: dict[str, list] = {}
     columns = []
+    steps: set = set()
     for j, rnd in enumerate(rounds):
         if not isinstance(rnd, dict):
             continue
         label = rnd.get("name") or f"round {j + 1}"
         desc = ", ".join(f"{k} {rnd[k]}" for k in ("base", "steps") if k in rnd)
         seeds = rnd.get("seeds")
-        columns.append(label + (f" ({desc})" if desc else ""))
+        # the LaTeX column says the base only (the steps go to the caption): the table must fit a page
+        columns.append(label + (f" (base {rnd['base']})" if "base" in rnd else ""))
+        steps.add(rnd.get("steps"))
         rows = []
         entries = [e for e in rnd.get("entries", []) if isinstance(e, dict)]
         entries.sort(key=lambda e: -np.mean(_scores(e) or [-math.inf]))
@@ -715,8 +722,25 @@ def _elimination_sections(doc: Any, notes: list[str]) -> tuple[list[str], list[s
             names.setdefault(name, [None] * len(rounds))[j] = sc or None
         md += [f"### {label}" + (f" ({desc}, seeds {seeds})" if desc or seeds else ""), "",
                _md_table(["optimizer", "kind", "mean ± std", "seeds", "advanced"], rows), ""]
-    tex = [L.results_table(columns, list(names.items()), caption="Elimination rounds: mean $\\pm$ std "
-                           "over seeds.", label="tab:elimination")] if names else []
+    budget = f" ({steps.pop()} steps each)" if len(steps) == 1 and None not in steps else ""
+    caption = f"Elimination rounds{budget}: mean $\\pm$ std over seeds."
+    if isinstance(held, dict) and isinstance(held.get("entries"), list) and held.get("seeds"):
+        from gp_opt.holdout import format_holdout
+        try:
+            md += [format_holdout(held).replace("### hold-out", "### Hold-out", 1), ""]
+        except (KeyError, TypeError, ValueError) as exc:
+            notes.append(f"{HOLDOUT_FILE}: not read ({exc!r}); hold-out results left out")
+        else:
+            seeds = held["seeds"]
+            columns.append(f"seeds {seeds[0]}-{seeds[-1]}")
+            for row in names.values():
+                row.append(None)
+            for e in held["entries"]:
+                if isinstance(e, dict) and e.get("ok"):
+                    names.setdefault(str(e["name"]), [None] * len(columns))[-1] = e["val_acc"]
+            caption = (f"Elimination rounds{budget}, then the last round's entries on fresh seeds: mean "
+                       "$\\pm$ std over seeds.")
+    tex = [L.results_table(columns, list(names.items()), caption=caption, label="tab:elimination")] if names else []
     return md, tex
 
 

@@ -12,7 +12,7 @@ import pytest
 from gp_opt import catalog
 from gp_opt import plots as P
 from gp_opt.cli import main
-from gp_opt.report import ELIMINATION_FILE, TRANSFER_FILE, make_report
+from gp_opt.report import ELIMINATION_FILE, HOLDOUT_FILE, TRANSFER_FILE, make_report
 from gp_opt.rundir import LOCK_FILE, RunDir
 from gp_opt.search import run_search
 
@@ -40,6 +40,14 @@ ELIMINATION = {"rounds": [
         {"name": "Adam", "kind": "baseline", "scores": [0.79, 0.80, 0.78], "advanced": False}]},
     {"name": "round 2", "base": 96, "steps": 16000, "seeds": [0, 1, 2], "entries": [
         {"name": "#1", "kind": "candidate", "scores": [0.85, 0.86, 0.84]}]}]}
+_VS = {"acc": {"diff": 0.05, "p": 0.01, "p_paired": 0.001, "verdict": "win"},
+       "loss": {"diff": -0.1, "p": 0.02, "p_paired": 0.002, "verdict": "win"}}
+HOLDOUT = {"seeds": [3, 4], "base": 96, "steps": 16000, "from_round": "round 2", "entries": [
+    {"name": "#1", "kind": "candidate", "lr": 0.1, "ok": True, "status": "ok", "val_acc": [0.84, 0.85],
+     "val_loss": [0.30, 0.31], "mean": 0.845, "std": 0.007, "mean_loss": 0.305, "std_loss": 0.007,
+     "versus": {"Adam": _VS}},
+    {"name": "Adam", "kind": "baseline", "lr": 0.001, "ok": True, "status": "ok", "val_acc": [0.79, 0.80],
+     "val_loss": [0.40, 0.41], "mean": 0.795, "std": 0.007, "mean_loss": 0.405, "std_loss": 0.007, "versus": {}}]}
 TRANSFER = {"metric": "validation accuracy", "higher_is_better": True, "tasks": ["mlp_digits", "charlm"],
             "results": [{"optimizer": "Adam", "task": "mlp_digits", "scores": [0.95, 0.96], "status": "ok"},
                         {"optimizer": "#1", "task": "mlp_digits", "scores": [0.97, 0.965], "status": "ok",
@@ -54,6 +62,7 @@ def tiny(tmp_path_factory):
     run_search("quadratic", run, 2, 1, 2, seed=0, init_factor=1, verbose=False, task_options={"steps": 20})
     (run / "elimination").mkdir()
     (run / ELIMINATION_FILE).write_text(json.dumps(ELIMINATION))
+    (run / HOLDOUT_FILE).write_text(json.dumps(HOLDOUT))
     (run / "transfer").mkdir()
     (run / TRANSFER_FILE).write_text(json.dumps(TRANSFER))
     before = snapshot(run)
@@ -67,6 +76,7 @@ def test_report_of_a_search(tiny):
     for section in ("## The run", "## Search progress", "## The top 2 optimizers", "### #1: fitness",
                     "## Complexity: the Pareto front", "## Elimination", "## Transfer", "## Symbols", "## Files"):
         assert section in md, section
+    assert "### Hold-out: fresh seeds 3-4 (2), base 96" in md and "+0.0500 (0.010, 0.001) win" in md
     assert "$$U = " in md and "| candidates logged |" in md and "![fitness per time step](progress.png)" in md
     assert "0.8100 ± 0.0100" in md and "(win)" in md and "failed" in md
     for k in (1, 2):
@@ -101,7 +111,8 @@ def test_report_tables_and_pdf(tiny):
     _, _, result = tiny
     tables = result.tables.read_text()
     assert r"\begin{tabularx}" in tables and r"\pm" in tables and "round 1" in tables
-    assert r"\#1 &" in tables and r"\textbackslash" not in tables  # rank names escaped once, not twice
+    assert r"\#1 &" in tables and r"\textbackslash" not in tables
+    assert "& seeds 3-4" in tables and "(16000 steps each)" in tables  # the hold-out as a last column  # rank names escaped once, not twice
     if shutil.which("pdflatex"):
         assert result.pdf is not None and result.pdf.read_bytes()[:4] == b"%PDF"
     else:
