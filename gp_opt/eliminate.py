@@ -216,16 +216,16 @@ def best_candidates(lines: list[dict[str, Any]], run_cfg: dict[str, Any], n: int
         if key not in best or fit > best[key]["record"]["fitness"]:
             best[key] = line
     ordered = []
-    twins: dict[str, list[int]] = {}  # behaviour -> the seqs left out as twins of the kept one
+    kept_as: dict[str, list[int]] = {}  # behaviour -> the seqs left out as twins of the kept one
+    twins: dict[int, list[int]] = {}  # a kept line's seq -> its twins' seqs
     for line in sorted(best.values(), key=lambda ln: (-ln["record"]["fitness"], ln["seq"])):
         sig = search_behaviour(line["record"])
-        if sig is not None and sig in twins:
-            twins[sig].append(line["seq"])
+        if sig is not None and sig in kept_as:
+            kept_as[sig].append(line["seq"])
             continue
         if len(ordered) == n:
             break
-        if sig is not None:
-            twins[sig] = []
+        twins[line["seq"]] = kept_as.setdefault(sig, []) if sig is not None else []
         ordered.append(line)
     out = []
     for rank, line in enumerate(ordered, 1):
@@ -236,8 +236,13 @@ def best_candidates(lines: list[dict[str, Any]], run_cfg: dict[str, Any], n: int
         out.append(Entry(name, "candidate", genome, line.get("key"),
                          {"seq": line["seq"], "search_fitness": line["record"]["fitness"],
                           "search_lr": line["record"].get("best_lr"), "step": line.get("step"),
-                          "twins": twins.get(search_behaviour(line["record"]) or "", [])}))
+                          "twins": twins[line["seq"]]}))
     return out
+
+
+def genome_file(name: str) -> str:
+    """Where ``elimination/`` keeps candidate ``name``'s genome: ``#3 (Opt6)`` -> ``genomes/c3.json``."""
+    return f"genomes/{name.split(' ')[0].replace('#', 'c')}.json"
 
 
 def search_behaviour(record: dict[str, Any]) -> str | None:
@@ -433,8 +438,7 @@ def eliminate(run_dir: str | os.PathLike, settings: EliminationSettings | None =
         genomes_dir = store.folder / "genomes"
         genomes_dir.mkdir(exist_ok=True)
         for e in cands:
-            safe = e.name.split(" ")[0].replace("#", "c")
-            store.write_text(f"genomes/{safe}.json", e.optimizer.to_json(indent=2) + "\n")
+            store.write_text(genome_file(e.name), e.optimizer.to_json(indent=2) + "\n")
         baselines = [Entry(b, "baseline", b) for b in settings.baselines]
         # a record belongs to a genome (its key), not to its rank: a run that grew since keeps them
         done = {(r["round"], r.get("key") or r["name"], r["seed"]): r for r in store.read()}

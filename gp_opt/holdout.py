@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from gp_opt.eliminate import (ELIM_DIR, RECORDS_FILE, SUMMARY_FILE, EliminationError, EliminationSettings, Entry,
-                              Evaluator, RecordStore, record_line, surrogate_evaluator)
+                              Evaluator, RecordStore, genome_file, record_line, surrogate_evaluator)
 
 __all__ = ["holdout", "holdout_seeds", "format_holdout", "HOLDOUT_RECORDS", "HOLDOUT_SUMMARY", "HOLDOUT_TABLE"]
 
@@ -57,8 +57,7 @@ def _entries(folder: Path, summary: dict[str, Any]) -> list[tuple[Entry, float]]
         if e["status"] != "ok" or rates.get(ident) is None:
             continue
         if e["kind"] == "candidate":
-            path = folder / "genomes" / (e["name"].split(" ")[0].replace("#", "c") + ".json")
-            optimizer = catalog.load_file(path)
+            optimizer = catalog.load_file(folder / genome_file(e["name"]))
         else:
             optimizer = e["name"]
         out.append((Entry(e["name"], e["kind"], optimizer, e.get("key")), float(rates[ident])))
@@ -134,12 +133,10 @@ def _summarize(rows: list[tuple[Entry, float, list[dict]]], seeds: list[int], ba
         ok = all(r["status"] == "ok" and r["val_acc"] is not None and r["val_loss"] is not None for r in recs)
         acc = [r["val_acc"] for r in recs]
         loss = [r["val_loss"] for r in recs]
+        (m, sd), (ml, sdl) = (mean_std(acc), mean_std(loss)) if ok else ((None, None), (None, None))
         scores[e.name] = {"name": e.name, "kind": e.kind, "key": e.key, "lr": lr, "ok": ok,
                           "status": "ok" if ok else next(r["status"] for r in recs if r["status"] != "ok"),
-                          "val_acc": acc, "val_loss": loss,
-                          "mean": mean_std(acc)[0] if ok else None, "std": mean_std(acc)[1] if ok else None,
-                          "mean_loss": mean_std(loss)[0] if ok else None,
-                          "std_loss": mean_std(loss)[1] if ok else None}
+                          "val_acc": acc, "val_loss": loss, "mean": m, "std": sd, "mean_loss": ml, "std_loss": sdl}
     refs = [n for n, s in scores.items() if s["kind"] == "baseline" and s["ok"]]
     for s in scores.values():
         s["versus"] = {}
