@@ -162,8 +162,10 @@ class _Graph:
 
     def active_inner_nodes(self) -> list[str]:
         """Active hidden nodes and the output, in an order where inputs come first."""
-        active = self.active_nodes()
-        order = nx.topological_sort(self.graph.subgraph(active))
+        # lexicographic: a plain topological sort of a subgraph view follows the iteration order of
+        # the node set, which changes with Python's string hashing from one process to the next
+        # (and with it the numbering of the decay functions d_k in every printed equation)
+        order = nx.lexicographical_topological_sort(self.graph.subgraph(self.active_nodes()))
         return [n for n in order if not self.is_leaf(n)]
 
     def set_op(self, node: str, op: str) -> None:

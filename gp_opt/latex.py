@@ -576,9 +576,20 @@ def equation_lines(genome, max_width: float = 70.0) -> tuple[list[str], set]:
     return lines, eq.used
 
 
-def equation_block(name: str, genome, max_width: float = 70.0) -> tuple[str, set]:
+def simplified_latex(genome, seconds: float, max_width: float | None = None) -> str | None:
+    """``U`` simplified by sympy for at most ``seconds`` (operands written out, schedules kept as
+    ``a_k``), as the report prints it; the unsimplified form when time runs out. ``None`` when it
+    is wider than ``max_width`` characters (one line of an ``align*`` cannot be broken)."""
+    expr = S.simplify(S.to_sympy(genome, expand_schedules=False), seconds)
+    if max_width is not None and _width(expr) > max_width:
+        return None
+    return expr_latex(expr, genome.grammar)
+
+
+def equation_block(name: str, genome, max_width: float = 70.0, simplify: float = 0.0) -> tuple[str, set]:
     """An ``align*`` block for one optimizer: its step, ``U``, the where-parts, decay functions and
-    factored schedule; and what its notes must define."""
+    factored schedule (with ``simplify`` > 0, also ``U`` simplified: :func:`simplified_latex`); and
+    what its notes must define."""
     eq = equation_latex(genome, max_width=max_width, schedule=True)
     rows = [r"&\text{step:} && %s" % _STEP.get(genome.momentum, _STEP["none"]),
             r"&&U &= %s" % eq.update]
@@ -589,6 +600,10 @@ def equation_block(name: str, genome, max_width: float = 70.0) -> tuple[str, set
         rows.append(r"&&%s &= %s" % (sym, d))
     if eq.schedule is not None:
         rows.append(r"&\text{factored:} && \eta_t\, s(t)\ \text{with}\ s(t) = %s" % eq.schedule)
+    if simplify > 0:
+        simple = simplified_latex(genome, simplify, max_width)
+        rows.append(r"&\text{simplified:} && " + (r"U = %s" % simple if simple is not None else
+                                                  r"\text{(sympy's form is wider than a line: left out)}"))
     head = r"\paragraph{%s} momentum %s%s." % (tex_escape(name), genome.momentum,
                                               ", sign flipped by the integrity check (included in $U$)"
                                               if genome.sign < 0 else "")
@@ -608,11 +623,12 @@ def standalone(body: str, title: str | None = None, landscape: bool = False) -> 
     return "\n".join(lines) + "\n"
 
 
-def equations_document(rows: Sequence[tuple[str, object]], title: str | None = None) -> str:
-    """A standalone document with one equation block per optimizer and the notes they need."""
+def equations_document(rows: Sequence[tuple[str, object]], title: str | None = None, simplify: float = 0.0) -> str:
+    """A standalone document with one equation block per optimizer and the notes they need
+    (``simplify``: see :func:`equation_block`)."""
     parts, used, grammar = [], set(), None
     for name, genome in rows:
-        block, u = equation_block(name, genome)
+        block, u = equation_block(name, genome, simplify=simplify)
         parts.append(block)
         used |= u
         grammar = grammar or genome.grammar

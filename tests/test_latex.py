@@ -131,3 +131,36 @@ def test_report_transfer_table_follows_each_task_direction():
     assert _higher_by_task(doc, ["digits-mlp", "charlm", "wine"]) == [True, False, True]
     rows_only = {"results": [{"task": "charlm", "higher_is_better": False}]}
     assert _higher_by_task(rows_only, ["charlm", "x"]) == [False, True]
+
+
+def test_decay_numbering_is_the_same_in_every_process():
+    """The d_k numbering follows the genome's node order, which once followed the iteration order
+    of a set of node names and so changed with Python's string hashing between processes."""
+    import os
+    import sys
+    from pathlib import Path
+
+    genome = Path(__file__).resolve().parent.parent / "results" / "digits-2026-12-03" / "genomes" / "warm30-1.json"
+    code = ("import sys; from gp_opt import catalog, latex as L; "
+            "print(L.equation_latex(catalog.load_file(sys.argv[1])).decays)")
+    outs = set()
+    for seed in ("0", "4", "5", "123"):
+        env = {**os.environ, "PYTHONHASHSEED": seed}
+        outs.add(subprocess.run([sys.executable, "-c", code, str(genome)], env=env, capture_output=True,
+                                text=True, check=True).stdout)
+    assert len(outs) == 1 and "a_{10}" in outs.pop().split("),")[0]
+
+
+def test_cli_latex_simplify_adds_the_simplified_update_and_refuses_tables(tmp_path, capsys):
+    from gp_opt.cli import main
+
+    out = tmp_path / "eq.tex"
+    assert main(["latex", "--standalone", "--simplify", "2", "Opt4", "-o", str(out)]) == 0
+    text = out.read_text()
+    assert r"\text{simplified:} && U = " in text
+    assert main(["latex", "--simplify", "2", "Opt4"]) == 0
+    assert "% simplified" in capsys.readouterr().out
+    assert main(["latex", "--table", "--simplify", "2", "Opt4"]) == 2
+    assert "--simplify" in capsys.readouterr().err
+    if shutil.which("pdflatex"):
+        compile_tex(out)

@@ -109,13 +109,15 @@ def cmd_latex(args) -> int:
                          "named); drop one of them")
     if not args.table and args.form != "update":
         raise GpOptError("--form only applies to --table")
+    if args.simplify < 0 or (args.simplify and (args.table or args.expand)):
+        raise GpOptError(f"--simplify {args.simplify:g}: seconds >= 0, and not with --table or --expand")
     rows = [(common.title(g, spec), g) for spec in args.genomes for g in [common.load(spec, args)]]
     if args.table:
         text = L.latex_table(rows, caption=args.caption, form=args.form)
         common.write(args, L.standalone(text) if args.standalone else text)
         return 0
     if args.standalone:
-        common.write(args, L.equations_document(rows, title=args.caption))
+        common.write(args, L.equations_document(rows, title=args.caption, simplify=args.simplify))
         return 0
     parts = []
     for name, genome in rows:
@@ -126,6 +128,8 @@ def cmd_latex(args) -> int:
             continue
         lines, used = L.equation_lines(genome)
         parts += lines
+        if args.simplify:
+            parts.append("% simplified (sympy; operands written out)\nU = " + L.simplified_latex(genome, args.simplify))
         parts += ["% " + note for note in L.notes(used, genome.grammar)]
     common.write(args, "\n".join(parts))
     return 0
@@ -206,6 +210,9 @@ def register(sub) -> None:
     p.add_argument("--standalone", action="store_true", help="a complete document (compiles with pdflatex)")
     p.add_argument("--caption", metavar="TEXT", help="table caption / document title")
     p.add_argument("--expand", action="store_true", help="write every operand and schedule out (not with --table)")
+    p.add_argument("--simplify", type=float, default=0.0, metavar="SECONDS",
+                   help="also U simplified by sympy (operands written out, schedules kept), at most SECONDS "
+                        "per optimizer (default 0: off; not with --table or --expand)")
     p.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of stdout")
     common.add_grammar_option(p)
     p.set_defaults(func=cmd_latex)

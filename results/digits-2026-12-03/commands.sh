@@ -38,7 +38,7 @@ gp-opt eliminate runs/campaign-digits-warm30 --rounds 50:8,24:12,12:16 --seeds 5
 # 9. report, equations, the campaign figure
 gp-opt report runs/campaign-digits-warm30 --top 5
 (cd results/digits-2026-12-03 && gp-opt latex genomes/warm30-1.json genomes/warm30-2.json genomes/warm10-1.json \
-    genomes/random-1.json --standalone --caption "Optimizers found on digits, 2026-12-03 (elimination finalists)" \
+    genomes/random-1.json --standalone --simplify 5 --caption "Optimizers found on digits, 2026-12-03 (elimination finalists)" \
     -o equations.tex && pdflatex equations.tex)
 python results/digits-2026-12-03/campaigns.py runs/campaign-digits-warm runs/campaign-digits-warm-plain \
     runs/campaign-digits-random runs/campaign-digits-warm30
