@@ -1,16 +1,19 @@
 """Median optimizer step time of gp_opt genomes vs torch.optim.Adam(foreach=True), and of their
 optax transformations vs optax.adam.
 
-    python benchmarks/optimizer_step.py [--params 10000000] [--tensors 50] [--steps 20] [--compile] [--no-optax]
+    python benchmarks/optimizer_step.py [--params 10000000] [--tensors 50] [--steps 20] [--compile]
+        [--no-torch] [--no-optax] [--genome NAME|FILE ...]
 
 Every optimizer steps the same parameters (``--params`` numbers in ``--tensors`` tensors of
 varied shapes, float32) with fixed random gradients; only ``optimizer.step()`` is timed. Runs on
 CPU, and on CUDA too when a GPU is present. Prints one table per device with the ratio to Adam.
 When jax and optax are installed, a further table times each genome's optax transformation
 (:func:`gp_opt.optim.optax_transformation`) against ``optax.adam`` on the same shapes on the CPU
-(float32), jitted three ways alike for all (``update``; ``update`` with the state donated; a train
-step ``update`` + ``optax.apply_updates`` with parameters and state donated), in this process,
-and a last table the pieces of Opt10's cost (XLA's ``i1e`` alone against Adam's update).
+(float32), jitted four ways alike for all (``update``; ``update`` with the state donated; a train
+step ``update`` + ``optax.apply_updates``, without and with parameters and state donated), in this
+process, and a last table the pieces of Opt10's cost on the same leaves (its ``U``, XLA's ``i1e``
+twice, alone against Adam's update). ``--genome`` adds catalog entries or genome files (the
+optimizers a search found) as further rows of every table.
 """
 from __future__ import annotations
 
@@ -98,10 +101,19 @@ def main(argv=None) -> None:
     ap.add_argument("--steps", type=int, default=20)
     ap.add_argument("--compile", action="store_true", help="also time compile=True")
     ap.add_argument("--devices", default=None, help="comma list (default: cpu, and cuda if present)")
-    ap.add_argument("--no-optax", action="store_true", help="skip the optax table")
+    ap.add_argument("--no-optax", action="store_true", help="skip the optax tables")
+    ap.add_argument("--no-torch", action="store_true", help="skip the torch tables")
+    ap.add_argument("--genome", action="append", default=[], metavar="NAME|FILE",
+                    help="also time this catalog entry or genome file (repeatable)")
     args = ap.parse_args(argv)
-    devices = args.devices.split(",") if args.devices else ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+    devices = [] if args.no_torch else (
+        args.devices.split(",") if args.devices else ["cpu"] + (["cuda"] if torch.cuda.is_available() else []))
     genomes = [catalog_or("Opt6", opt6), catalog_or("Opt10", opt10), (random_stateful(), "random 5-node, stateful")]
+    for spec in args.genome:
+        from pathlib import Path
+
+        from gp_opt import catalog
+        genomes.append((catalog.load(spec), Path(spec).stem))
     print(f"torch {torch.__version__}, {torch.get_num_threads()} CPU threads; "
           f"{args.params:,} parameters in {args.tensors} tensors, median of {args.steps} steps")
     print(f"random genome: {genomes[2][0]!r}")
@@ -147,17 +159,17 @@ def _optax_runner(tx, mode: str, params, grads):
 
     ``update``: ``jax.jit(tx.update)``, nothing donated (fresh output arrays each step);
     ``update, state donated``: the state's buffers reused in place (``donate_argnums=1``);
-    ``train step``: ``update`` then ``optax.apply_updates`` in one jitted function with the
-    parameters and the state donated, as a training loop runs it.
+    ``train step``: ``update`` then ``optax.apply_updates`` in one jitted function, as a training
+    loop runs it; ``train step, donated``: the same with the parameters and the state donated.
     """
     import jax
     import optax
 
-    if mode == "train step":
+    if mode.startswith("train step"):
         def step(p, s, g):
             u, s = tx.update(g, s, p)
             return optax.apply_updates(p, u), s
-        fn = jax.jit(step, donate_argnums=(0, 1))
+        fn = jax.jit(step, donate_argnums=(0, 1) if mode.endswith("donated") else ())
         carry = {"p": [x.copy() for x in params], "s": tx.init(params)}
 
         def call():
@@ -173,15 +185,15 @@ def _optax_runner(tx, mode: str, params, grads):
     return call
 
 
-OPTAX_MODES = ("update", "update, state donated", "train step")
+OPTAX_MODES = ("update", "update, state donated", "train step", "train step, donated")
 
 
 def optax_table(genomes, args) -> None:
     """The jitted optax step of each genome vs optax.adam on the CPU, round-robin medians.
 
-    One column per way of running it (:func:`_optax_runner`), then the pieces of Opt10's cost:
-    XLA's ``i1e`` through its two library entry points, ``i1e`` twice, and ``optax.adam``'s
-    update on one flat array of the same size, with torch's ``i1e`` for reference.
+    One column per way of running it (:func:`_optax_runner`), then the pieces of Opt10's cost on
+    the same leaves: XLA's ``i1e`` once and twice (Opt10's ``U`` is ``i1e(i1e(c g))``), through
+    both of JAX's entry points, against ``optax.adam``'s update, with torch's ``i1e`` for reference.
     """
     try:
         import jax
@@ -218,27 +230,26 @@ def optax_table(genomes, args) -> None:
         cells = [f"{med[i, j] * 1e3:.1f} | {med[i, j] / med[i, 0]:.2f}" for i in range(len(OPTAX_MODES))]
         print(f"| {lab} | " + " | ".join(cells) + " |")
 
-    flat = jax.random.normal(jax.random.PRNGKey(1), (args.params,), jnp.float32) * 0.01
+    # Opt10's floor: its U alone (XLA's i1e twice per leaf), on the same leaves, fresh outputs
     adam = optax.adam(1e-3)
-    adam_update = jax.jit(adam.update)
-    adam_state = adam.init(flat)
-    scipy_i1e, lax_i1e = jax.jit(jax.scipy.special.i1e), jax.jit(jax.lax.bessel_i1e)
-    i1e_twice = jax.jit(lambda x: jax.lax.bessel_i1e(jax.lax.bessel_i1e(x)))
+    adam_update, adam_state = jax.jit(adam.update), adam.init(params)
+    i1e_once = jax.jit(lambda gs: [jax.lax.bessel_i1e(x) for x in gs])
+    i1e_twice = jax.jit(lambda gs: [jax.lax.bessel_i1e(jax.lax.bessel_i1e(x)) for x in gs])
+    scipy_twice = jax.jit(lambda gs: [jax.scipy.special.i1e(jax.scipy.special.i1e(x)) for x in gs])
     pieces = {
-        "optax.adam update": lambda: adam_update(flat, adam_state),
-        "jax.scipy.special.i1e": lambda: scipy_i1e(flat),
-        "jax.lax.bessel_i1e": lambda: lax_i1e(flat),
-        "i1e(i1e(x))": lambda: i1e_twice(flat),
+        "optax.adam update": lambda: adam_update(grads, adam_state),
+        "jax.lax.bessel_i1e(g)": lambda: i1e_once(grads),
+        "jax.lax.bessel_i1e twice (Opt10's U)": lambda: i1e_twice(grads),
+        "jax.scipy.special.i1e twice": lambda: scipy_twice(grads),
     }
-    flat_torch = torch.from_numpy(np.array(flat))
+    grads_torch = [torch.from_numpy(np.array(x)) for x in grads]
     piece_calls = [(lambda f=f: jax.block_until_ready(f())) for f in pieces.values()]
-    piece_calls.append(lambda: torch.special.i1e(flat_torch))
+    piece_calls.append(lambda: [torch.special.i1e(torch.special.i1e(x)) for x in grads_torch])
     times = _median_times(piece_calls, args.steps)
-    print(f"\none flat float32 array of {args.params:,} (jitted, fresh output arrays)")
+    print(f"\nthe pieces of Opt10's cost, the same {len(shapes)} leaves (jitted, fresh output arrays)")
     print("| piece | median (ms) | x optax.adam update |\n|---|---:|---:|")
-    for lab, t in zip(list(pieces) + [f"torch.special.i1e (torch {torch.__version__})"], times):
+    for lab, t in zip(list(pieces) + [f"torch.special.i1e twice (torch {torch.__version__}, reference)"], times):
         print(f"| {lab} | {t * 1e3:.1f} | {t / times[0]:.2f} |")
-
 
 if __name__ == "__main__":
     main()

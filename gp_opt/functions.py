@@ -33,6 +33,9 @@ class GpFunction(sp.Function):
     jax_call: str | None = None
     # For ops needing an engine: "stateful", "stochastic" or "tensorwise".
     kind = "scalar"
+    # A stateful op whose output reads the state it replaces (Delta: x - previous x), so an
+    # engine that writes the new state in place must read the old one first.
+    reads_previous_state = False
 
     def _latex(self, printer, exp=None):
         args = ", ".join(printer._print(a) for a in self.args[:1])
@@ -115,6 +118,7 @@ class Delta(GpFunction):
 
     nargs = 1
     kind = "stateful"
+    reads_previous_state = True
 
     def _latex(self, printer, exp=None):
         text = r"\Delta\left(%s\right)" % printer._print(self.args[0])

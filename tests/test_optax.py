@@ -143,6 +143,26 @@ def test_random_genomes_cover_the_engine():
     assert sum(any(o.startswith("wd") for o in g.active_operands()) for g in RANDOM) >= 10
 
 
+def test_delta_outputs_and_nesterov_series_are_computed_once():
+    """A delta node's output reads the buffer its new state replaces; a nesterov U with i1e is
+    read by two outputs: both pass through computed_once (the equality tests above run them)."""
+    def deltas(g):
+        return [n for n in g.active_inner_nodes() if g.op(n) == "delta"]
+
+    with_delta = [g for g in RANDOM if deltas(g)]
+    assert len(with_delta) >= 5
+    for g in with_delta:
+        src = optax_source(g, latex=False)
+        for n in deltas(g):
+            assert f"n_{n} = computed_once(n_{n}, t)" in src, g
+        assert src.count("= computed_once(") <= len(g.active_inner_nodes()), g
+    for g in RANDOM:
+        if not deltas(g) and g.momentum != "nesterov":
+            assert "computed_once" not in optax_source(g, latex=False), g
+    opt10 = optax_source(catalog.get("Opt10"), latex=False)
+    assert opt10.count("= computed_once(") == 1 and "n_out = computed_once(n_out, t)" in opt10
+
+
 # ---------------------------------------------------------------- options
 
 

@@ -511,8 +511,36 @@ def test_chunked_step_equals_one_call_over_the_whole_buffer(name):
 
 def test_norm_genomes_never_run_on_slices():
     genome = HAND_GENOME("a5_norm")
-    opt = EvolvedOptimizer([torch.nn.Parameter(torch.ones(50))], genome, lr=0.1, total_steps=5, chunk_size=4)
-    assert opt.chunk_size is None
+    ps = [torch.nn.Parameter(torch.ones(50)), torch.nn.Parameter(torch.ones(30))]
+    opt = EvolvedOptimizer(ps, genome, lr=0.1, total_steps=5, chunk_size=4)
+    for p in ps:
+        p.grad = torch.ones_like(p)
+    opt.step()
+    (lo, hi, *_), = opt._buckets[0].chunks   # one slice: the whole buffer
+    assert (lo, hi) == (0, 80)
+
+
+@pytest.mark.parametrize("constant", [False, True])
+def test_norm_genomes_in_whole_buffer_scratch_equal_fresh_tensors(constant):
+    """A norm genome's step in whole-buffer scratch (the CPU default) equals the step on fresh
+    tensors (chunk_size=None) bit for bit, over several tensors (one norm each) and steps."""
+    norm_input = ("two", DecayGenome.from_nodes({"out": ("dtanh", ["a8"])})) if constant else "qh_g"
+    genome = OptimizerGenome.from_nodes({
+        "h0": ("norm", [norm_input]), "h1": ("sigmoid", ["g"]), "h2": ("div", ["h0", "h1"]),
+        "out": ("clip", ["qh_g", "h2"])}, momentum="nesterov")
+    runs = []
+    for chunk in ("auto", None):
+        gen = torch.Generator().manual_seed(0)
+        ps = [torch.nn.Parameter(torch.randn(s, generator=gen)) for s in (300, (20, 7), 1)]
+        opt = EvolvedOptimizer(ps, genome, lr=0.05, total_steps=10, warmup_steps=2, chunk_size=chunk)
+        for _ in range(4):
+            for p in ps:
+                p.grad = torch.randn(p.shape, generator=gen)
+            opt.step()
+        assert (opt._buckets[0].chunks is None) == (chunk is None)
+        runs.append(ps)
+    for p, q in zip(*runs):
+        assert torch.equal(p, q)
 
 
 @pytest.mark.slow

@@ -70,6 +70,9 @@ def body_lines(genome: OptimizerGenome, decay_ref: Callable[[int], str] = lambda
     lines: list[str] = []
     edges: list[tuple[str, str, DecayGenome]] = []
     is_full: dict[str, bool] = {}
+    # a value broadcast to the full shape gets a name of its own, so no line reassigns a name
+    # (the scratch rewrite needs that); later readers of the value read the broadcast one
+    wide: dict[str, str] = {}
     for name in genome.active_operands():
         is_full[_operand_var(name)] = not grammar.operands[name].is_constant
     for node in genome.active_inner_nodes():
@@ -77,6 +80,7 @@ def body_lines(genome: OptimizerGenome, decay_ref: Callable[[int], str] = lambda
         args = []
         for pos, (src, dec) in enumerate(genome.input_edges(node)):
             var = _node_var(src) if src in genome.inner_nodes() else _operand_var(src)
+            var = wide.get(var, var)
             if dec is not None:
                 edges.append((src, node, dec))
                 new = f"{_node_var(node)}_in{pos}"
@@ -84,7 +88,9 @@ def body_lines(genome: OptimizerGenome, decay_ref: Callable[[int], str] = lambda
                 is_full[new] = is_full[var]
                 var = new
             if op.kind != "scalar" and not is_full[var]:
-                lines.append(f"{var} = {full(var)}")
+                wide[var] = f"{var}_full"
+                lines.append(f"{wide[var]} = {full(var)}")
+                var = wide[var]
                 is_full[var] = True
             args.append(var)
         out = _node_var(node)
@@ -241,9 +247,9 @@ class Ctx:
             c = self._consts[key] = torch.tensor(value, dtype=like.dtype, device=like.device)
         return c
 
-    def full(self, x: Any) -> torch.Tensor:
-        """Broadcast a constant (or 0-d / partial-shape) value to the full shape."""
-        out = torch.zeros_like(self.like)
+    def full(self, x: Any, out: torch.Tensor | None = None) -> torch.Tensor:
+        """Broadcast a constant (or 0-d / partial-shape) value to the full shape (into ``out``)."""
+        out = torch.zeros_like(self.like) if out is None else out.zero_()
         return out.add_(x)
 
     # stateful ops: one buffer per node (key), updated in place
@@ -287,12 +293,22 @@ class FlatCtx(Ctx):
         self.sizes = [int(s) for s in sizes]
         self.numel = sum(self.sizes)
         self._sizes_t = torch.tensor(self.sizes, dtype=torch.long, device=device)
+        self._spread: torch.Tensor | None = None
 
     def norm(self, x: torch.Tensor, key: str | None = None) -> torch.Tensor:
         if len(self.sizes) == 1:
             return F.norm_kernel(x, torch.linalg.vector_norm(x))
-        norms = torch.stack(torch._foreach_norm(list(x.split(self.sizes))))
-        return F.norm_kernel(x, torch.repeat_interleave(norms, self._sizes_t, output_size=self.numel))
+        norms = torch._foreach_norm(list(x.split(self.sizes)))
+        if x.device.type != "cpu":
+            spread = torch.repeat_interleave(torch.stack(norms), self._sizes_t, output_size=self.numel)
+            return F.norm_kernel(x, spread)
+        # each tensor's norm filled into its segment of a buffer kept across steps: on the CPU
+        # repeat_interleave's index tensor and fresh output cost more than the norm itself
+        if self._spread is None or self._spread.dtype != x.dtype:
+            self._spread = torch.empty(self.numel, dtype=x.dtype)
+        for segment, n in zip(self._spread.split(self.sizes), norms):
+            segment.fill_(n)
+        return F.norm_kernel(x, self._spread)
 
 
 # ---------------------------------------------------------------- functional API
@@ -478,8 +494,17 @@ def scratch_lines(lines: list[str], full: set[str], tail: list[str]) -> tuple[li
             return _ast.Call(n.func, new_args, n.keywords), "?", None
         if (isinstance(n, _ast.Call) and isinstance(n.func, _ast.Attribute)
                 and isinstance(n.func.value, _ast.Name) and n.func.value.id == "ctx"
+                and n.func.attr == "full"):
+            args = [rw(a) for a in n.args]
+            kw, idx = out_kw([])   # before freeing the arguments: out is zeroed before it reads them
+            for _, _, t in args:
+                if t is not None:
+                    free.append(t)
+            return _ast.Call(n.func, [a for a, _, _ in args], list(n.keywords) + [kw]), "full", idx
+        if (isinstance(n, _ast.Call) and isinstance(n.func, _ast.Attribute)
+                and isinstance(n.func.value, _ast.Name) and n.func.value.id == "ctx"
                 and n.func.attr != "const"):
-            return n, "full", None   # engine ops return fresh full-shape tensors
+            return n, "full", None   # other engine ops return fresh full-shape tensors
         return n, kind(n), None
 
     out = []

@@ -33,6 +33,8 @@ from gp_opt.optim.schedules import _check, base_lr_table, momentum_table
 __all__ = ["EvolvedOptimizer"]
 
 _LOW_PRECISION = (torch.bfloat16, torch.float16)
+#: The chunk size of a genome with a tensorwise op (norm): one slice, the whole buffer.
+WHOLE = "whole"
 
 
 def _compute_dtype(dtype: torch.dtype) -> torch.dtype:
@@ -108,9 +110,15 @@ class _Bucket:
         """Run the step on cache-sized slices of the flat buffers (CPU; elementwise genomes only).
 
         Fresh large CPU tensors cost page faults on every allocation; slices of a few hundred
-        thousand numbers are recycled by malloc and stay in cache.
+        thousand numbers are recycled by malloc and stay in cache. ``WHOLE``: one slice, the
+        whole buffer, for genomes whose ``norm`` needs each whole tensor: the temporaries then go
+        to whole-buffer scratch kept across steps (more memory, no page faults).
         """
-        if not chunk_size or self.numel <= chunk_size:
+        if chunk_size == WHOLE:   # one slice: the whole buffer (a genome with norm)
+            chunk_size = self.numel if self.n_scratch else None
+        elif chunk_size and self.numel <= chunk_size:
+            chunk_size = None
+        if not chunk_size:
             self.chunks, self.dbuf = None, None
             return
         bounds = list(range(0, self.numel, chunk_size)) + [self.numel]
@@ -169,8 +177,10 @@ class EvolvedOptimizer(torch.optim.Optimizer):
         maximize: step to maximise the objective (the gradients are negated), like torch's.
         compile: run the step function through ``torch.compile``.
         chunk_size: on CPU, run the step on slices of this many numbers at a time (``"auto"``:
-            2**18 unless ``compile``; None: never). Ignored for genomes with a ``norm`` op. The
-            result is the same as one call over the whole buffer.
+            2**18 unless ``compile``; None: never). A genome with a ``norm`` op runs on the whole
+            buffer at once instead, its temporaries in whole-buffer scratch buffers kept across
+            steps (None: fresh tensors each step). The result is the same as one call over the
+            whole buffer.
         foreach, fused, differentiable: torch's flags for its hand-written optimizers. A genome's
             step is always one generated function per bucket and never differentiable, so only
             their "off" values (None or False) are accepted; True raises
@@ -226,10 +236,10 @@ class EvolvedOptimizer(torch.optim.Optimizer):
                          for n in genome.active_inner_nodes())
         if chunk_size == "auto":
             chunk_size = None if compile else 2 ** 18
-        if tensorwise:
-            chunk_size = None  # a reduction over each tensor cannot run on slices
-        self.chunk_size = chunk_size
         self._chunk_option = chunk_size
+        if tensorwise and chunk_size:
+            chunk_size = WHOLE  # a reduction over each tensor cannot run on slices
+        self.chunk_size = chunk_size
         self._layout_key: Any = None
         self._buckets: list[_Bucket] = []
         self._tables: dict[tuple, tuple[list[float], list[float]]] = {}
