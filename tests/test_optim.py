@@ -573,3 +573,19 @@ def test_scratch_step_is_bit_identical_to_the_plain_step():
         assert torch.equal(a, b), name
         for k in s1:
             assert torch.equal(s1[k], s2[k]), (name, k)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_dropout_kernel_keeps_one_minus_p_and_rescales(dtype):
+    """The mask is uniform < 1 - p: about 1 - p of the entries kept, each scaled by 1/(1 - p);
+    the same generator state draws the same mask."""
+    from gp_opt.functions import dropout_kernel
+    x = torch.full((200_000,), 3.0, dtype=dtype)
+    for p in (0.1, 0.5, 0.9):
+        y = dropout_kernel(x, p, generator=torch.Generator().manual_seed(1))
+        kept = y != 0
+        assert y.dtype == dtype
+        assert abs(kept.double().mean().item() - (1 - p)) < 0.005
+        torch.testing.assert_close(y[kept], torch.full_like(y[kept], 3.0 / (1 - p)))
+        again = dropout_kernel(x, p, generator=torch.Generator().manual_seed(1))
+        assert torch.equal(y, again)

@@ -293,7 +293,7 @@ class FlatCtx(Ctx):
         self.sizes = [int(s) for s in sizes]
         self.numel = sum(self.sizes)
         self._sizes_t = torch.tensor(self.sizes, dtype=torch.long, device=device)
-        self._spread: torch.Tensor | None = None
+        self._kept: dict[str | None, torch.Tensor] = {}
 
     def norm(self, x: torch.Tensor, key: str | None = None) -> torch.Tensor:
         if len(self.sizes) == 1:
@@ -302,13 +302,13 @@ class FlatCtx(Ctx):
         if x.device.type != "cpu":
             spread = torch.repeat_interleave(torch.stack(norms), self._sizes_t, output_size=self.numel)
             return F.norm_kernel(x, spread)
-        # each tensor's norm filled into its segment of a buffer kept across steps: on the CPU
-        # repeat_interleave's index tensor and fresh output cost more than the norm itself
-        if self._spread is None or self._spread.dtype != x.dtype:
-            self._spread = torch.empty(self.numel, dtype=x.dtype)
-        for segment, n in zip(self._spread.split(self.sizes), norms):
-            segment.fill_(n)
-        return F.norm_kernel(x, self._spread)
+        # on the CPU, the kernel per tensor (its norm a 0-d tensor: the same division element by
+        # element) into a buffer kept across steps for this node: a spread-out norm tensor and
+        # fresh whole-buffer outputs page-fault and cost more than the norms themselves
+        out = self._kept.get(key)
+        if out is None or out.dtype != x.dtype or out.numel() != x.numel():
+            out = self._kept[key] = torch.empty_like(x)
+        return torch.cat([F.norm_kernel(part, n) for part, n in zip(x.split(self.sizes), norms)], out=out)
 
 
 # ---------------------------------------------------------------- functional API
