@@ -34,6 +34,8 @@ from sympy.printing.latex import LatexPrinter
 
 from gp_opt import functions as F
 from gp_opt import symbolic as S
+from gp_opt.symbolic.build import _DISPLAY_PREFIX, _leaf_latex
+from gp_opt.symbolic.printing import _with_deadline
 from gp_opt.grammar import Grammar
 
 __all__ = ["format_number", "PaperLatexPrinter", "expr_latex", "break_long", "equation_latex",
@@ -118,7 +120,7 @@ class PaperLatexPrinter(LatexPrinter):
         self._states = {}
         if grammar is not None:
             for name, operand in grammar.operands.items():
-                self._operands[S._DISPLAY_PREFIX + name] = (name, _label_latex(operand.label))
+                self._operands[_DISPLAY_PREFIX + name] = (name, _label_latex(operand.label))
             for state in grammar.states.values():
                 base = _GREEK.get(state.name, state.name)
                 self._states[state.name] = (state.name, base)
@@ -200,7 +202,7 @@ class PaperLatexPrinter(LatexPrinter):
 
     def _print_ScheduleLeaf(self, expr, exp=None):
         self.used.add(("schedule", expr.schedule_name))
-        text = S._leaf_latex(expr.schedule_name)
+        text = _leaf_latex(expr.schedule_name)
         return text if exp is None else "%s^{%s}" % (text, exp)
 
 
@@ -217,7 +219,7 @@ def expr_latex(expr: sp.Expr, grammar: Grammar | None, printer: PaperLatexPrinte
                timeout: float | None = S.PRINT_TIMEOUT) -> str:
     """LaTeX of one expression in a grammar's symbols (plain text typeset verbatim past ``timeout``)."""
     printer = printer or PaperLatexPrinter(grammar)
-    return S._with_deadline(lambda: printer.doprint(expr), timeout,
+    return _with_deadline(lambda: printer.doprint(expr), timeout,
                             lambda: r"\texttt{%s}" % tex_escape(sp.sstr(expr)))
 
 
@@ -226,7 +228,7 @@ def _width(e: sp.Basic) -> float:
     """Rough printed width of ``e`` in characters (a fraction is as wide as its wider part)."""
     if e.is_Symbol:
         name = e.name
-        if name.startswith(S._DISPLAY_PREFIX):
+        if name.startswith(_DISPLAY_PREFIX):
             return 7.0
         return 2.0 if "_" in name else 1.0
     if e.is_Float:
@@ -422,7 +424,7 @@ def notes(used: Iterable[tuple[str, ...]], grammar: Grammar | Sequence[Grammar])
         if sch is None:
             continue
         defn = printer.doprint(sch.expr)
-        out.append(r"$%s = %s$ (%s)" % (S._leaf_latex(name), defn, tex_escape(sch.label)))
+        out.append(r"$%s = %s$ (%s)" % (_leaf_latex(name), defn, tex_escape(sch.label)))
     return out
 
 

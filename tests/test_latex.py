@@ -7,6 +7,7 @@ import pytest
 import sympy as sp
 
 from gp_opt import catalog
+from gp_opt import functions as F
 from gp_opt import latex as L
 from gp_opt import symbolic as S
 from gp_opt.cli import main
@@ -45,7 +46,7 @@ def test_printer_symbols_and_special_functions():
     assert r"\operatorname{QH}(g)" in opt4.update
     # schedules print as a_k, never as a function call a_{4}(t, T)
     assert all("(t,T" not in d and "a_{" in d for _, d in opt4.decays)
-    ema = L.expr_latex(sp.Symbol("x") * S.F.EMA(sp.Symbol("g"), 0.95), catalog.get("Opt1").grammar)
+    ema = L.expr_latex(sp.Symbol("x") * F.EMA(sp.Symbol("g"), 0.95), catalog.get("Opt1").grammar)
     assert r"\operatorname{EMA}_{0.95}" in ema
 
 

@@ -192,7 +192,7 @@ def test_canonical_key_separates_momentum_sign_and_equation():
 
 
 def test_canonical_key_is_fast(random_genomes):
-    symbolic._CACHE.clear()
+    symbolic.build._CACHE.clear()
     sample = random_genomes[-200:]
     t0 = time.perf_counter()
     keys = [symbolic.canonical_key(g) for g in sample]

@@ -31,7 +31,8 @@ from gp_opt.integrity.check import check, check_many
 from gp_opt.integrity.config import (DEFAULT_CONFIG, IntegrityConfig, IntegrityResult, apply, lr_schedule,
                                      momentum_schedule)
 from gp_opt.integrity.naive import naive_check
-from gp_opt.integrity.plan import Plan, clear_caches, decay_in_range, decay_signature, decay_values, operand_program
+from gp_opt.integrity.plan import (Plan, clear_caches, decay_in_range, decay_signature, decay_values,
+                                   operand_program)
 
 __all__ = ["IntegrityConfig", "IntegrityResult", "check", "check_many", "naive_check", "apply",
            "lr_schedule", "momentum_schedule", "decay_in_range", "clear_caches",
