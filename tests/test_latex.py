@@ -9,6 +9,7 @@ import sympy as sp
 from gp_opt import catalog
 from gp_opt import functions as F
 from gp_opt import latex as L
+from gp_opt.latex.printer import _width as width
 from gp_opt import symbolic as S
 from gp_opt.cli import main
 
@@ -65,7 +66,7 @@ def test_break_long_names_parts_that_rebuild_the_equation():
     expr, _ = S.equation(catalog.get("Opt1"))
     main_expr, parts = L.break_long(expr, 30)
     assert parts, "Opt1's update is too long for 30 characters"
-    assert L._width(main_expr) <= 30
+    assert width(main_expr) <= 30
     back = main_expr
     for sym, sub in reversed(parts):
         back = back.xreplace({sym: sub})
