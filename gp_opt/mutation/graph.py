@@ -7,7 +7,8 @@ import networkx as nx
 import numpy as np
 
 from gp_opt.errors import GpOptError
-from gp_opt.genome import OUTPUT, DecayGenome, OptimizerGenome, _Graph
+from gp_opt.genome import OUTPUT, DecayGenome, OptimizerGenome
+from gp_opt.genome.graph import _Graph
 from gp_opt.grammar import Grammar
 
 
