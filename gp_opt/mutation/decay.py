@@ -9,7 +9,7 @@ from gp_opt import integrity
 from gp_opt.genome import OUTPUT, DecayGenome
 from gp_opt.grammar import Grammar
 from gp_opt.mutation.graph import (DECAY_KINDS, _MAX_REDRAWS, _active_inner, _copy_decay, _descendants, _pick,
-                                   _probs, _weighted)
+                                   _probs, _swap_op, _weighted)
 
 
 # ---------------------------------------------------------------- decay functions
@@ -26,13 +26,7 @@ def _mut_decay_node(dec: DecayGenome, node: str, kind: str, rng) -> str | None:
         return pool[int(rng.integers(len(pool)))] if pool else None
 
     if kind == "decay_op":
-        pool = grammar.decay_unary if grammar.ops[cur].arity == 1 else grammar.decay_binary
-        names, weights = _weighted(grammar, [o for o in pool if o != cur])
-        if not names:
-            return None
-        new = _pick(rng, names, weights)
-        dec.set_op(node, new)
-        return f"op {node}: {cur} -> {new}"
+        return _swap_op(dec, node, grammar.decay_unary, grammar.decay_binary, rng)
     if kind == "decay_connection":
         pos = int(rng.integers(len(srcs)))
         new = draw_source(set(srcs))

@@ -134,3 +134,16 @@ def _random_unary(grammar: Grammar, rng, exclude: str | None = None) -> str | No
         k = names.index("identity")
         names, weights = names[:k] + names[k + 1:], weights[:k] + weights[k + 1:]
     return _pick(rng, names, weights)
+
+
+def _swap_op(graph: _Graph, node: str, unary: list[str], binary: list[str], rng) -> str | None:
+    """The op kind on any graph: ``node``'s op -> another of the same arity, by grammar weight."""
+    grammar = graph.grammar
+    cur = graph.op(node)
+    pool = unary if grammar.ops[cur].arity == 1 else binary
+    names, weights = _weighted(grammar, [o for o in pool if o != cur])
+    if not names:
+        return None
+    new = _pick(rng, names, weights)
+    graph.set_op(node, new)
+    return f"op {node}: {cur} -> {new}"

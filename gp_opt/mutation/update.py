@@ -9,22 +9,14 @@ from gp_opt.errors import GpOptError
 from gp_opt.genome import OUTPUT, DecayGenome, OptimizerGenome
 from gp_opt.grammar import Grammar
 from gp_opt.mutation.graph import (KINDS, _MAX_REDRAWS, _active_inner, _copy, _draw_update_source, _is_hidden,
-                                   _pick, _probs, _random_unary, _weighted)
+                                   _pick, _probs, _random_unary, _swap_op, _weighted)
 from gp_opt.mutation.decay import mutate_decay
 
 
 # ---------------------------------------------------------------- the update-graph kinds
 
 def _mut_op(child: OptimizerGenome, node: str, rng, p) -> str | None:
-    grammar = child.grammar
-    cur = child.op(node)
-    pool = grammar.update_unary if grammar.ops[cur].arity == 1 else grammar.update_binary
-    names, weights = _weighted(grammar, [o for o in pool if o != cur])
-    if not names:
-        return None
-    new = _pick(rng, names, weights)
-    child.set_op(node, new)
-    return f"op {node}: {cur} -> {new}"
+    return _swap_op(child, node, child.grammar.update_unary, child.grammar.update_binary, rng)
 
 
 def _mut_connection(child: OptimizerGenome, node: str, rng, p) -> str | None:
