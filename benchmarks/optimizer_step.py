@@ -20,17 +20,18 @@ from __future__ import annotations
 import argparse
 import statistics
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
 
+from gp_opt import catalog
 from gp_opt.genome import DecayGenome, OptimizerGenome
 from gp_opt.optim import EvolvedOptimizer
 
 
 def catalog_or(name: str, fallback):
     try:
-        from gp_opt import catalog
         return catalog.get(name), name
     except Exception:  # noqa: BLE001 - the catalog may not exist yet
         return fallback(), name + " (SPEC form)"
@@ -109,11 +110,7 @@ def main(argv=None) -> None:
     devices = [] if args.no_torch else (
         args.devices.split(",") if args.devices else ["cpu"] + (["cuda"] if torch.cuda.is_available() else []))
     genomes = [catalog_or("Opt6", opt6), catalog_or("Opt10", opt10), (random_stateful(), "random 5-node, stateful")]
-    for spec in args.genome:
-        from pathlib import Path
-
-        from gp_opt import catalog
-        genomes.append((catalog.load(spec), Path(spec).stem))
+    genomes += [(catalog.load(spec), Path(spec).stem) for spec in args.genome]
     print(f"torch {torch.__version__}, {torch.get_num_threads()} CPU threads; "
           f"{args.params:,} parameters in {args.tensors} tensors, median of {args.steps} steps")
     print(f"random genome: {genomes[2][0]!r}")
@@ -132,7 +129,7 @@ def main(argv=None) -> None:
         t_adam = times[0]
         rows = list(zip(labels, times))
         print(f"\n{device} ({dev_name})")
-        print(f"| optimizer | median step (ms) | x Adam |\n|---|---:|---:|")
+        print("| optimizer | median step (ms) | x Adam |\n|---|---:|---:|")
         for lab, t in rows:
             print(f"| {lab} | {t * 1e3:.2f} | {t / t_adam:.2f} |")
         del opts, params

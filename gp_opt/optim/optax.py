@@ -169,9 +169,9 @@ def computed_once(x, t):
     to fuse, so XLA splits them into several loops that recompute it again (Opt10: 9-12x
     ``optax.adam``; about 4x with this). Likewise the output of a ``delta`` node, which reads
     the previous input that its new state replaces: computed once, the old buffer is read in
-    one loop, and a donated state is no longer copied around it. A conditional's operand is always one array, so on
-    the CPU ``x`` passes through a conditional whose taken branch is the identity (``t >= 0``
-    always holds). GPUs and TPUs fuse several outputs into one loop: there ``x`` is returned
+    one loop, and a donated state is no longer copied around it. A conditional's operand is
+    always one array, so on the CPU ``x`` passes through a conditional whose taken branch is
+    the identity (``t >= 0`` always holds). GPUs and TPUs fuse several outputs into one loop: there ``x`` is returned
     as is.
     """
     def on_cpu(x):
