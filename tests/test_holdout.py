@@ -1,4 +1,4 @@
-"""The hold-out stage after the funnel (gp_opt.holdout): fresh seeds, each entry at its own
+"""The hold-out stage after the funnel (gp_opt.eliminate.holdout): fresh seeds, each entry at its own
 last-round rate, baselines compared by Welch's and the paired t-test; resume after a kill; refusals."""
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import shutil
 import pytest
 
 from gp_opt.eliminate import ELIM_DIR, EliminationError, EliminationSettings, eliminate
-from gp_opt.holdout import HOLDOUT_RECORDS, holdout, holdout_seeds
+from gp_opt.eliminate.holdout import HOLDOUT_RECORDS, holdout, holdout_seeds
 from gp_opt.search import run_search
 from tests.test_eliminate import FakeSurrogate, _quality
 

@@ -39,7 +39,7 @@ def cmd_eliminate(args) -> int:
     with running(executor_from_args(args)) as executor:
         summary = eliminate(args.run_dir, settings, verbose=not args.quiet, executor=executor)
         if args.holdout and summary.get("winner"):
-            from gp_opt.holdout import holdout
+            from gp_opt.eliminate.holdout import holdout
             holdout(args.run_dir, settings, args.holdout, verbose=not args.quiet, executor=executor)
     return 0 if summary.get("winner") else 1
 

@@ -123,7 +123,7 @@ def _elimination_sections(doc: Any, notes: list[str], held: Any = None) -> tuple
     budget = f" ({steps.pop()} steps each)" if len(steps) == 1 and None not in steps else ""
     caption = f"Elimination rounds{budget}: mean $\\pm$ std over seeds."
     if isinstance(held, dict) and isinstance(held.get("entries"), list) and held.get("seeds"):
-        from gp_opt.holdout import format_holdout
+        from gp_opt.eliminate.holdout import format_holdout
         try:
             md += [format_holdout(held).replace("### hold-out", "### Hold-out", 1), ""]
         except (KeyError, TypeError, ValueError) as exc:

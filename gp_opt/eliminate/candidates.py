@@ -1,0 +1,117 @@
+"""The funnel's entries: a run's best unique candidates (twins left out), the baselines and where
+a candidate's genome is kept."""
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+
+from gp_opt.errors import GpOptError
+
+from .settings import EliminationError
+
+
+@dataclass
+class Entry:
+    name: str
+    kind: str  # "candidate" or "baseline"
+    optimizer: Any  # a genome or a baseline name
+    key: str | None = None
+    info: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def ident(self) -> str:
+        """What its records are filed under: the genome's key (a candidate), the name (a baseline)."""
+        return self.key or self.name
+
+
+def _grammar_of(run_cfg: dict[str, Any]) -> Any:
+    path = (run_cfg.get("toolbox") or {}).get("grammar")
+    if path is None:
+        return None
+    from gp_opt.grammar import load
+
+    return load(path)
+
+
+def best_candidates(lines: list[dict[str, Any]], run_cfg: dict[str, Any], n: int,
+                    exclude_names: Sequence[str] = ()) -> list[Entry]:
+    """The ``n`` best unique (by key) successful candidates of a run, best first (ties: earlier).
+    Warm-start genomes (``origin``) named in ``exclude_names`` are left out: they run as baselines."""
+    from gp_opt.genome import OptimizerGenome
+
+    grammar = _grammar_of(run_cfg)
+    skip = {s.lower() for s in exclude_names}
+    best: dict[str, dict[str, Any]] = {}
+    for line in lines:
+        rec = line.get("record") or {}
+        fit = rec.get("fitness")
+        if rec.get("status") != "ok" or not isinstance(fit, (int, float)) or not math.isfinite(fit):
+            continue
+        if str(line.get("origin", "")).lower() in skip:
+            continue
+        key = line.get("key") or f"seq{line['seq']}"
+        if key not in best or fit > best[key]["record"]["fitness"]:
+            best[key] = line
+    ordered = []
+    kept_as: dict[str, list[int]] = {}  # behaviour -> the seqs left out as twins of the kept one
+    twins: dict[int, list[int]] = {}  # a kept line's seq -> its twins' seqs
+    for line in sorted(best.values(), key=lambda ln: (-ln["record"]["fitness"], ln["seq"])):
+        sig = search_behaviour(line["record"])
+        if sig is not None and sig in kept_as:
+            kept_as[sig].append(line["seq"])
+            continue
+        if len(ordered) == n:
+            break
+        twins[line["seq"]] = kept_as.setdefault(sig, []) if sig is not None else []
+        ordered.append(line)
+    out = []
+    for rank, line in enumerate(ordered, 1):
+        indiv = line["individual"]
+        text = indiv if isinstance(indiv, str) else json.dumps(indiv)
+        genome = OptimizerGenome.from_json(text, grammar=grammar)
+        name = f"#{rank}" + (f" ({line['origin']})" if line.get("origin") else "")
+        out.append(Entry(name, "candidate", genome, line.get("key"),
+                         {"seq": line["seq"], "search_fitness": line["record"]["fitness"],
+                          "search_lr": line["record"].get("best_lr"), "step": line.get("step"),
+                          "twins": twins[line["seq"]]}))
+    return out
+
+
+def genome_file(name: str) -> str:
+    """Where ``elimination/`` keeps candidate ``name``'s genome: ``#3 (Opt6)`` -> ``genomes/c3.json``."""
+    return f"genomes/{name.split(' ')[0].replace('#', 'c')}.json"
+
+
+def search_behaviour(record: dict[str, Any]) -> str | None:
+    """What a candidate did in the search, to the last bit: its fitness, rate and every stage's
+    losses and accuracies; ``None`` when the record holds no stages to compare.
+
+    Distinct genomes can be one optimizer in effect (a clip that never binds, a branch multiplied by
+    zero); their search records are then identical in every float, which chance does not produce.
+    The funnel keeps the best-ranked of such twins: training the others spends its slots on one
+    result several times.
+
+    >>> a = {"fitness": -0.1, "best_lr": 0.1, "stages": [{"stage": "full", "lr": 0.1, "train_loss": 0.5}]}
+    >>> search_behaviour(a) == search_behaviour(dict(a)), search_behaviour({"fitness": -0.1})
+    (True, None)
+    """
+    stages = record.get("stages")
+    if not stages:
+        return None
+    keep = ("stage", "lr", "status", "steps", "train_loss", "train_acc", "best_val_acc", "val_history",
+            "val_loss_history")
+    return json.dumps([record.get("fitness"), record.get("best_lr"),
+                       [{k: st.get(k) for k in keep} for st in stages]], sort_keys=True)
+
+
+def check_baselines(names: Sequence[str]) -> None:
+    from gp_opt.surrogate import resolve_optimizer
+
+    for n in names:
+        try:
+            resolve_optimizer(n)
+        except GpOptError:
+            raise EliminationError(f"unknown baseline {n!r}: not a torch baseline (adam, sgd, ...) nor a catalog "
+                                   f"name (Opt1..Opt10, QHM, ...)") from None
