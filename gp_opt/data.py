@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import pickle
 import shutil
 import tarfile
 import tempfile
@@ -26,6 +25,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from gp_opt.cifar_pickle import read_batch
 from gp_opt.errors import DataError
 
 __all__ = [
@@ -242,26 +242,6 @@ def _cifar_folder(spec: dict[str, Any], data_dir: Path) -> Path | None:
     return None
 
 
-def _read_cifar_batch(file: Path, label_key: str) -> tuple[np.ndarray, np.ndarray]:
-    try:
-        with open(file, "rb") as fh:
-            d = pickle.load(fh, encoding="bytes")
-    except Exception as e:  # noqa: BLE001 - any unpickling problem is a data problem
-        raise DataError(f"{file}: not a CIFAR 'python version' batch file ({type(e).__name__}: {e})") from None
-    if not isinstance(d, dict):
-        raise DataError(f"{file}: expected a pickled dict, found {type(d).__name__}")
-    d = {(k.decode() if isinstance(k, bytes) else k): v for k, v in d.items()}
-    if "data" not in d or label_key not in d:
-        raise DataError(f"{file}: missing key 'data' or {label_key!r} (found {sorted(d)})")
-    data = np.asarray(d["data"])
-    labels = np.asarray(d[label_key], dtype=np.int64)
-    if data.ndim != 2 or data.shape[1] != 3072 or data.dtype != np.uint8:
-        raise DataError(f"{file}: 'data' must be uint8 of shape (N, 3072), got {data.dtype} {data.shape}")
-    if labels.shape != (data.shape[0],):
-        raise DataError(f"{file}: {labels.shape[0]} labels for {data.shape[0]} images")
-    return data.reshape(-1, 3, 32, 32), labels
-
-
 def load_cifar(name: str = "cifar10", data_dir: str | os.PathLike | None = None, download: bool = False) -> Dataset:
     """CIFAR-10/100 from the official "python version" batch files.
 
@@ -283,15 +263,12 @@ def load_cifar(name: str = "cifar10", data_dir: str | os.PathLike | None = None,
             f"expected {expected}. Pass --download (download=True) to fetch {spec['url']}, "
             f"or --data-dir pointing at the unpacked '{spec['folder']}' folder"
         )
-    label_key = spec["label_key"]
-    parts = [_read_cifar_batch(folder / f, label_key) for f in spec["train"]]
+    label_key, n_cls = spec["label_key"], spec["num_classes"]
+    # read without running code, each file checked (uint8 N x 3072 images, labels 0..n_cls-1)
+    parts = [read_batch(folder / f, label_key, n_cls) for f in spec["train"]]
     x = torch.from_numpy(np.concatenate([p[0] for p in parts]))
     y = torch.from_numpy(np.concatenate([p[1] for p in parts]))
-    xte, yte = _read_cifar_batch(folder / spec["test"][0], label_key)
-    n_cls = spec["num_classes"]
-    for what, lab in (("train", y), ("test", yte)):
-        if len(lab) and (int(lab.min()) < 0 or int(lab.max()) >= n_cls):
-            raise DataError(f"{name} {what} labels must lie in 0..{n_cls - 1}")
+    xte, yte = read_batch(folder / spec["test"][0], label_key, n_cls)
     n_val = CIFAR_VAL_SIZE if x.shape[0] > 2 * CIFAR_VAL_SIZE else max(1, x.shape[0] // 10)
     xt, yt, xv, yv = _split_tail(x, y, n_val)
     mean, std = _channel_stats(xt)

@@ -76,6 +76,115 @@ def test_corrupt_cifar_batch_is_a_data_error(tmp_path):
         load_dataset("cifar10", data_dir=tmp_path)
 
 
+class _System:
+    """Unpickled naively, this runs ``os.system(command)``."""
+
+    def __init__(self, command):
+        self.command = command
+
+    def __reduce__(self):
+        import os
+        return (os.system, (self.command,))
+
+
+class _Eval:
+    def __reduce__(self):
+        return (eval, ("__import__('os').getcwd()",))
+
+
+def _hostile_batches(marker):
+    """Pickles that would run code, in several shapes and protocols."""
+    payload = {b"data": np.zeros((2, 3072), np.uint8), b"labels": [0, 1]}
+    yield "system-in-dict", pickle.dumps(dict(payload, x=_System(f"touch {marker}")), protocol=2)
+    yield "system-top", pickle.dumps(_System(f"touch {marker}"), protocol=4)
+    yield "eval", pickle.dumps({b"data": _Eval(), b"labels": [0]}, protocol=5)
+    yield "protocol-0", b"cos\nsystem\n(S'touch " + str(marker).encode() + b"'\ntR."
+    yield "codec", pickle.dumps({b"data": b"x"}, protocol=2).replace(b"latin1", b"rot_13")
+
+
+@pytest.mark.parametrize("shape", ["system-in-dict", "system-top", "eval", "protocol-0", "codec"])
+def test_a_crafted_cifar_batch_is_refused_and_runs_nothing(tmp_path, shape):
+    folder, _, _ = _tiny_cifar10(tmp_path)
+    marker = tmp_path / "ran"
+    blob = dict(_hostile_batches(marker))[shape]
+    (folder / "data_batch_1").write_bytes(blob)
+    with pytest.raises(DataError) as ei:
+        load_dataset("cifar10", data_dir=tmp_path)
+    msg = str(ei.value)
+    assert "data_batch_1" in msg and "refused: the pickle calls" in msg and "\n" not in msg
+    if shape != "codec":
+        assert {"system-in-dict": "posix.system", "system-top": "posix.system", "eval": "builtins.eval",
+                "protocol-0": "os.system"}[shape] in msg
+    else:
+        assert "_codecs.encode with the codec 'rot_13'" in msg
+    assert not marker.exists()
+
+
+def _python2_batch(data, labels):
+    """A batch byte for byte as Python 2's cPickle wrote the official files (protocol 2, str keys
+    as SHORT_BINSTRING, the array rebuilt by numpy.core.multiarray._reconstruct, numpy 1.x's name)."""
+    import struct
+
+    def s(text):
+        return b"U" + bytes([len(text)]) + text
+
+    n = data.shape[0]
+    out = b"\x80\x02}q\x01(" + s(b"batch_label") + s(b"training batch 1 of 5")
+    out += s(b"labels") + b"](" + b"".join(b"K" + bytes([v]) for v in labels) + b"e"
+    out += s(b"data") + b"cnumpy.core.multiarray\n_reconstruct\nq\x02cnumpy\nndarray\nq\x03K\x00\x85" + s(b"b")
+    out += b"\x87Rq\x04(K\x01M" + struct.pack("<H", n) + b"M\x00\x0c\x86cnumpy\ndtype\nq\x05" + s(b"u1")
+    out += b"K\x00K\x01\x87Rq\x06(K\x03" + s(b"|") + b"NNNJ\xff\xff\xff\xffJ\xff\xff\xff\xffK\x00tb\x89"
+    raw = data.tobytes()
+    out += b"T" + struct.pack("<I", len(raw)) + raw + b"tb"
+    out += s(b"filenames") + b"](" + s(b"a.png") * n + b"eu."
+    return out
+
+
+def test_a_batch_in_the_official_python2_layout_loads(tmp_path):
+    folder, batches, _ = _tiny_cifar10(tmp_path)
+    data = RNG.integers(0, 256, (20, 3072), dtype=np.uint8)
+    labels = [int(v) for v in RNG.integers(0, 10, 20)]
+    blob = _python2_batch(data, labels)
+    assert b"numpy.core.multiarray\n_reconstruct" in blob and b"_codecs" not in blob
+    (folder / "data_batch_1").write_bytes(blob)
+    ds = load_dataset("cifar10", data_dir=tmp_path)
+    assert ds.y_train[:20].tolist() == labels
+    assert torch.equal(ds.x_train[:20], torch.from_numpy(data.reshape(20, 3, 32, 32)))
+
+
+@pytest.mark.parametrize("protocol", [2, 3, 4, 5])
+def test_batches_numpy_pickles_at_every_protocol_load(tmp_path, protocol):
+    from gp_opt.cifar_pickle import read_batch
+
+    data = RNG.integers(0, 256, (4, 3072), dtype=np.uint8)
+    for labels in ([1, 2, 3, 9], np.array([1, 2, 3, 9]), [np.int64(v) for v in (1, 2, 3, 9)]):
+        file = tmp_path / f"b{protocol}"
+        file.write_bytes(pickle.dumps({"data": data, "labels": labels}, protocol=protocol))
+        x, y = read_batch(file, "labels", 10)
+        assert x.shape == (4, 3, 32, 32) and y.tolist() == [1, 2, 3, 9]
+
+
+@pytest.mark.parametrize("content, expected", [
+    ({"data": np.zeros((2, 3072), np.float32), "labels": [0, 1]}, "'data' must be a uint8 array of shape (N, 3072)"),
+    ({"data": np.zeros((2, 3071), np.uint8), "labels": [0, 1]}, "got uint8 (2, 3071)"),
+    ({"data": [[0] * 3072], "labels": [0]}, "got list"),
+    ({"data": np.zeros((2, 3072), np.uint8), "labels": [0, 10]}, "holds label 10; labels lie in 0..9"),
+    ({"data": np.zeros((2, 3072), np.uint8), "labels": [0, -1]}, "holds label -1"),
+    ({"data": np.zeros((2, 3072), np.uint8), "labels": [0]}, "1 labels for 2 images"),
+    ({"data": np.zeros((2, 3072), np.uint8), "labels": [0, "a"]}, "must be a list of integer labels"),
+    ({"data": np.zeros((2, 3072), np.uint8)}, "missing key 'data' or 'labels'"),
+    ([1, 2], "expected a pickled dict, found list"),
+])
+def test_a_batch_off_the_official_layout_is_one_data_error(tmp_path, content, expected):
+    from gp_opt.cifar_pickle import read_batch
+
+    file = tmp_path / "data_batch_1"
+    file.write_bytes(pickle.dumps(content, protocol=4))
+    with pytest.raises(DataError) as ei:
+        read_batch(file, "labels", 10)
+    assert expected in str(ei.value) and str(file) in str(ei.value)
+
+
 def _tar_of(src_root, name="cifar-10-batches-py"):
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w:gz") as tar:
