@@ -255,9 +255,20 @@ def get_device_data(cfg: SurrogateConfig) -> DeviceData:
                       seed=cfg.seed)
     dd = ds.to_device(device)
     _DATA_CACHE[key] = dd
-    while len(_DATA_CACHE) > 2:
+    # at most 2 large sets (CIFAR on a GPU), but many small ones: a search scores each candidate
+    # on its own evaluation seed, and on digits the seed also draws the split
+    while len(_DATA_CACHE) > 2 and (len(_DATA_CACHE) > _SMALL_SETS_KEPT
+                                    or sum(_nbytes(d) for d in _DATA_CACHE.values()) > _SMALL_BYTES):
         _DATA_CACHE.popitem(last=False)
     return dd
+
+
+_SMALL_SETS_KEPT = 16
+_SMALL_BYTES = 64 * 2 ** 20
+
+
+def _nbytes(dd: DeviceData) -> int:
+    return sum(t.numel() * t.element_size() for t in (dd.x_train, dd.y_train, dd.x_val, dd.y_val))
 
 
 # ----------------------------------------------------------------------------------------------
@@ -486,9 +497,24 @@ class SurrogateEvaluator:
         # sent to a worker (process pool, Ray): the data is loaded there, on the worker's device
         return dict(self.__dict__, _data=None)
 
-    def __call__(self, candidate: Any) -> FitnessRecord:
+    def seeded(self, seed: int | None) -> "SurrogateEvaluator":
+        """This evaluator on evaluation seed ``seed`` (None or the config's own seed: ``self``).
+
+        The seed sets the initial weights, the batch order, the augmentation, the dropout masks
+        and, on digits, the train/validation split; the data of each seed is cached (see
+        :func:`get_device_data`)."""
+        if seed is None or int(seed) == self.config.seed:
+            return self
+        return SurrogateEvaluator(self.config.replace(seed=int(seed)), self.progress)
+
+    def __call__(self, candidate: Any, seed: int | None = None) -> FitnessRecord:
+        """Score ``candidate`` on evaluation seed ``seed`` (None: ``config.seed``); the record's
+        ``extra['seed']`` says which."""
         self.calls += 1
-        return evaluate(candidate, self.config, data=self.data, progress=self.progress)
+        ev = self.seeded(seed)
+        rec = evaluate(candidate, ev.config, data=ev.data, progress=self.progress)
+        rec.extra["seed"] = ev.config.seed
+        return rec
 
     def for_initial_population(self) -> "SurrogateEvaluator":
         """The evaluator of the search's initial population: the same protocol and data with the
@@ -502,11 +528,26 @@ class SurrogateEvaluator:
             other._data = self._data = self.data
         return other
 
-    def evaluate_many(self, candidates: Sequence[Any]) -> list[FitnessRecord]:
-        """Several candidates in shared ensembles (see :func:`evaluate_many`)."""
+    def evaluate_many(self, candidates: Sequence[Any], seeds: Sequence[int | None] | None = None
+                      ) -> list[FitnessRecord]:
+        """Several candidates in shared ensembles (see :func:`evaluate_many`); ``seeds`` gives each
+        its evaluation seed (None: ``config.seed``). Candidates sharing a seed train together."""
         candidates = list(candidates)
         self.calls += len(candidates)
-        return evaluate_many(candidates, self.config, data=self.data, progress=self.progress)
+        seeds = [None] * len(candidates) if seeds is None else list(seeds)
+        if len(seeds) != len(candidates):
+            raise GpOptError(f"evaluate_many: {len(seeds)} seeds for {len(candidates)} candidates")
+        out: list[FitnessRecord | None] = [None] * len(candidates)
+        groups: dict[int, list[int]] = {}
+        for i, s in enumerate(seeds):
+            groups.setdefault(self.config.seed if s is None else int(s), []).append(i)
+        for seed, idx in groups.items():
+            ev = self.seeded(seed)
+            recs = evaluate_many([candidates[i] for i in idx], ev.config, data=ev.data, progress=self.progress)
+            for i, rec in zip(idx, recs):
+                rec.extra["seed"] = seed
+                out[i] = rec
+        return out  # type: ignore[return-value]
 
     def map(self, func: Callable[[Any], Any], items: Any) -> list[Any]:
         """A ``toolbox.map``: batches the candidates when ``func`` is this evaluator, else plain ``map``.
