@@ -112,8 +112,15 @@ def _text(name: str) -> str:
     return _dir().joinpath(_index()[name]).read_text()
 
 
-def get(name: str) -> OptimizerGenome:
-    """A fresh copy of catalog entry ``name`` (case-insensitive); GpOptError if unknown."""
+def get(name: str | Path, grammar: Grammar | None = None) -> OptimizerGenome:
+    """A fresh copy of catalog entry ``name`` (case-insensitive); GpOptError if unknown.
+
+    A genome file works too, as with :func:`load`: a ``Path``, a name ending in ``.json`` or an
+    existing file that is not a catalog name (``grammar`` is used for files only).
+    """
+    if isinstance(name, Path) or (str(name) not in _index() and
+                                  (str(name).endswith(".json") or Path(str(name)).is_file())):
+        return load_file(name, grammar)
     name = _canonical_name(name)
     return _from_text(_text(name), f"catalog entry {name!r}", None)
 

@@ -43,6 +43,21 @@ class GpFunction(sp.Function):
         return _latex_power(text, exp)
 
 
+class _NoPointValue(GpFunction):
+    """A function whose value is not a function of its argument's value at one point (it needs
+    the earlier steps or a random draw): never a *number*, even of a constant, so that ``Max``,
+    ``Min`` and ``subs`` leave it unevaluated instead of raising "not comparable"."""
+
+    @property
+    def is_number(self):
+        return False
+
+    @classmethod
+    def _imp_(cls, *args):
+        # lambdify's hook: a pointwise numeric function has no value for these
+        raise ValueError(f"{cls.__name__} has no pointwise numeric value (it needs state or randomness)")
+
+
 class I1e(GpFunction):
     """Exponentially scaled modified Bessel function of order 1: e^-|x| I1(x)."""
 
@@ -63,6 +78,12 @@ class I1e(GpFunction):
         with mpmath.workprec(prec):
             return sp.Float(mpmath.besseli(1, x) * mpmath.exp(-abs(x)), precision=prec)
 
+    @staticmethod
+    def _imp_(x):
+        """numpy value, for ``sympy.lambdify``."""
+        from scipy.special import i1e
+        return i1e(x)
+
 
 class Softplus(GpFunction):
     """ln(1 + e^x), computed stably in torch."""
@@ -80,8 +101,14 @@ class Softplus(GpFunction):
     def _eval_rewrite_as_log(self, x, **kwargs):
         return sp.log(1 + sp.exp(x))
 
+    @staticmethod
+    def _imp_(x):
+        """numpy value, for ``sympy.lambdify``."""
+        import numpy as np
+        return np.logaddexp(0.0, x)
 
-class Drop(GpFunction):
+
+class Drop(_NoPointValue):
     """Dropout with probability p (kept entries scaled by 1/(1-p)); a fresh draw every call."""
 
     nargs = 2
@@ -94,14 +121,35 @@ class Drop(GpFunction):
 
 
 class Norm(GpFunction):
-    """x / max(1, ||x||_2), the norm taken over each whole parameter tensor."""
+    """x / max(1, ||x||_2), the norm taken over each whole parameter tensor.
+
+    Of a single real number (a one-element tensor, and the pointwise convention of
+    :func:`gp_opt.symbolic.numeric_function` and ``lambdify``) that is ``x / max(1, |x|)``, so
+    ``Norm(2.0)`` evaluates to 1.0 and ``subs`` can compare it.
+    """
 
     nargs = 1
     kind = "tensorwise"
     latex_name = "norm"
 
+    @classmethod
+    def eval(cls, x):
+        if x.is_number and x.is_extended_real and x.is_comparable:
+            return x / sp.Max(1, sp.Abs(x))
+        return None
 
-class EMA(GpFunction):
+    def _eval_is_real(self):
+        return self.args[0].is_real
+
+    @staticmethod
+    def _imp_(x):
+        """numpy value of one number (elementwise), for ``sympy.lambdify``."""
+        import numpy as np
+        x = np.asarray(x, dtype=float)
+        return x / np.maximum(1.0, np.abs(x))
+
+
+class EMA(_NoPointValue):
     """Bias-corrected exponential moving average of x over the steps (state s, decay beta)."""
 
     nargs = 2
@@ -113,7 +161,7 @@ class EMA(GpFunction):
         return _latex_power(text, exp)
 
 
-class Delta(GpFunction):
+class Delta(_NoPointValue):
     """x minus the previous step's x (the previous input starts at 0)."""
 
     nargs = 1
@@ -125,7 +173,7 @@ class Delta(GpFunction):
         return _latex_power(text, exp)
 
 
-class RunMax(GpFunction):
+class RunMax(_NoPointValue):
     """Running elementwise maximum of x over the steps (starts at 0)."""
 
     nargs = 1

@@ -11,6 +11,7 @@ from gp_opt.errors import GenomeError, GpOptError
 from gp_opt.grammar import Grammar
 from gp_opt.genome.limits import NODES_FACTOR, OUTPUT, echo
 from gp_opt.genome.graph import _Graph, _choice, _grammar, hidden_name
+from gp_opt.renderers import render
 from gp_opt.genome.fields import _add_inner, _bad_input, _node_spec, _nodes_field
 
 
@@ -29,6 +30,10 @@ class DecayGenome(_Graph):
     def __init__(self, graph: nx.DiGraph, grammar: Grammar | None = None):
         self.graph = graph
         self.grammar = _grammar(grammar)
+
+    def _repr_latex_(self) -> str | None:
+        """``d(t) = ...`` with the schedules named (Jupyter shows it instead of the repr)."""
+        return render("decay_latex", self)
 
     # ---------------------------------------------------------------- construction
     @classmethod

@@ -12,6 +12,7 @@ from gp_opt.grammar import Grammar
 from gp_opt.genome.limits import NODES_FACTOR, OUTPUT, SCHEMA_VERSION, _MAX_REDRAWS, echo, parse_json
 from gp_opt.genome.graph import _Graph, _choice, _grammar, hidden_name
 from gp_opt.genome.decay import DecayGenome
+from gp_opt.renderers import render
 from gp_opt.genome.fields import _add_inner, _bad_input, _node_spec, _nodes_field
 
 
@@ -31,6 +32,15 @@ class OptimizerGenome(_Graph):
         self.sign = sign
         self.grammar = _grammar(grammar)
         self.meta = dict(meta or {})
+
+    # ---------------------------------------------------------------- notebook display
+    def _repr_latex_(self) -> str | None:
+        """``U = ...`` in the paper's notation (Jupyter shows it instead of the repr)."""
+        return render("latex", self)
+
+    def _repr_png_(self) -> bytes | None:
+        """The update graph as a PNG (as ``gp-opt plot GENOME --graph`` draws it)."""
+        return render("png", self)
 
     # ---------------------------------------------------------------- construction
     @classmethod

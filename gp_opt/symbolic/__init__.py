@@ -20,8 +20,8 @@ v_hat/(sqrt(s_hat) + 1.0e-7)
 """
 from __future__ import annotations
 
-from gp_opt.symbolic.build import (ScheduleLeaf, decay_functions, decay_to_sympy, equation, schedule_leaf,
-                                   to_sympy)
+from gp_opt.symbolic.build import (RealSymbol, ScheduleLeaf, decay_functions, decay_to_sympy, equation,
+                                   plain_form, real_form, schedule_leaf, symbols, to_sympy)
 from gp_opt.symbolic.numbers import numeric_function
 from gp_opt.symbolic.printing import PRINT_TIMEOUT, latex_expr, pretty, pretty_expr, text_expr, to_latex
 from gp_opt.symbolic.schedule import canonical_key, factor_schedule
@@ -29,4 +29,5 @@ from gp_opt.symbolic.simplify import simplify
 
 __all__ = ["to_sympy", "decay_to_sympy", "simplify", "to_latex", "pretty", "factor_schedule",
            "canonical_key", "decay_functions", "numeric_function", "equation", "schedule_leaf",
-           "ScheduleLeaf", "latex_expr", "pretty_expr", "text_expr", "PRINT_TIMEOUT"]
+           "ScheduleLeaf", "latex_expr", "pretty_expr", "text_expr", "PRINT_TIMEOUT", "symbols",
+           "real_form", "plain_form", "RealSymbol"]

@@ -11,11 +11,35 @@ from sympy.printing.pretty.stringpict import prettyForm
 
 from gp_opt.genome import OUTPUT, DecayGenome, OptimizerGenome
 from gp_opt.grammar import G, W, Grammar, T, t
+from gp_opt.grammar import load as load_grammar
 
 
 # ---------------------------------------------------------------- symbols with assumptions
-_T_REAL = sp.Symbol("t", integer=True, nonnegative=True)
-_TT_REAL = sp.Symbol("T", integer=True, positive=True)
+class RealSymbol(sp.Symbol):
+    """A grammar symbol with its assumptions (``g`` real, ``t`` a non-negative integer, ``s_hat``
+    non-negative, ...), as ``to_sympy(..., real=True)`` returns them.
+
+    Prints in LaTeX as the tools do (``v_hat`` as a hatted v, ``lam`` as lambda), so a notebook
+    shows an expression in the paper's notation. Equal only to itself: take the symbols from
+    :func:`symbols`, not ``sympy.Symbol("g")``.
+    """
+
+    @classmethod
+    def class_key(cls):
+        # sort as sympy's own Symbol does, so that terms keep the order (and the printed form)
+        # they always had: the ordering decides e.g. which sign |x - y| is written with
+        return sp.Symbol.class_key()
+
+    def _latex(self, printer):
+        name = _GREEK.get(self.name, self.name)
+        if name.endswith("_hat"):
+            name = _GREEK.get(name[:-4], name[:-4]) + "hat"
+        return printer._print(sp.Symbol(name))
+
+
+_GREEK = {"lam": "lambda"}
+_T_REAL = RealSymbol("t", integer=True, nonnegative=True)
+_TT_REAL = RealSymbol("T", integer=True, positive=True)
 
 
 def _symbol_maps(grammar: Grammar) -> tuple[dict, dict]:
@@ -24,18 +48,47 @@ def _symbol_maps(grammar: Grammar) -> tuple[dict, dict]:
     hit = _MAPS.get(key)
     if hit is not None and hit[0] is grammar:
         return hit[1], hit[2]
-    fwd = {G: sp.Symbol("g", real=True), W: sp.Symbol("w", real=True), t: _T_REAL, T: _TT_REAL}
+    fwd = {G: RealSymbol("g", real=True), W: RealSymbol("w", real=True), t: _T_REAL, T: _TT_REAL}
     for state in grammar.states.values():
         x = sp.Symbol("_x", real=True)
         nonneg = bool(state.input.xreplace({G: x}).is_nonnegative)
-        fwd[state.raw] = sp.Symbol(state.name, real=True, nonnegative=nonneg or None)
-        fwd[state.hat] = sp.Symbol(state.name + "_hat", real=True, nonnegative=nonneg or None)
+        fwd[state.raw] = RealSymbol(state.name, real=True, nonnegative=nonneg or None)
+        fwd[state.hat] = RealSymbol(state.name + "_hat", real=True, nonnegative=nonneg or None)
     back = {v: k for k, v in fwd.items()}
     _MAPS[key] = (grammar, fwd, back)
     return fwd, back
 
 
 _MAPS: dict[int, tuple] = {}
+
+
+def symbols(grammar: Grammar | None = None) -> dict[str, sp.Symbol]:
+    """The symbols of ``to_sympy(genome, real=True)`` by name: ``g`` and ``w`` real, ``t`` a
+    non-negative and ``T`` a positive integer, each moving average ``v``, ``v_hat``, ... real
+    (non-negative when its input is, e.g. ``s`` of ``g**2``).
+
+    >>> from gp_opt import catalog
+    >>> s = symbols(catalog.get("Adam").grammar)
+    >>> s["s_hat"].is_nonnegative, s["T"].is_positive
+    (True, True)
+    """
+    if grammar is None:
+        grammar = load_grammar()
+    fwd, _ = _symbol_maps(grammar)
+    return {sym.name: sym for sym in fwd.values()}
+
+
+def real_form(expr: sp.Expr, grammar: Grammar) -> sp.Expr:
+    """``expr`` in the grammar's plain symbols (``sympy.Symbol("g")``) rewritten in the symbols
+    with assumptions of :func:`symbols` (unevaluated: the form stays as it is)."""
+    fwd, _ = _symbol_maps(grammar)
+    return _xreplace(expr, fwd, False)
+
+
+def plain_form(expr: sp.Expr, grammar: Grammar) -> sp.Expr:
+    """The inverse of :func:`real_form`: the grammar's plain symbols."""
+    _, back = _symbol_maps(grammar)
+    return _xreplace(expr, back, False)
 
 
 # ---------------------------------------------------------------- schedule leaves (unexpanded)
@@ -241,18 +294,22 @@ def _decay_real(decay: DecayGenome, expand_schedules: bool) -> sp.Expr:
     return _expand_leaves(named, decay.grammar) if expand_schedules else named
 
 
-def decay_to_sympy(decay: DecayGenome, expand_schedules: bool = True) -> sp.Expr:
+def decay_to_sympy(decay: DecayGenome, expand_schedules: bool = True, real: bool = False) -> sp.Expr:
     """A decay function ``d(t)`` as a sympy expression in ``t`` and ``T``.
 
     With ``expand_schedules=False`` the schedules stay named (``a4(t, T)``, printed ``a_4``).
+    ``real=True``: in the symbols with assumptions of :func:`symbols` (``t``, ``T`` integers).
 
     >>> from gp_opt.genome import DecayGenome
     >>> d = DecayGenome.from_nodes({"h0": ("erfc", ["a4"]), "out": ("erfc", ["h0"])})
     >>> decay_to_sympy(d, expand_schedules=False)
     erfc(erfc(a4))
     """
+    expr = _decay_real(decay, expand_schedules)
+    if real:
+        return expr
     _, back = _symbol_maps(decay.grammar)
-    return _xreplace(_decay_real(decay, expand_schedules), back, False)
+    return _xreplace(expr, back, False)
 
 
 def _operand_display(grammar: Grammar, name: str) -> sp.Expr | None:
@@ -322,21 +379,27 @@ def _cached(kind: str, genome: OptimizerGenome, flags: tuple, compute: Callable)
 
 
 def to_sympy(genome: OptimizerGenome, expand_schedules: bool = True,
-             expand_operands: bool = True) -> sp.Expr:
+             expand_operands: bool = True, real: bool = False) -> sp.Expr:
     """The update ``U`` (sign applied) as a sympy expression.
 
     Base symbols: ``g, w, t, T`` and each moving average's raw and ``_hat`` symbol. Decay
     functions are written in ``t, T`` (``expand_schedules=False`` keeps the schedules as named
     functions ``a4(t, T)``). ``expand_operands=False`` keeps labelled operands (``QH(g)``) as
     single symbols, for display only. Never raises on a valid genome.
+
+    ``real=False`` (default): the grammar's plain symbols, ``sympy.Symbol("g")``. ``real=True``:
+    the symbols with assumptions of :func:`symbols` (``g`` real, ``T`` a positive integer, ...),
+    for calculus: ``diff`` of ``|x|`` is ``sign(x)`` instead of ``re``/``im`` terms.
     """
     def compute():
         expr = _real_named(genome, expand_operands)
         if expand_schedules:
             expr = _expand_leaves(expr, genome.grammar)
+        if real:
+            return expr
         _, back = _symbol_maps(genome.grammar)
         return _xreplace(expr, back, False)
-    return _cached("sympy", genome, (expand_schedules, expand_operands), compute)
+    return _cached("sympy", genome, (expand_schedules, expand_operands, real), compute)
 
 
 def _real_named(genome: OptimizerGenome, expand_operands: bool = True) -> sp.Expr:

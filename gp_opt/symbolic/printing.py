@@ -8,7 +8,7 @@ import sympy as sp
 
 from gp_opt.genome import OptimizerGenome
 from gp_opt.grammar import Grammar
-from gp_opt.symbolic.build import _DISPLAY_PREFIX, _operand_display, _xreplace, to_sympy
+from gp_opt.symbolic.build import _DISPLAY_PREFIX, _operand_display, _xreplace, plain_form, to_sympy
 
 
 # ---------------------------------------------------------------- printing
@@ -87,8 +87,9 @@ PRINT_TIMEOUT = 5.0
 def latex_expr(expr: sp.Expr, grammar: Grammar, timeout: float | None = PRINT_TIMEOUT) -> str:
     """LaTeX of an expression in a grammar's symbols (hats, greek, operand labels).
 
-    Past ``timeout`` seconds the plain-text form is typeset verbatim instead."""
-    expr = _xreplace(expr, _display_names(grammar), False)
+    Past ``timeout`` seconds the plain-text form is typeset verbatim instead. Plain symbols or
+    those with assumptions (``to_sympy(..., real=True)``) print alike."""
+    expr = _xreplace(plain_form(expr, grammar), _display_names(grammar), False)
 
     def plain():
         text = sp.sstr(expr)
@@ -105,7 +106,7 @@ def pretty_expr(expr: sp.Expr, grammar: Grammar, timeout: float | None = PRINT_T
     """Unicode pretty form of an expression in a grammar's symbols (plain text past ``timeout``)."""
     names = _display_names(grammar)
     names = {k: sp.Symbol(_unicode_label(v.name)) for k, v in names.items()}
-    expr = _xreplace(expr, names, False)
+    expr = _xreplace(plain_form(expr, grammar), names, False)
     return _with_deadline(lambda: sp.pretty(expr, use_unicode=True, wrap_line=False), timeout,
                           lambda: sp.sstr(expr))
 
@@ -119,7 +120,7 @@ def text_expr(expr: sp.Expr, grammar: Grammar) -> str:
     >>> "operand__" in text_expr(to_sympy(g, expand_schedules=False, expand_operands=False), g.grammar)
     False
     """
-    return sp.sstr(_xreplace(expr, _display_names(grammar), False))
+    return sp.sstr(_xreplace(plain_form(expr, grammar), _display_names(grammar), False))
 
 
 def to_latex(genome: OptimizerGenome, expand: bool = False) -> str:

@@ -67,7 +67,7 @@ def _split(e: sp.Expr, eps: sp.Float) -> tuple[sp.Expr, sp.Expr]:
 
 
 def factor_schedule(genome: OptimizerGenome, expand_schedules: bool = True,
-                    expand_operands: bool = True) -> tuple[sp.Expr, sp.Expr]:
+                    expand_operands: bool = True, real: bool = False) -> tuple[sp.Expr, sp.Expr]:
     """``(schedule, update)`` with ``U = schedule * update`` and ``schedule`` a function of t, T.
 
     Every factor that depends only on ``t, T`` and reaches ``U`` through distributive paths
@@ -77,7 +77,8 @@ def factor_schedule(genome: OptimizerGenome, expand_schedules: bool = True,
     ``x d(t) / (y e(t) + eps)`` the schedule is ``d/e`` and the update keeps ``x / (y + eps)``,
     so the identity holds up to the regulariser's scale. ``schedule`` is 1 when nothing can
     be pulled out. The sign stays in ``update``. ``expand_schedules``/``expand_operands`` as
-    in :func:`to_sympy` (False keeps ``a4`` and ``QH(g)`` named, for display).
+    in :func:`to_sympy` (False keeps ``a4`` and ``QH(g)`` named, for display); ``real`` too
+    (the symbols with assumptions of :func:`gp_opt.symbolic.symbols`).
     """
     def compute():
         expr = _real_named(genome, expand_operands)
@@ -88,8 +89,10 @@ def factor_schedule(genome: OptimizerGenome, expand_schedules: bool = True,
             s, v = sp.S.One, expr
         if expand_schedules:
             s, v = _expand_leaves(s, genome.grammar), _expand_leaves(v, genome.grammar)
+        if real:
+            return s, v
         return _xreplace(s, back, False), _xreplace(v, back, False)
-    return _cached("factor", genome, (expand_schedules, expand_operands), compute)
+    return _cached("factor", genome, (expand_schedules, expand_operands, real), compute)
 
 
 # ---------------------------------------------------------------- canonical keys
