@@ -12,7 +12,9 @@ about it (torch form, LaTeX, label) is derived here, so the forms can never disa
 """
 from __future__ import annotations
 
+import difflib
 import math
+import re
 from dataclasses import dataclass, field
 from functools import cached_property
 from importlib import resources
@@ -21,6 +23,7 @@ from typing import Any, Mapping
 
 import sympy as sp
 
+from gp_opt import expression
 from gp_opt import functions as F
 from gp_opt.errors import GrammarError
 from gp_opt.printer import TorchPrinterError, torch_function, torch_source
@@ -182,26 +185,108 @@ class Grammar:
         return out
 
 
-_LOCALS = {**F.FUNCTIONS, "eps": EPS, "x": X, "y": Y, "g": G, "w": W, "t": t, "T": T,
-           "pi": sp.pi, "E": sp.E}
+#: Every key a grammar file may hold, per section; anything else is an error naming it
+#: (docs/grammar.md is the reference). Arrays of tables are listed by their entries' keys.
+SECTIONS: dict[str, tuple[str, ...]] = {
+    "top level": ("extends", "name", "version", "eps", "state", "operand", "ops", "update",
+                  "schedule", "decay", "mutation"),
+    "state": ("name", "input", "beta"),
+    "operand": ("name", "expr", "label", "weight"),
+    "ops": ("expr", "arity", "kind", "label", "weight"),
+    "schedule": ("name", "expr", "label", "weight"),
+    "update": ("hidden_nodes", "unary", "binary", "momentum", "init"),
+    "update.init": ("hidden_unary", "output_unary", "identity", "operand_input", "decay_edge"),
+    "decay": ("hidden_nodes", "unary", "binary", "check_steps", "max_init_tries", "init"),
+    "decay.init": ("unary", "output_takes_hidden"),
+    "mutation": ("op", "connection", "swap_inputs", "arity", "momentum", "decay", "decay_delete",
+                 "decay_op", "decay_connection", "decay_arity"),
+}
+_ARRAYS = ("state", "operand", "schedule")
+_TABLES = ("update", "decay", "mutation")
+
+# Names end up in generated Python (variables, comments) and LaTeX: plain identifiers only
+# (an op name may hold a dot, as in drop_0.5); a label is one printable line without backslashes.
+_IDENT = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,31}")
+_OP_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_.]{0,31}")
+_GRAMMAR_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.+-]{0,63}")
+MAX_LABEL_CHARS = 40
+MAX_FILE_BYTES = 1_000_000
+#: symbols every expression may meet: op arguments, eps, gradient, weight, step, run length
+_BUILTIN_SYMBOLS = frozenset({"x", "y", "eps", "g", "w", "t", "T"})
+
+
+def _unknown_keys(src: str, table: Mapping, section: str, where: str) -> None:
+    known = SECTIONS[section]
+    for key in table:
+        if key not in known:
+            close = difflib.get_close_matches(str(key), known, n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else f" (known: {', '.join(known)})"
+            raise GrammarError(f"{src}: {where}: unknown key {key!r}{hint}")
+
+
+def _check_keys(src: str, data: Mapping) -> None:
+    """Every section and key of one grammar file is known and of the right shape (a table, an
+    array of tables); an unknown one is a GrammarError naming the file, the section and the key."""
+    _unknown_keys(src, data, "top level", "top level")
+    for section in _ARRAYS:
+        if section in data:
+            entries = data[section]
+            if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
+                raise GrammarError(f"{src}: {section!r} must be an array of tables ([[{section}]])")
+            for i, entry in enumerate(entries):
+                name = entry.get("name")
+                label = repr(name) if isinstance(name, str) else f"#{i + 1}"
+                _unknown_keys(src, entry, section, f"[[{section}]] {label}")
+    if "ops" in data:
+        if not isinstance(data["ops"], dict):
+            raise GrammarError(f"{src}: 'ops' must be a table of tables ([ops.NAME])")
+        for oname, entry in data["ops"].items():
+            if not isinstance(entry, dict):
+                raise GrammarError(f"{src}: [ops.{oname}] must be a table (expr = \"...\"), got {entry!r}")
+            _unknown_keys(src, entry, "ops", f"[ops.{oname}]")
+    for section in _TABLES:
+        if section in data:
+            if not isinstance(data[section], dict):
+                raise GrammarError(f"{src}: {section!r} must be a table ([{section}])")
+            _unknown_keys(src, data[section], section, f"[{section}]")
+            init = data[section].get("init")
+            if init is not None:
+                if not isinstance(init, dict):
+                    raise GrammarError(f"{src}: [{section}].init must be a table ([{section}.init])")
+                _unknown_keys(src, init, f"{section}.init", f"[{section}.init]")
+
+
+def _name(src: str, value: Any, where: str, pattern: re.Pattern = _IDENT) -> str:
+    if not isinstance(value, str) or not pattern.fullmatch(value):
+        rule = ("letters, digits, '_' and '.'" if pattern is _OP_NAME else
+                "letters, digits, '_', '.', '+' and '-'" if pattern is _GRAMMAR_NAME else
+                "a letter, then letters, digits and '_'")
+        raise GrammarError(f"{src}: {where}: name {value!r} is not allowed (use {rule}, at most "
+                           f"{32 if pattern is not _GRAMMAR_NAME else 64} characters)")
+    return value
+
+
+def _label(src: str, entry: Mapping, default: str, where: str) -> str:
+    value = entry.get("label", default)
+    if (not isinstance(value, str) or not value or len(value) > MAX_LABEL_CHARS
+            or not value.isprintable() or "\\" in value):
+        raise GrammarError(f"{src}: {where}: label {value!r} must be one printable line of at most "
+                           f"{MAX_LABEL_CHARS} characters without backslashes")
+    return value
+
+
+def _weight(src: str, entry: Mapping, where: str) -> float:
+    value = entry.get("weight", 1.0)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < math.inf:
+        raise GrammarError(f"{src}: {where}: weight = {value!r} must be a finite number >= 0")
+    return float(value)
 
 
 def _parse(src: str, text: str, where: str, allowed: set[sp.Symbol]) -> sp.Expr:
-    if not isinstance(text, str) or not text.strip():
-        raise GrammarError(f"{src}: {where}: 'expr' must be a non-empty string")
-    local = dict(_LOCALS)
-    local.update({s.name: s for s in allowed})
-    try:
-        expr = sp.sympify(text, locals=local)
-    except (sp.SympifyError, SyntaxError, TypeError, AttributeError) as exc:
-        raise GrammarError(f"{src}: {where}: cannot parse expr {text!r}: {exc}") from None
-    if not isinstance(expr, sp.Expr):
-        raise GrammarError(f"{src}: {where}: expr {text!r} is not an expression")
-    unknown = expr.free_symbols - allowed
-    if unknown:
-        names = ", ".join(sorted(s.name for s in unknown))
-        raise GrammarError(f"{src}: {where}: expr {text!r} uses unknown symbol(s) {names}")
-    return expr
+    """``text`` as a sympy expression in the ``allowed`` symbols, read without ``eval``
+    (:mod:`gp_opt.expression`): anything but numbers, those symbols, arithmetic and the allowed
+    functions is an error naming the file, the primitive and the token."""
+    return expression.parse(text, {s.name: s for s in allowed}, f"{src}: {where}")
 
 
 def _need(src: str, table: Mapping, key: str, where: str, kind=None):
@@ -215,7 +300,7 @@ def _need(src: str, table: Mapping, key: str, where: str, kind=None):
 
 def _prob(src: str, table: Mapping, key: str, where: str) -> float:
     value = _need(src, table, key, where, (int, float))
-    if not 0.0 <= float(value) <= 1.0:
+    if isinstance(value, bool) or not 0.0 <= float(value) <= 1.0:
         raise GrammarError(f"{src}: {where}: {key} = {value!r} is not a probability in [0, 1]")
     return float(value)
 
@@ -239,25 +324,51 @@ def _merge(base: dict, over: dict) -> dict:
     return out
 
 
-def _read(path: Path | str, seen: tuple = ()) -> dict:
+def _read_text(path: Path | str) -> str:
+    """A grammar file's text: a regular file of at most MAX_FILE_BYTES, UTF-8; else a GrammarError."""
     src = str(path)
-    if src == DEFAULT:
-        text = resources.files("gp_opt._grammar").joinpath("default.toml").read_text()
-    else:
-        try:
-            text = Path(path).read_text()
-        except OSError as exc:
-            raise GrammarError(f"{src}: cannot read grammar file: {exc.strerror or exc}") from None
+    try:
+        p = Path(path)
+        if p.exists() and not p.is_file():
+            raise GrammarError(f"{src}: not a regular file (a grammar is a TOML file)")
+        with open(p, "rb") as fh:
+            raw = fh.read(MAX_FILE_BYTES + 1)
+    except OSError as exc:
+        raise GrammarError(f"{src}: cannot read grammar file: {exc.strerror or exc}") from None
+    if len(raw) > MAX_FILE_BYTES:
+        raise GrammarError(f"{src}: larger than {MAX_FILE_BYTES} bytes; not a grammar file")
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise GrammarError(f"{src}: not UTF-8 text (byte {raw[exc.start]:#04x} at offset {exc.start}); "
+                           f"save the grammar file as UTF-8") from None
+
+
+def parse_text(text: str, src: str) -> dict:
+    """One grammar file's TOML text, parsed and its keys checked (no ``extends`` resolved)."""
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise GrammarError(f"{src}: not valid TOML: {exc}") from None
+        raise GrammarError(f"{src}: not valid TOML: {' '.join(str(exc).split())}") from None
+    _check_keys(src, data)
+    return data
+
+
+def _read(path: Path | str, seen: tuple = ()) -> dict:
+    src = str(path)
+    if src == DEFAULT:
+        text = resources.files("gp_opt._grammar").joinpath("default.toml").read_text(encoding="utf-8")
+    else:
+        text = _read_text(path)
+    data = parse_text(text, src)
     parent = data.get("extends")
     if parent is not None:
-        if parent in seen:
-            raise GrammarError(f"{src}: 'extends' loops back to {parent!r}")
+        if not isinstance(parent, str) or not parent:
+            raise GrammarError(f"{src}: extends = {parent!r} must be \"default\" or a grammar file's path")
         if parent != DEFAULT:
             parent = str((Path(path).parent / parent).resolve())
+        if parent in seen or parent == src:
+            raise GrammarError(f"{src}: 'extends' loops back to {parent!r}")
         data = _merge(_read(parent, seen + (src,)), data)
     return data
 
@@ -279,15 +390,32 @@ def load(path: str | Path | None = None) -> Grammar:
 def from_dict(data: Mapping[str, Any], source: str = "<grammar>") -> Grammar:
     """Build and validate a :class:`Grammar` from parsed TOML data."""
     src = source
-    name = data.get("name", Path(source).stem)
-    eps = float(_need(src, data, "eps", "top level", (int, float)))
+    if not isinstance(data, Mapping):
+        raise GrammarError(f"{src}: a grammar is a table of sections, got {type(data).__name__}")
+    _check_keys(src, data)
+    name = _name(src, data.get("name", Path(source).stem), "top level", _GRAMMAR_NAME)
+    version = data.get("version", 1)
+    if isinstance(version, bool) or not isinstance(version, int):
+        raise GrammarError(f"{src}: top level: version = {version!r} must be an integer")
+    eps = _need(src, data, "eps", "top level", (int, float))
+    if isinstance(eps, bool) or not 0 < eps < math.inf:
+        raise GrammarError(f"{src}: top level: eps = {eps!r} must be a finite number > 0")
+    eps = float(eps)
 
     states: dict[str, State] = {}
     for i, entry in enumerate(_need(src, data, "state", "top level", list)):
         where = f"state #{i + 1}"
-        sname = _need(src, entry, "name", where, str)
+        sname = _name(src, _need(src, entry, "name", where, str), where)
         where = f"state {sname!r}"
-        beta = float(_need(src, entry, "beta", where, (int, float)))
+        taken = {n for s in states.values() for n in (s.name, s.name + "_hat")}
+        if (sname in expression.RESERVED or sname in _BUILTIN_SYMBOLS or sname in taken
+                or sname + "_hat" in taken):
+            raise GrammarError(f"{src}: {where}: the name {sname!r} (or {sname + '_hat'!r}) is taken "
+                               f"(functions, constants, x, y, eps, g, w, t, T and other states' names)")
+        beta = _need(src, entry, "beta", where, (int, float))
+        if isinstance(beta, bool):
+            raise GrammarError(f"{src}: {where}: beta must be a number, got {beta!r}")
+        beta = float(beta)
         if not 0.0 <= beta < 1.0:
             raise GrammarError(f"{src}: {where}: beta = {beta!r} must be in [0, 1)")
         states[sname] = State(sname, _parse(src, _need(src, entry, "input", where, str), where, {G}), beta)
@@ -295,23 +423,24 @@ def from_dict(data: Mapping[str, Any], source: str = "<grammar>") -> Grammar:
 
     operands: dict[str, Operand] = {}
     for i, entry in enumerate(_need(src, data, "operand", "top level", list)):
-        oname = _need(src, entry, "name", f"operand #{i + 1}", str)
+        oname = _name(src, _need(src, entry, "name", f"operand #{i + 1}", str), f"operand #{i + 1}")
         where = f"operand {oname!r}"
         if oname in operands:
             raise GrammarError(f"{src}: {where}: defined twice")
         if oname == "out" or (oname.startswith("h") and oname[1:].isdigit()):
             raise GrammarError(f"{src}: {where}: the names 'out' and 'h<k>' are reserved for graph nodes")
         expr = _parse(src, _need(src, entry, "expr", where), where, base)
-        operands[oname] = Operand(oname, expr, entry.get("label", oname), float(entry.get("weight", 1.0)))
+        operands[oname] = Operand(oname, expr, _label(src, entry, oname, where), _weight(src, entry, where))
 
     ops: dict[str, Op] = {}
     for oname, entry in _need(src, data, "ops", "top level", dict).items():
         where = f"op {oname!r}"
+        _name(src, oname, where, _OP_NAME)
         expr = _parse(src, _need(src, entry, "expr", where), where, {X, Y, EPS})
         expr = expr.xreplace({EPS: sp.Float(eps)})
         arity = 2 if Y in expr.free_symbols else 1
         declared = entry.get("arity")
-        if declared is not None and declared != arity:
+        if declared is not None and (isinstance(declared, bool) or declared != arity):
             raise GrammarError(f"{src}: {where}: arity = {declared!r} but expr uses {arity} argument(s)")
         kind = entry.get("kind", "scalar")
         if kind not in OP_KINDS:
@@ -325,12 +454,12 @@ def from_dict(data: Mapping[str, Any], source: str = "<grammar>") -> Grammar:
             torch_source(expr)
         except TorchPrinterError as exc:
             raise GrammarError(f"{src}: {where}: {exc}") from None
-        ops[oname] = Op(oname, expr, arity, kind, entry.get("label", oname), float(entry.get("weight", 1.0)))
+        ops[oname] = Op(oname, expr, arity, kind, _label(src, entry, oname, where), _weight(src, entry, where))
 
     def op_list(section: Mapping, key: str, where: str, arity: int) -> tuple[str, ...]:
         names = tuple(_need(src, section, key, where, list))
         for n in names:
-            if n not in ops:
+            if not isinstance(n, str) or n not in ops:
                 raise GrammarError(f"{src}: {where}.{key}: unknown op {n!r}")
             if ops[n].arity != arity:
                 raise GrammarError(f"{src}: {where}.{key}: op {n!r} has arity {ops[n].arity}, expected {arity}")
@@ -342,17 +471,29 @@ def from_dict(data: Mapping[str, Any], source: str = "<grammar>") -> Grammar:
     uinit = _need(src, update, "init", "[update]", dict)
     update_init = {k: _prob(src, uinit, k, "[update.init]")
                    for k in ("hidden_unary", "output_unary", "identity", "operand_input", "decay_edge")}
-    momentum = tuple(update.get("momentum", MOMENTUM_TYPES))
-    bad = [m for m in momentum if m not in MOMENTUM_TYPES]
+    momentum = update.get("momentum", MOMENTUM_TYPES)
+    if not isinstance(momentum, (list, tuple)):
+        raise GrammarError(f"{src}: [update].momentum must be a list, e.g. {list(MOMENTUM_TYPES)}")
+    momentum = tuple(momentum)
+    bad = [m for m in momentum if not isinstance(m, str) or m not in MOMENTUM_TYPES]
     if bad or not momentum:
         raise GrammarError(f"{src}: [update].momentum: {bad or momentum!r} not a subset of {MOMENTUM_TYPES}")
 
     schedules: dict[str, Schedule] = {}
     for i, entry in enumerate(_need(src, data, "schedule", "top level", list)):
-        sname = _need(src, entry, "name", f"schedule #{i + 1}", str)
+        sname = _name(src, _need(src, entry, "name", f"schedule #{i + 1}", str), f"schedule #{i + 1}")
         where = f"schedule {sname!r}"
+        if sname in schedules:
+            raise GrammarError(f"{src}: {where}: defined twice")
         expr = _parse(src, _need(src, entry, "expr", where), where, {t, T})
-        schedules[sname] = Schedule(sname, expr, entry.get("label", sname), float(entry.get("weight", 1.0)))
+        if any(type(f).kind != "scalar" for f in expr.atoms(F.GpFunction)):
+            raise GrammarError(f"{src}: {where}: a schedule is plain maths of t and T (no state, "
+                               f"randomness or reduction)")
+        try:
+            torch_source(expr)
+        except TorchPrinterError as exc:
+            raise GrammarError(f"{src}: {where}: {exc}") from None
+        schedules[sname] = Schedule(sname, expr, _label(src, entry, sname, where), _weight(src, entry, where))
 
     decay = _need(src, data, "decay", "top level", dict)
     dinit = _need(src, decay, "init", "[decay]", dict)
@@ -367,23 +508,23 @@ def from_dict(data: Mapping[str, Any], source: str = "<grammar>") -> Grammar:
         if not math.isclose(total, 1.0, abs_tol=1e-9):
             raise GrammarError(f"{src}: [mutation]: {' + '.join(group)} = {total:g}, must sum to 1")
 
-    def count(section, key, where):
+    def count(section, key, where, most):
         n = _need(src, section, key, where, int)
-        if n < 1:
-            raise GrammarError(f"{src}: {where}.{key} = {n!r} must be at least 1")
+        if isinstance(n, bool) or not 1 <= n <= most:
+            raise GrammarError(f"{src}: {where}.{key} = {n!r} must be an integer in [1, {most}]")
         return n
 
     grammar = Grammar(
         name=name, source=src, eps=eps, states=states, operands=operands, ops=ops,
         update_unary=op_list(update, "unary", "[update]", 1),
         update_binary=op_list(update, "binary", "[update]", 2),
-        momentum=momentum, hidden_nodes=count(update, "hidden_nodes", "[update]"),
+        momentum=momentum, hidden_nodes=count(update, "hidden_nodes", "[update]", 64),
         update_init=update_init, schedules=schedules,
         decay_unary=op_list(decay, "unary", "[decay]", 1),
         decay_binary=op_list(decay, "binary", "[decay]", 2),
-        decay_hidden_nodes=count(decay, "hidden_nodes", "[decay]"), decay_init=decay_init,
-        decay_check_steps=count(decay, "check_steps", "[decay]"),
-        decay_max_init_tries=count(decay, "max_init_tries", "[decay]"),
+        decay_hidden_nodes=count(decay, "hidden_nodes", "[decay]", 64), decay_init=decay_init,
+        decay_check_steps=count(decay, "check_steps", "[decay]", 1_000_000),
+        decay_max_init_tries=count(decay, "max_init_tries", "[decay]", 1_000_000),
         mutation=mutation, raw=dict(data))
     for oname in grammar.decay_unary + grammar.decay_binary:
         if ops[oname].kind != "scalar":

@@ -212,7 +212,7 @@ def torch_source(expr: sp.Expr, names: dict[sp.Symbol, str] | None = None,
             return f"{ctx}.{method}({p(e.args[0])[0]}{extra}{k})", _ATOM
         raise TorchPrinterError(f"no {backend} form for {type(e).__name__}: {e}")
 
-    return p(sp.sympify(expr))[0]
+    return p(sp.sympify(expr, strict=True))[0]  # strict: a string is refused, never eval'd
 
 
 def torch_function(expr: sp.Expr, args: tuple[sp.Symbol, ...], key: str | None = None):

@@ -135,7 +135,7 @@ def test_extends_adds_a_primitive(tmp_path):
 
 def test_missing_field_names_file_and_field(tmp_path):
     text = (grammar.resources.files("gp_opt._grammar") / "default.toml").read_text()
-    p = _write(tmp_path, text.replace('name = "a3"\nlabel = "cosine decay"\nexpr =', 'name = "a3"\nlabel = "cosine decay"\nexp ='))
+    p = _write(tmp_path, text.replace('name = "a3"\nlabel = "cosine decay"\nexpr =', 'name = "a3"\nlabel = "cosine decay"\n# expr ='))
     with pytest.raises(GrammarError, match=r"g\.toml: schedule 'a3': missing field 'expr'"):
         grammar.load(p)
 

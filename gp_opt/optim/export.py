@@ -98,7 +98,7 @@ def _latex(genome: OptimizerGenome) -> tuple[str | None, str | None]:
         from gp_opt import symbolic
         eq = symbolic.to_latex(genome)
         sched, _ = symbolic.factor_schedule(genome)
-        sched_tex = None if sp.sympify(sched) == 1 else symbolic.latex_expr(sched, genome.grammar)
+        sched_tex = None if sp.sympify(sched, strict=True) == 1 else symbolic.latex_expr(sched, genome.grammar)
         return eq, sched_tex
     except Exception:  # noqa: BLE001 - the LaTeX is documentation; export works without it
         return None, None

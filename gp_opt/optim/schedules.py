@@ -88,7 +88,7 @@ def schedule_factor_table(name_or_genome: Any, total_steps: int) -> list[float]:
         genome = catalog.get(genome)
     expr = symbolic.factor_schedule(genome)[0]
     t, T = sp.symbols("t T")
-    fn = torch_function(sp.sympify(expr), (t, T))
+    fn = torch_function(sp.sympify(expr, strict=True), (t, T))
     ts = torch.arange(int(total_steps), dtype=torch.float64)
     with torch.no_grad():
         values = torch.as_tensor(fn(ts, float(total_steps)), dtype=torch.float64).expand_as(ts)
