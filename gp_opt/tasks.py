@@ -141,6 +141,10 @@ class Task(abc.ABC):
     def with_options(self, **kw: Any) -> "Task":
         return replace(self, **kw)
 
+    def at_rate(self, lr: float) -> "Task":
+        """This task with its grid cut to the one rate ``lr`` (a rate chosen on another seed)."""
+        return replace(self, lrs=(float(lr),))
+
     @abc.abstractmethod
     def _train(self, factory: OptimizerFactory, lr: float) -> tuple[float, dict[str, Any]]:
         """Train once at ``lr``; return (score, info) -- score higher is better, -inf for NaN/inf."""
@@ -393,16 +397,74 @@ def custom_task(spec: str, **options: Any) -> Callable[[Any], FitnessRecord]:
     raise GpOptError(f"task {spec!r} is a {type(obj).__name__}: expected a Task subclass, a Task or a function")
 
 
+#: task options that wrap any task rather than set one of its fields (gp_opt.seeded)
+SEED_OPTIONS = ("fitness_seeds", "fitness_baseline")
+
+
 def get_task(name: str, **options: Any) -> Task:
     """The task called ``name`` (or ``module:attribute``, see :func:`custom_task`); ``options``
-    override its fields (``steps``, ``lrs``, ``seed``...)."""
+    override its fields (``steps``, ``lrs``, ``seed``...). ``fitness_seeds=K`` and
+    ``fitness_baseline=NAME`` wrap it in :class:`gp_opt.seeded.SeededFitness`: the mean over K
+    evaluation seeds, minus NAME's score on the same seeds."""
+    k = options.pop("fitness_seeds", 1)
+    baseline = options.pop("fitness_baseline", None)
     if isinstance(name, str) and ":" in name:
-        return custom_task(name, **options)
-    try:
-        make = TASKS[name]
-    except (KeyError, TypeError):
-        raise GpOptError(f"unknown task {name!r}; known tasks: {', '.join(task_names())}") from None
-    try:
-        return make(**options)
-    except TypeError as exc:
-        raise GpOptError(f"bad option for task {name!r}: {exc}") from None
+        task = custom_task(name, **options)
+    else:
+        try:
+            make = TASKS[name]
+        except (KeyError, TypeError):
+            raise GpOptError(f"unknown task {name!r}; known tasks: {', '.join(task_names())}") from None
+        try:
+            task = make(**options)
+        except TypeError as exc:
+            raise GpOptError(f"bad option for task {name!r}: {exc}") from None
+    from .seeded import SeededFitness, check_fitness_seeds  # lazy: only runs that ask for it
+
+    check_fitness_seeds(k)
+    if k == 1 and baseline is None:
+        return task
+    candidate = None
+    if baseline is not None:
+        candidate = reference_optimizer(str(baseline), surrogate=hasattr(task, "for_initial_population"))
+    return SeededFitness(task, k, candidate, None if baseline is None else str(baseline))
+
+
+# ---------------------------------------------------------------------------------------------
+# reference optimizers by name, as candidates of any task
+
+#: stock torch optimizers by lower-case name: (surrogate baseline name, torch.optim class, keyword arguments)
+STOCK_OPTIMIZERS = {
+    "adam": ("adam", "Adam", {}),
+    "sgd": ("sgd", "SGD", {}),
+    "momentum": ("momentum", "SGD", {"momentum": 0.9}),
+    "nesterov": ("nesterov", "SGD", {"momentum": 0.9, "nesterov": True}),
+    "rmsprop": ("rmsprop", "RMSprop", {}),
+}
+
+#: short names of catalog entries
+CATALOG_ALIASES = {"powersign": "PowerSign-ld", "addsign": "AddSign-ld"}
+
+
+def check_reference_name(name: str) -> None:
+    """``name`` is a stock optimizer or a catalog name, else one GpOptError line."""
+    if name.lower() in STOCK_OPTIMIZERS:
+        return
+    from . import catalog
+
+    if CATALOG_ALIASES.get(name.lower(), name) not in catalog.names():
+        raise GpOptError(f"unknown optimizer {name!r}: use a stock name ({', '.join(sorted(STOCK_OPTIMIZERS))}) "
+                         "or a catalog name (gp-opt catalog)")
+
+
+def reference_optimizer(name: str, surrogate: bool) -> Any:
+    """What a task evaluates for the optimizer called ``name``: a stock torch optimizer (Adam, SGD,
+    Momentum, Nesterov, RMSProp) or a catalog name. For the surrogate a baseline name or a catalog
+    genome; for a cheap task a torch optimizer factory or a catalog genome. Unknown: GpOptError."""
+    stock = STOCK_OPTIMIZERS.get(name.lower())
+    if stock is not None:
+        return stock[0] if surrogate else torch_factory(getattr(torch.optim, stock[1]), **stock[2])
+    from . import catalog  # lazy: the catalog pulls in sympy
+
+    check_reference_name(name)
+    return catalog.get(CATALOG_ALIASES.get(name.lower(), name))

@@ -157,7 +157,7 @@ def device(text: str) -> str:
 #: integer options that count something: at least 1
 _AT_LEAST_ONE = {"steps", "dim", "batch", "base", "batch_size", "total_steps", "screen_steps", "eval_every",
                  "val_batch_size", "full_seeds", "max_members", "check_every", "acc_window", "init_base",
-                 "cpu_threads", "max_tries", "min_batch"}
+                 "cpu_threads", "max_tries", "min_batch", "fitness_seeds"}
 #: numbers that are fractions
 _FRACTIONS = {"val_fraction", "dropout", "bn_momentum", "screen_threshold_first", "screen_threshold_second",
               "screen_cut_threshold", "stop_threshold"}
@@ -217,17 +217,18 @@ def task_fields(task: str) -> dict[str, str] | None:
 
     if task == "toy":
         return {"dim": "int", "seed": "int", "delay": "float", "eval_log": "str | None"}
+    seeded = {"fitness_seeds": "int", "fitness_baseline": "str"}  # gp_opt.seeded wraps any task
     if task == "surrogate":
         from gp_opt.surrogate import SurrogateConfig
         fields = {f.name: str(f.type) for f in dataclasses.fields(SurrogateConfig)}
-        return dict(fields, preset="str", batch_children="bool")
+        return dict(fields, preset="str", batch_children="bool", **seeded)
     from gp_opt.tasks import TASKS
     make = TASKS.get(task)
     if isinstance(make, functools.partial):
         make = make.func
     if make is None or not dataclasses.is_dataclass(make):
         return None
-    return {f.name: str(f.type) for f in dataclasses.fields(make) if f.name != "name"}
+    return dict({f.name: str(f.type) for f in dataclasses.fields(make) if f.name != "name"}, **seeded)
 
 
 def parse_set(items, task: str) -> dict:
@@ -265,6 +266,9 @@ def parse_set(items, task: str) -> dict:
             raise GpOptError(f"--set {key}={_echo(text)}: {key} {why}")
         if key == "device":
             check_device(value, "--set device")
+        if key == "fitness_baseline":
+            from gp_opt.tasks import check_reference_name
+            check_reference_name(value)
         if key == "preset":
             from gp_opt.surrogate.protocol import preset_names
             if value not in preset_names():

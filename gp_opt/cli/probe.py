@@ -37,6 +37,7 @@ def cmd_probe_fitness(args) -> int:
 
 def register(sub) -> None:
     """Add ``probe-fitness``."""
+    from gp_opt.cli.runs import add_fitness_seed_options
     p = sub.add_parser("probe-fitness", help="measure how well a task's fitness tells optimizers apart",
                        description=cmd_probe_fitness.__doc__)
     p.add_argument("--task", default="surrogate", metavar="NAME",
@@ -47,6 +48,7 @@ def register(sub) -> None:
     p.add_argument("--data-dir", help="with --task surrogate: CIFAR batch files or the .npz file")
     p.add_argument("--set", action="append", metavar="KEY=VALUE",
                    help="a task option (repeatable), checked against the task's options")
+    add_fitness_seed_options(p)
     p.add_argument("--seeds", type=common.positive_int, default=5, help="seeds per panel entry (default 5; >= 2)")
     p.add_argument("--seed-start", type=common.seed, default=0, help="the first seed (default 0)")
     p.add_argument("--panel", metavar="NAMES", default=None,

@@ -22,6 +22,12 @@ def _task_options(args) -> dict:
         if given:
             raise GpOptError(f"{', '.join(given)}: only for --task surrogate, not --task {args.task}")
     options = common.parse_set(args.set, args.task)
+    if getattr(args, "fitness_seeds", None) is not None:
+        options["fitness_seeds"] = args.fitness_seeds
+    if getattr(args, "fitness_baseline", None) is not None:
+        from gp_opt.tasks import check_reference_name
+        check_reference_name(args.fitness_baseline)
+        options["fitness_baseline"] = args.fitness_baseline
     if args.task == "surrogate":
         options.setdefault("preset", args.preset or "smoke")
         if args.batch_children:
@@ -121,6 +127,16 @@ def cmd_evaluate(args) -> int:
 
 
 
+def add_fitness_seed_options(p) -> None:
+    """``--fitness-seeds K`` and ``--fitness-baseline NAME`` (gp_opt.seeded), for any task."""
+    p.add_argument("--fitness-seeds", type=common.positive_int, default=None, metavar="K",
+                   help="a candidate's fitness is its mean over K evaluation seeds (the rate chosen on the "
+                        "first; default 1)")
+    p.add_argument("--fitness-baseline", metavar="NAME", default=None,
+                   help="score against NAME (e.g. Adam, Opt6) trained on the same seeds: the fitness is the "
+                        "mean paired difference (NAME trained once per seed)")
+
+
 def register(sub) -> None:
     """Add the run verbs: search, resume, evaluate."""
     from gp_opt.search.executors import add_executor_options
@@ -151,6 +167,7 @@ def register(sub) -> None:
                         "(faster on a GPU; results then depend on float summation order in a batch)")
     p.add_argument("--set", action="append", metavar="KEY=VALUE",
                    help="a task option (repeatable), e.g. steps=100; checked against the task's options")
+    add_fitness_seed_options(p)
     p.add_argument("--init-from", metavar="NAMES", help="warm start: catalog names or genome files, comma-separated "
                    "(e.g. Adam,Opt6,best.json), added to the initial population")
     p.add_argument("--out", required=True, metavar="DIR", help="the run directory (must be new or empty)")

@@ -7,22 +7,10 @@ from typing import Any
 
 from gp_opt.errors import GpOptError
 
-__all__ = ["DEFAULT_PANEL", "STOCK", "random_genomes", "panel_candidate"]
+__all__ = ["DEFAULT_PANEL", "random_genomes", "check_names", "panel_candidate"]
 
 #: the audit's panel and then some: stock torch optimizers and catalog genomes
 DEFAULT_PANEL = ("Adam", "SGD", "Momentum", "RMSProp", "QHM", "Opt6", "Opt10", "PowerSign")
-
-#: stock torch optimizers by panel name: (surrogate baseline name, torch class name, keyword arguments)
-STOCK = {
-    "adam": ("adam", "Adam", {}),
-    "sgd": ("sgd", "SGD", {}),
-    "momentum": ("momentum", "SGD", {"momentum": 0.9}),
-    "nesterov": ("nesterov", "SGD", {"momentum": 0.9, "nesterov": True}),
-    "rmsprop": ("rmsprop", "RMSprop", {}),
-}
-
-#: panel names that are catalog names under another spelling
-ALIASES = {"powersign": "PowerSign-ld", "addsign": "AddSign-ld"}
 
 
 def random_genomes(n: int, seed: int, grammar: Any = None) -> list[Any]:
@@ -39,25 +27,17 @@ def random_genomes(n: int, seed: int, grammar: Any = None) -> list[Any]:
 def check_names(names: list[str]) -> None:
     """Every panel name known (a stock optimizer or a catalog name), else one GpOptError line."""
     from gp_opt import catalog
+    from gp_opt.tasks import CATALOG_ALIASES, STOCK_OPTIMIZERS
 
     known = set(catalog.names())
-    bad = [n for n in names if n.lower() not in STOCK and ALIASES.get(n.lower(), n) not in known]
+    bad = [n for n in names if n.lower() not in STOCK_OPTIMIZERS and CATALOG_ALIASES.get(n.lower(), n) not in known]
     if bad:
         raise GpOptError(f"unknown panel optimizer(s) {', '.join(bad)}: use stock names "
-                         f"({', '.join(sorted(STOCK))}) or catalog names (gp-opt catalog)")
+                         f"({', '.join(sorted(STOCK_OPTIMIZERS))}) or catalog names (gp-opt catalog)")
 
 
 def panel_candidate(name: str, surrogate: bool) -> Any:
-    """What a task evaluates for panel entry ``name``: for the surrogate a baseline name or a
-    catalog genome; for a cheap task a torch optimizer factory or a catalog genome."""
-    from gp_opt import catalog
+    """What a task evaluates for panel entry ``name`` (see :func:`gp_opt.tasks.reference_optimizer`)."""
+    from gp_opt.tasks import reference_optimizer
 
-    stock = STOCK.get(name.lower())
-    if stock is not None:
-        if surrogate:
-            return stock[0]
-        import torch
-
-        from gp_opt.tasks import torch_factory
-        return torch_factory(getattr(torch.optim, stock[1]), **stock[2])
-    return catalog.get(ALIASES.get(name.lower(), name))
+    return reference_optimizer(name, surrogate)

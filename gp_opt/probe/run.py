@@ -151,7 +151,9 @@ def run_probe(settings: ProbeSettings, out_dir: str | os.PathLike,
                 if (name, seed) in have:
                     continue
                 wall0, cpu0 = time.perf_counter(), time.process_time()
-                rec = evaluator(cand, seed=seed)
+                # with --fitness-seeds K, probe seed j scores seeds jK .. jK+K-1: no two probe seeds
+                # share a training seed, so the seed halves stay independent
+                rec = evaluator(cand, seed=seed * getattr(evaluator, "fitness_seeds", 1))
                 cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
                 row = {"name": name, "seed": seed, "status": rec.status, "reason": rec.reason,
                        "best_lr": rec.best_lr, "cpu_seconds": cpu, "wall_seconds": wall, **_metrics(rec)}

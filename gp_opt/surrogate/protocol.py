@@ -507,6 +507,12 @@ class SurrogateEvaluator:
             return self
         return SurrogateEvaluator(self.config.replace(seed=int(seed)), self.progress)
 
+    def at_rate(self, lr: float) -> "SurrogateEvaluator":
+        """This evaluator without the screen: every run at ``lr`` (a rate chosen on another seed)."""
+        other = SurrogateEvaluator(self.config.replace(fixed_lr=float(lr)), self.progress)
+        other._data = self._data
+        return other
+
     def __call__(self, candidate: Any, seed: int | None = None) -> FitnessRecord:
         """Score ``candidate`` on evaluation seed ``seed`` (None: ``config.seed``); the record's
         ``extra['seed']`` says which."""
