@@ -1,25 +1,10 @@
 """The evolutionary search on DEAP: the paper's particle GA and regularized evolution.
 
-Both algorithms are written in the shape of DEAP's ``algorithms.ea*`` and only talk to a
-``deap.base.Toolbox`` that provides, for whatever the individuals are (a genome, a toy vector):
-
-================  ============================================================================
-``individual``    ``individual(rng) -> payload`` -- a random, valid payload
-``mutate``        ``mutate(payload, rng, history, tally) -> payload`` -- a child that is valid,
-                  passes the integrity check and whose key is not in ``history`` (supports
-                  ``in``); it adds to the :class:`collections.Counter` ``tally``
-                  (``integrity_rejections``, ``invalid``, ``duplicates``)
-``mutate_batch``  optional: ``mutate_batch([(payload, history), ...], rng, tally) -> [payload or
-                  GpOptError]`` -- one child per request, all made together (the children of
-                  requests sharing a ``history`` object distinct from each other); without it
-                  ``mutate`` is called request by request
-``evaluate``      ``evaluate(payload) -> FitnessRecord`` (a float is accepted too); must not
-                  consume the global RNGs (seed its own) so that a resumed run replays exactly
-``map``           ``map(func, iterable)`` -- swap in ``Pool.imap`` for parallel evaluation
-``serialize``     ``serialize(payload) -> JSON-able``; ``deserialize`` the inverse
-``key``           ``key(payload) -> str`` -- the dedup key (canonical key / fingerprint)
-``key_many``      optional: ``key_many([payload]) -> [key]`` -- ``key`` of many at once
-================  ============================================================================
+Every algorithm is a short function in the shape of DEAP's ``algorithms.ea*`` over shared pieces,
+and only talks to a toolbox (a ``deap.base.Toolbox`` or any object) with the methods of the
+:class:`~gp_opt.search.contract.Toolbox` protocol -- ``individual``, ``mutate``, ``evaluate``,
+``map`` -- and optionally those of the smaller protocols beside it (``key``, ``key_many``,
+``serialize``/``deserialize``, ``population``, ``mutate_batch``, ``evaluate_init``).
 
 The individuals DEAP sees are ``creator.GpOptIndividual`` objects: the payload plus its key, its
 :class:`FitnessRecord` and a maximising ``creator.GpOptFitness``.
@@ -33,7 +18,15 @@ The package, one concept a module (each importing only from those above it):
 
 ================  ============================================================================
 ``candidate``     :class:`Candidate` (DEAP's individual), :class:`History`, keys, statistics
-``engine``        the shared engine: fitness cache, candidate log, checkpoint, replay, progress
+``contract``      the :class:`Toolbox` protocol (and the optional ones); ``Operators``: a
+                  toolbox resolved once
+``cache``         the fitness cache (key -> record)
+``log``           the candidate log over :class:`gp_opt.rundir.RunDir`, and its replay
+``progress``      the progress lines, the clock and the summary
+``engine``        ``Engine``: evaluation (cache, replay or ``toolbox.map``, each candidate
+                  logged) and ``vary``, the one variation/redraw step
+``loop``          ``SearchLoop``: what every algorithm does around its selection (set-up,
+                  resume, logbook row and checkpoint per generation, summary); ``RunOptions``
 ``algorithms``    :func:`particle_search`, :func:`regularized_evolution`
 ``toy``           the toy task (integer vectors): a cheap demo of the machinery
 ``toolbox``       :func:`make_toolbox` for genomes, :func:`toolbox_from_config`
@@ -44,11 +37,14 @@ The package, one concept a module (each importing only from those above it):
 
 from .algorithms import particle_search, regularized_evolution, rng_choice
 from .candidate import Candidate, History, default_stats, make_individual, same_key
+from .contract import Toolbox
+from .loop import RunOptions
 from .run import ALGORITHMS, TOY_TASK, SearchResult, resume_search, run_search
 from .toolbox import KEYS, make_toolbox, toolbox_from_config
 from .toy import ToyEvaluate, make_toy_toolbox, toy_key
 
-__all__ = ["ALGORITHMS", "KEYS", "TOY_TASK", "Candidate", "History", "SearchResult", "ToyEvaluate",
+__all__ = ["ALGORITHMS", "KEYS", "TOY_TASK", "Candidate", "History", "RunOptions", "SearchResult", "Toolbox",
+           "ToyEvaluate",
            "default_stats", "make_individual", "make_toolbox", "make_toy_toolbox", "particle_search",
            "regularized_evolution", "resume_search", "rng_choice", "run_search", "same_key",
            "toolbox_from_config", "toy_key"]

@@ -132,9 +132,3 @@ class History:
 
     def __iter__(self):
         return iter(self.order)
-
-
-# ---------------------------------------------------------------------------------------------
-# the engine shared by both algorithms: cache, log, replay, counters, progress
-
-

@@ -12,7 +12,7 @@ from deap import base, tools
 from ..errors import CheckpointError, GpOptError
 from .algorithms import particle_search, regularized_evolution
 from .candidate import Candidate, same_key
-from .engine import positive
+from .loop import positive
 from .toolbox import make_toolbox, toolbox_from_config
 from .toy import make_toy_toolbox
 
@@ -67,18 +67,14 @@ def _run(toolbox: base.Toolbox, cfg: dict[str, Any], rundir: Any, verbose: bool,
     try:
         executor.start()
         executor.install(toolbox)  # toolbox.map now submits through the executor
+        options = dict(halloffame=hof, rundir=rundir, verbose=verbose, timings=timings, _resume=resume,
+                       rng=np.random.default_rng(cfg["seed"]), max_redraws=cfg["max_redraws"])
         if cfg["algorithm"] == "particle":
             pop, lb = particle_search(toolbox, cfg["particles"], cfg["steps"], cfg["children"],
-                                      init_factor=cfg["init_factor"], max_redraws=cfg["max_redraws"],
-                                      halloffame=hof, rundir=rundir, verbose=verbose,
-                                      rng=np.random.default_rng(cfg["seed"]), timings=timings,
-                                      _resume=resume)
+                                      init_factor=cfg["init_factor"], **options)
         else:
             pop, lb = regularized_evolution(toolbox, cfg["population_size"], cfg["cycles"], cfg["sample_size"],
-                                            n_children=cfg["children_per_cycle"], max_redraws=cfg["max_redraws"],
-                                            halloffame=hof, rundir=rundir, verbose=verbose,
-                                            rng=np.random.default_rng(cfg["seed"]), timings=timings,
-                                      _resume=resume)
+                                            n_children=cfg["children_per_cycle"], **options)
     finally:
         Executor.uninstall(toolbox)
         if owned:

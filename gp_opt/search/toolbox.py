@@ -211,9 +211,3 @@ def toolbox_from_config(cfg: dict[str, Any]) -> base.Toolbox:
         return make_toolbox(cfg["task"], cfg.get("grammar"), task_options=cfg.get("task_options"),
                             key=cfg.get("key", "fingerprint"), mutate_options=cfg.get("mutate_options"))
     raise CheckpointError(f"run config has an unknown toolbox kind {kind!r}")
-
-
-# ---------------------------------------------------------------------------------------------
-# the functions the command line calls
-
-

@@ -1,0 +1,137 @@
+"""The toolbox contract: what the search calls, written as ``typing.Protocol`` classes (DEAP
+registers these on a ``deap.base.Toolbox``; any object with the methods will do), and
+:class:`Operators`, a toolbox resolved once, with the optional parts replaced by their defaults,
+so that nothing else in the search asks a toolbox what it has."""
+from __future__ import annotations
+
+import collections
+from typing import Any, Callable, Iterable, Protocol, Sequence, runtime_checkable
+
+import numpy as np
+
+from ..errors import GpOptError
+from ..fitness import FitnessRecord
+from .candidate import Candidate, key_list, make_individual
+
+
+@runtime_checkable
+class Toolbox(Protocol):
+    """What every toolbox has. ``mutate`` returns a child that is valid, passes the integrity
+    check and whose key is not ``in history`` (raising :class:`GpOptError` when it finds none),
+    adding to the counter ``tally`` (``integrity_rejections``, ``invalid``, ``duplicates``);
+    ``evaluate`` returns a :class:`FitnessRecord` (a float is accepted) and never draws from the
+    global RNGs; ``map`` is ordered (``Pool.imap``-like, lazy is best)."""
+
+    def individual(self, rng: np.random.Generator) -> Any: ...
+
+    def mutate(self, payload: Any, rng: np.random.Generator, history: Any,
+               tally: collections.Counter) -> Any: ...
+
+    def evaluate(self, payload: Any) -> FitnessRecord | float: ...
+
+    def map(self, func: Callable[[Any], Any], iterable: Iterable[Any]) -> Iterable[Any]: ...
+
+
+@runtime_checkable
+class Keyed(Protocol):
+    """Optional: the dedup key(s) of a payload (a str or a list of str: a hit on any is a hit).
+    Without it nothing is cached."""
+
+    def key(self, payload: Any) -> Any: ...
+
+
+@runtime_checkable
+class BatchKeyed(Protocol):
+    """Optional: ``key`` of many payloads at once."""
+
+    def key_many(self, payloads: list[Any]) -> list[Any]: ...
+
+
+@runtime_checkable
+class Serializing(Protocol):
+    """Optional: payload <-> a JSON-able value (default: the payload itself)."""
+
+    def serialize(self, payload: Any) -> Any: ...
+
+    def deserialize(self, value: Any) -> Any: ...
+
+
+@runtime_checkable
+class BatchPopulation(Protocol):
+    """Optional: ``n`` random payloads drawn together (default: ``individual`` n times)."""
+
+    def population(self, rng: np.random.Generator, n: int, tally: collections.Counter) -> list[Any]: ...
+
+
+@runtime_checkable
+class BatchMutation(Protocol):
+    """Optional: one child per request ``(payload, history)``, made together (children of requests
+    sharing a history distinct from each other; a :class:`GpOptError` in place of a child for a
+    parent without a valid new one). Default: ``mutate`` request by request."""
+
+    def mutate_batch(self, requests: list[tuple[Any, Any]], rng: np.random.Generator,
+                     tally: collections.Counter) -> list[Any]: ...
+
+
+@runtime_checkable
+class InitialEvaluate(Protocol):
+    """Optional: the fitness of the initial population (e.g. the surrogate's smaller ConvNet)."""
+
+    def evaluate_init(self, payload: Any) -> FitnessRecord | float: ...
+
+
+REQUIRED = ("individual", "mutate", "evaluate", "map")
+
+
+class Operators:
+    """A toolbox as the search uses it: checked against :class:`Toolbox` once, its optional parts
+    (the protocols above) resolved once. ``init_from``: the warm-start payloads ``[(name,
+    payload)]`` a toolbox may carry (:mod:`.warmstart`)."""
+
+    def __init__(self, toolbox: Any):
+        if not isinstance(toolbox, Toolbox):
+            missing = [n for n in REQUIRED if not hasattr(toolbox, n)]
+            raise GpOptError(f"the toolbox lacks {', '.join(missing)}")
+        self.toolbox = toolbox
+        self.batch_mutate = toolbox.mutate_batch if isinstance(toolbox, BatchMutation) else None
+        self.init_from: Sequence[tuple[str, Any]] = getattr(toolbox, "init_from", None) or ()
+
+    def map(self, func: Callable[[Any], Any], items: list[Any]) -> Iterable[Any]:
+        return self.toolbox.map(func, items)  # read each time: an executor installs its own
+
+    def evaluator(self, phase: str) -> Callable[[Any], Any]:
+        """The fitness of a candidate of ``phase`` (``init``: ``evaluate_init`` where there is one)."""
+        if phase == "init" and isinstance(self.toolbox, InitialEvaluate):
+            return self.toolbox.evaluate_init
+        return self.toolbox.evaluate
+
+    def random(self, rng: np.random.Generator, n: int, tally: collections.Counter) -> list[Any]:
+        if isinstance(self.toolbox, BatchPopulation):
+            return list(self.toolbox.population(rng, n, tally))
+        return [self.toolbox.individual(rng) for _ in range(n)]
+
+    def mutate(self, payload: Any, rng: np.random.Generator, history: Any, tally: collections.Counter) -> Any:
+        return self.toolbox.mutate(payload, rng, history, tally)
+
+    def keys(self, payload: Any) -> list[str]:
+        return key_list(self.toolbox.key(payload)) if isinstance(self.toolbox, Keyed) else []
+
+    def keys_many(self, payloads: list[Any]) -> list[list[str]]:
+        if not isinstance(self.toolbox, BatchKeyed) or not payloads:
+            return [self.keys(p) for p in payloads]
+        return [key_list(k) for k in self.toolbox.key_many(list(payloads))]
+
+    def serialize(self, payload: Any) -> Any:
+        return self.toolbox.serialize(payload) if isinstance(self.toolbox, Serializing) else payload
+
+    def deserialize(self, value: Any) -> Any:
+        return self.toolbox.deserialize(value) if isinstance(self.toolbox, Serializing) else value
+
+    def to_dict(self, ind: Candidate) -> dict[str, Any]:
+        """A candidate as the checkpoint holds it."""
+        return {"individual": self.serialize(ind.payload), "key": ind.key,
+                "record": ind.record.to_dict() if ind.record is not None else None, "meta": ind.meta}
+
+    def from_dict(self, d: dict[str, Any]) -> Candidate:
+        rec = FitnessRecord.from_dict(d["record"]) if d.get("record") is not None else None
+        return make_individual(self.deserialize(d["individual"]), d.get("key"), rec, d.get("meta"))
