@@ -251,11 +251,12 @@ def test_behavioural_twins_are_left_out_and_the_next_one_takes_the_slot():
     from gp_opt.eliminate import best_candidates, search_behaviour
 
     lines = [_line(0, "Opt6", -0.10, 0.5), _line(1, "Opt10", -0.10, 0.5),  # a twin: every float equal
-             _line(2, "RMSProp", -0.10, 0.5000001),                         # same fitness, other losses
-             _line(3, "Momentum", -0.20, 0.7)]
+             _line(2, "RMSProp", -0.10, 0.505),                             # same fitness, losses 1 % apart
+             _line(3, "Adam", -0.10, 0.5000001),                            # a near-twin of seq 0
+             _line(4, "Momentum", -0.20, 0.7)]
     got = best_candidates(lines, {}, 3)
-    assert [e.info["seq"] for e in got] == [0, 2, 3]
-    assert got[0].info["twins"] == [1] and got[1].info["twins"] == [] and got[2].info["twins"] == []
+    assert [e.info["seq"] for e in got] == [0, 2, 4]
+    assert got[0].info["twins"] == [1, 3] and got[1].info["twins"] == [] and got[2].info["twins"] == []
     assert search_behaviour(lines[0]["record"]) == search_behaviour(lines[1]["record"])
     # without stages nothing is compared: equal fitness alone is not a twin
     bare = [{**ln, "record": {k: v for k, v in ln["record"].items() if k != "stages"}} for ln in lines]

@@ -54,18 +54,12 @@ def best_candidates(lines: list[dict[str, Any]], run_cfg: dict[str, Any], n: int
         key = line.get("key") or f"seq{line['seq']}"
         if key not in best or fit > best[key]["record"]["fitness"]:
             best[key] = line
-    ordered = []
-    kept_as: dict[str, list[int]] = {}  # behaviour -> the seqs left out as twins of the kept one
-    twins: dict[int, list[int]] = {}  # a kept line's seq -> its twins' seqs
-    for line in sorted(best.values(), key=lambda ln: (-ln["record"]["fitness"], ln["seq"])):
-        sig = search_behaviour(line["record"])
-        if sig is not None and sig in kept_as:
-            kept_as[sig].append(line["seq"])
-            continue
-        if len(ordered) == n:
-            break
-        twins[line["seq"]] = kept_as.setdefault(sig, []) if sig is not None else []
-        ordered.append(line)
+    from gp_opt.twins import first_of_twins  # near-twins within a tolerance (docs/elimination.md)
+
+    ranked = sorted(best.values(), key=lambda ln: (-ln["record"]["fitness"], ln["seq"]))
+    kept, left_out = first_of_twins([ln["record"] for ln in ranked], limit=n)
+    ordered = [ranked[i] for i in kept]
+    twins = {ranked[i]["seq"]: [ranked[j]["seq"] for j in left_out[i]] for i in kept}
     out = []
     for rank, line in enumerate(ordered, 1):
         indiv = line["individual"]

@@ -126,7 +126,7 @@ def pick_candidates(lines: list[dict[str, Any]], run_cfg: dict[str, Any], settin
         pairs = "; ".join(f"{e.name.split(' ')[0]}: seq {', '.join(map(str, e.info['twins']))}"
                           for e in cands if e.info.get("twins"))
         notes.append(f"{n_twins} candidates left out as twins of a better-ranked one (a distinct genome, "
-                     f"the same search record to the last bit): {pairs}")
+                     f"the same search record within a relative 1e-3, far below seed noise): {pairs}")
         say("note: " + notes[-1])
     return cands, notes
 
