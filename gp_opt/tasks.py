@@ -408,7 +408,9 @@ def get_task(name: str, **options: Any) -> Task:
     evaluation seeds, minus NAME's score on the same seeds."""
     k = options.pop("fitness_seeds", 1)
     baseline = options.pop("fitness_baseline", None)
-    if isinstance(name, str) and ":" in name:
+    if is_multitask(name):
+        task = _multitask(name, options)
+    elif isinstance(name, str) and ":" in name:
         task = custom_task(name, **options)
     else:
         try:
@@ -428,6 +430,29 @@ def get_task(name: str, **options: Any) -> Task:
     if baseline is not None:
         candidate = reference_optimizer(str(baseline), surrogate=hasattr(task, "for_initial_population"))
     return SeededFitness(task, k, candidate, None if baseline is None else str(baseline))
+
+
+def is_multitask(name: Any) -> bool:
+    """``surrogate+digits``: several tasks scored together (:mod:`gp_opt.multitask`)."""
+    return isinstance(name, str) and "+" in name and ":" not in name
+
+
+def _multitask(name: str, options: dict[str, Any]) -> Any:
+    from .multitask import DEFAULT_PANEL, DEFAULT_REFERENCE, MultiTaskFitness, split_options
+
+    names, per_task, rule = split_options(name, options, task_names())
+    tasks = {n: get_task(n, **per_task[n]) for n in names}
+    rule_name = rule.get("multitask_rule", "relative")
+    if rule_name == "rank":
+        panel = rule.get("multitask_panel", DEFAULT_PANEL)
+        refs = [p.strip() for p in panel.split(",")] if isinstance(panel, str) else [str(p) for p in panel]
+    else:
+        refs = [str(rule.get("multitask_reference", DEFAULT_REFERENCE))]
+    for r in refs:
+        check_reference_name(r)
+    references = {n: {r: reference_optimizer(r, surrogate=hasattr(t, "for_initial_population")) for r in refs}
+                  for n, t in tasks.items()}
+    return MultiTaskFitness(tasks, rule_name, references)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -218,6 +218,13 @@ def task_fields(task: str) -> dict[str, str] | None:
     if task == "toy":
         return {"dim": "int", "seed": "int", "delay": "float", "eval_log": "str | None"}
     seeded = {"fitness_seeds": "int", "fitness_baseline": "str"}  # gp_opt.seeded wraps any task
+    if "+" in task and ":" not in task:  # a multi-task list: TASK.FIELD and the rule's options
+        from gp_opt.multitask import RULE_OPTIONS
+        fields = dict(seeded, **{k: "str" for k in RULE_OPTIONS})
+        for name in task.split("+"):
+            sub = task_fields(name.strip()) or {}
+            fields.update({f"{name.strip()}.{k}": v for k, v in sub.items() if k not in seeded})
+        return fields
     if task == "surrogate":
         from gp_opt.surrogate import SurrogateConfig
         fields = {f.name: str(f.type) for f in dataclasses.fields(SurrogateConfig)}
@@ -261,15 +268,20 @@ def parse_set(items, task: str) -> dict:
         ann = fields[key]
         if not _type_ok(ann, value):
             raise GpOptError(f"--set {key}={_echo(text)}: {key} must be {_describe(ann)} for task {task!r}")
-        why = _check_range(key, value)
+        field = key.rpartition(".")[2]  # a multi-task list's TASK.FIELD
+        why = _check_range(field, value)
         if why:
             raise GpOptError(f"--set {key}={_echo(text)}: {key} {why}")
-        if key == "device":
+        if field == "device":
             check_device(value, "--set device")
-        if key == "fitness_baseline":
+        if field in ("fitness_baseline", "multitask_reference"):
             from gp_opt.tasks import check_reference_name
             check_reference_name(value)
-        if key == "preset":
+        if field == "multitask_rule":
+            from gp_opt.multitask import RULES
+            if value not in RULES:
+                raise GpOptError(f"--set {key}={_echo(text)}: use one of {', '.join(RULES)}")
+        if field == "preset":
             from gp_opt.surrogate.protocol import preset_names
             if value not in preset_names():
                 raise GpOptError(f"--set preset={_echo(value)}: use one of {', '.join(preset_names())}")

@@ -17,10 +17,11 @@ def _task_options(args) -> dict:
     it applies to ``--task``) before anything runs: a GpOptError naming the option."""
     if getattr(args, "workers", None) is not None and args.workers < 0:
         raise GpOptError(f"--workers must be a non-negative integer, got {args.workers}")
-    if args.task != "surrogate":
-        given = [f"--{k.replace('_', '-')}" for k in SURROGATE_ONLY if getattr(args, k, None)]
-        if given:
-            raise GpOptError(f"{', '.join(given)}: only for --task surrogate, not --task {args.task}")
+    multi = "+" in args.task and ":" not in args.task
+    with_surrogate = args.task == "surrogate" or (multi and "surrogate" in args.task.split("+"))
+    given = [f"--{k.replace('_', '-')}" for k in SURROGATE_ONLY if getattr(args, k, None)]
+    if given and (not with_surrogate or (multi and args.batch_children)):
+        raise GpOptError(f"{', '.join(given)}: only for --task surrogate, not --task {args.task}")
     options = common.parse_set(args.set, args.task)
     if getattr(args, "fitness_seeds", None) is not None:
         options["fitness_seeds"] = args.fitness_seeds
@@ -28,6 +29,11 @@ def _task_options(args) -> dict:
         from gp_opt.tasks import check_reference_name
         check_reference_name(args.fitness_baseline)
         options["fitness_baseline"] = args.fitness_baseline
+    if multi and with_surrogate:  # the surrogate options go to the list's surrogate
+        options.setdefault("surrogate.preset", args.preset or "smoke")
+        for key in ("dataset", "data_dir"):
+            if getattr(args, key) is not None:
+                options.setdefault(f"surrogate.{key}", getattr(args, key))
     if args.task == "surrogate":
         options.setdefault("preset", args.preset or "smoke")
         if args.batch_children:
@@ -41,7 +47,10 @@ def _task_options(args) -> dict:
 def _check_task(name: str) -> None:
     """A known task name or module:attribute (imported now, so a typo fails before any run starts)."""
     from gp_opt.tasks import import_attribute, task_names
-    if ":" in name:
+    if "+" in name and ":" not in name:
+        from gp_opt.multitask import split_options
+        split_options(name, {}, task_names())  # an unknown task in the list: one line, exit 2
+    elif ":" in name:
         import_attribute(name)  # import errors become one line; options are checked when the run builds it
     elif name not in task_names() + ["toy"]:
         raise GpOptError(f"unknown task {name!r}; known tasks: {', '.join(task_names() + ['toy'])}, "
