@@ -15,6 +15,7 @@ REPO = Path(__file__).resolve().parents[1]
 SCRIPT = REPO / "benchmarks" / "gpu_check.sh"
 sys.path.insert(0, str(REPO / "benchmarks"))
 
+import gpu_check  # noqa: E402
 import search_speed  # noqa: E402
 
 
@@ -43,6 +44,13 @@ def test_without_cuda_it_refuses_and_writes_nothing(tmp_path):
     r = _check("--out", str(tmp_path / "o"))
     assert r.returncode == 2 and "no CUDA device" in r.stderr and "--dry-run" in r.stderr
     assert not (tmp_path / "o").exists()
+
+
+def test_a_missing_dependency_without_its_wheel_is_named(monkeypatch, tmp_path):
+    monkeypatch.setattr(gpu_check, "PURE_DEPS", (("no_such_module_gp", "no-such-dist"),))
+    monkeypatch.setattr(gpu_check, "WHEELS", tmp_path / "wheels")
+    why = gpu_check.install_missing(tmp_path / "site", print)
+    assert "no-such-dist" in why and "--prepare" in why and not (tmp_path / "site").exists()
 
 
 def test_synthetic_images_put_each_class_patch_elsewhere(tmp_path):
