@@ -308,6 +308,64 @@ def test_complex_norm_is_the_complex_norm():
     torch.testing.assert_close(z.detach(), -g / 5)
 
 
+FINALIST_WITH_NORM = "results/digits-2026-12-03/genomes/warm30-1.json"
+
+
+def _rosenbrock(z):
+    x, y = z[0], z[1]
+    return (1 - x) ** 2 + 100 * (y - x ** 2) ** 2
+
+
+@pytest.mark.parametrize("cdtype", [torch.complex64, torch.complex128])
+def test_complex_through_norm_matches_the_real_view_as_torch_suite_steps_it(cdtype):
+    """torch's ``test_complex_2d`` on the campaign finalist with ``norm`` (issue 21 item 9):
+    against its ``view_as_real`` the complex parameter steps bit for bit; against its real and
+    imaginary parts given as two parameters it differs, and only because of ``norm`` (one norm
+    over the tensor, not one per half): the same run without the norm node agrees."""
+    from pathlib import Path
+    genome = catalog.load(Path(__file__).resolve().parents[1] / FINALIST_WITH_NORM)
+    assert "norm" in [genome.op(n) for n in genome.active_inner_nodes()]
+    data = genome.to_dict()
+    data["nodes"] = {k: ({**v, "op": "identity"} if v["op"] == "norm" else v) for k, v in data["nodes"].items()}
+    no_norm = OptimizerGenome.from_dict(data, genome.grammar)
+
+    def run(g):
+        torch.manual_seed(0)
+        a = torch.randn(2, dtype=cdtype, requires_grad=True)
+        view = torch.view_as_real(a).detach().clone().requires_grad_()
+        re, im = a.real.detach().clone().requires_grad_(), a.imag.detach().clone().requires_grad_()
+        kw = dict(lr=1e-2, total_steps=10)
+        opts = [EvolvedOptimizer([a], g, **kw), EvolvedOptimizer([view], g, **kw),
+                EvolvedOptimizer([re, im], g, **kw)]
+        for _ in range(3):
+            for o in opts:
+                o.zero_grad()
+            _rosenbrock(a).abs().backward()
+            _rosenbrock(torch.view_as_complex(view)).abs().backward()
+            _rosenbrock(torch.complex(re, im)).abs().backward()
+            for o in opts:
+                o.step()
+        return ((torch.view_as_real(a) - view).abs().max().item(),
+                max((a.real - re).abs().max().item(), (a.imag - im).abs().max().item()))
+
+    vs_view, vs_halves = run(genome)
+    assert vs_view == 0.0
+    assert vs_halves > 1e-6
+    assert run(no_norm) == (0.0, 0.0)
+
+
+def test_tensor_lr_error_carries_torchs_wording():
+    """torch's ``test_errors`` matches ``ValueError`` and "Tensor lr must be 1-element"."""
+    params, _ = fresh_params()
+    with pytest.raises(ValueError, match="Tensor lr must be 1-element"):
+        EvolvedOptimizer(params, catalog.get("Opt6"), lr=torch.tensor([0.001, 0.001]), total_steps=10)
+    with pytest.raises(ValueError, match="Tensor lr must be 1-element"):
+        drop_in("Opt10", params, lr=torch.tensor([0.001, 0.001]))
+    opt = drop_in("Opt6", params)
+    with pytest.raises(ValueError, match="Tensor lr must be 1-element"):
+        opt.add_param_group({"params": [torch.nn.Parameter(torch.zeros(2))], "lr": torch.zeros(3)})
+
+
 # ---------------------------------------------------------------- refused flags
 
 

@@ -190,7 +190,11 @@ class EvolvedOptimizer(torch.optim.Optimizer):
     parameters keep float32 state and compute in float32 (rounded once when added to the
     weights). Complex parameters are stepped as ``torch.view_as_real`` (real and imaginary parts
     are separate entries, like torch's own optimizers; ``norm`` over the real view is the complex
-    norm); their state entries are those real views. NaN or inf produced by the genome is
+    norm); their state entries are those real views. A complex parameter steps bit for bit like
+    its ``view_as_real`` stepped as one real parameter. It does not step like its real and
+    imaginary parts given as *two* parameters (torch's ``test_complex_2d``) when the genome has
+    ``norm``: one norm over the whole complex tensor is not two norms over its halves (torch's
+    suite skips LBFGS, its one optimizer with a reduction, for the same reason). NaN or inf produced by the genome is
     written to the weights as is.
     Dropout ops draw from torch's global RNG of the parameter's device: a resumed run repeats the
     uninterrupted one bit for bit when the RNG state is saved and restored along with the
@@ -404,8 +408,9 @@ def _check_lr(lr: Any, where: str) -> None:
     value = lr
     if isinstance(lr, torch.Tensor):
         if lr.numel() != 1:
-            raise OptimizerError(f"{where}: a tensor learning rate must have exactly one element "
-                                 f"(any shape), got shape {tuple(lr.shape)}")
+            # torch's own wording (its optimizer test suite matches on it), then ours
+            raise OptimizerError(f"{where}: Tensor lr must be 1-element (a tensor learning rate of "
+                                 f"any shape holding one number), got shape {tuple(lr.shape)}")
         if lr.is_complex() or lr.dtype == torch.bool:
             raise OptimizerError(f"{where}: a tensor learning rate must be real, got {lr.dtype}")
         value = lr.item()
