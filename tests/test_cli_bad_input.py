@@ -34,6 +34,8 @@ ROWS = [
     (SEARCH + ["--preset", "paper", "--out", "{new}"], "--preset: only for --task surrogate"),
     (SEARCH + ["--dataset", "cifar10", "--out", "{new}"], "--dataset: only for --task surrogate"),
     (SEARCH + ["--batch-children", "--out", "{new}"], "--batch-children: only for --task surrogate"),
+    (SEARCH + ["--algorithm", "random", "--max-redraws", "1", "--out", "{new}"],
+     "--max-redraws: not for --algorithm random"),
     (["random", "--seed", "0", "--grammar", "{grammar}"], "x***3"),
     (["resume", "{file}"], "is a file, not a run directory"),
     (["resume", "{new}"], "is not a run directory (it does not exist)"),

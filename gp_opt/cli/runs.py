@@ -57,6 +57,18 @@ def _check_task(name: str) -> None:
                          "or module:attribute for your own")
 
 
+#: search options random search has no use for (given with --algorithm random: an error)
+NOT_FOR_RANDOM = ("max_redraws", "init_from")
+
+
+def _check_algorithm_options(args) -> None:
+    if args.algorithm == "random":
+        given = [f"--{k.replace('_', '-')}" for k in NOT_FOR_RANDOM if getattr(args, k, None) is not None]
+        if given:
+            raise GpOptError(f"{', '.join(given)}: not for --algorithm random (random search draws every "
+                             "candidate at random and redraws none)")
+
+
 def cmd_search(args) -> int:
     """Evolve optimizers (SPEC section 7), keeping every evaluated candidate in --out as it goes."""
     from gp_opt.rundir.core import check_new
@@ -64,6 +76,7 @@ def cmd_search(args) -> int:
     _check_task(args.task)
     from gp_opt.search.executors import executor_from_args, running
     options = _task_options(args)  # every value checked before anything is created
+    _check_algorithm_options(args)
     check_new(Path(args.out))  # before any work: a run there, or a folder of other files
     common.on_interrupt(args.out, f"gp-opt resume {shlex.quote(str(args.out))}")
     with running(executor_from_args(args)) as executor:  # a cluster unreachable: nothing written
@@ -163,8 +176,12 @@ def register(sub) -> None:
     p.add_argument("--seed", type=common.seed, default=0, help="any non-negative integer (default 0)")
     p.add_argument("--init-factor", type=common.positive_int, default=10,
                    help="initial population = FACTOR x N (default 10)")
-    p.add_argument("--algorithm", choices=["particle", "regularized"], default="particle")
-    p.add_argument("--max-redraws", type=common.nonneg_int, default=4, help="redraws of a child that fails the screen")
+    p.add_argument("--algorithm", choices=["particle", "regularized", "random"], default="particle",
+                   help="particle (the paper's GA, default), regularized (aging evolution) or random (random "
+                        "search, the control: the particle GA's expected number of candidates, N x FACTOR "
+                        "+ K x N x M, all drawn at random; docs/search.md)")
+    p.add_argument("--max-redraws", type=common.nonneg_int, default=None,
+                   help="redraws of a child that fails the screen (default 4; not for --algorithm random)")
     p.add_argument("--key", choices=["fingerprint", "canonical", "both"], default="fingerprint",
                    help="how two genomes are judged the same optimizer (the fitness cache)")
     p.add_argument("--preset", choices=["smoke", "digits", "paper"], default=None,

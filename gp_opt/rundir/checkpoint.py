@@ -11,7 +11,7 @@ from typing import Any
 
 from ..errors import CheckpointError
 
-ALGORITHMS = ("particle", "regularized")
+ALGORITHMS = ("particle", "regularized", "random")
 
 
 def _is_int(v: Any) -> bool:

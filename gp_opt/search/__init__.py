@@ -1,4 +1,4 @@
-"""The evolutionary search on DEAP: the paper's particle GA and regularized evolution.
+"""The evolutionary search on DEAP: the paper's particle GA, regularized evolution and random search.
 
 Every algorithm is a short function in the shape of DEAP's ``algorithms.ea*`` over shared pieces,
 and only talks to a toolbox (a ``deap.base.Toolbox`` or any object) with the methods of the
@@ -27,7 +27,7 @@ The package, one concept a module (each importing only from those above it):
                   logged) and ``vary``, the one variation/redraw step
 ``loop``          ``SearchLoop``: what every algorithm does around its selection (set-up,
                   resume, logbook row and checkpoint per generation, summary); ``RunOptions``
-``algorithms``    :func:`particle_search`, :func:`regularized_evolution`
+``algorithms``    :func:`particle_search`, :func:`regularized_evolution`, :func:`random_search`
 ``toy``           the toy task (integer vectors): a cheap demo of the machinery
 ``toolbox``       :func:`make_toolbox` for genomes, :func:`toolbox_from_config`
 ``executors``     where evaluations run: in-process, a local pool, Ray (``docs/cluster.md``)
@@ -35,7 +35,7 @@ The package, one concept a module (each importing only from those above it):
 ================  ============================================================================
 """
 
-from .algorithms import particle_search, regularized_evolution, rng_choice
+from .algorithms import particle_search, random_search, regularized_evolution, rng_choice
 from .candidate import Candidate, History, default_stats, make_individual, same_key
 from .contract import Toolbox
 from .loop import RunOptions
@@ -46,5 +46,5 @@ from .toy import ToyEvaluate, make_toy_toolbox, toy_key
 __all__ = ["ALGORITHMS", "KEYS", "TOY_TASK", "Candidate", "History", "RunOptions", "SearchResult", "Toolbox",
            "ToyEvaluate",
            "default_stats", "make_individual", "make_toolbox", "make_toy_toolbox", "particle_search",
-           "regularized_evolution", "resume_search", "rng_choice", "run_search", "same_key",
+           "random_search", "regularized_evolution", "resume_search", "rng_choice", "run_search", "same_key",
            "toolbox_from_config", "toy_key"]

@@ -1,6 +1,7 @@
 """The algorithms, each a short function in the shape of DEAP's ``algorithms.ea*`` over the
 shared pieces (:class:`.loop.SearchLoop` around it, :meth:`.engine.Engine.vary` for children):
-the paper's particle GA (SPEC section 7) and regularized evolution. Each returns
+the paper's particle GA (SPEC section 7), regularized evolution and random search (the
+control). Each returns
 ``(population, logbook)``."""
 from __future__ import annotations
 
@@ -98,6 +99,30 @@ def regularized_evolution(toolbox: Any, population_size: int, cycles: int, sampl
     run.finish("regularized evolution done",
                [(f"member {i}", p) for i, p in enumerate(sorted(pop, key=lambda c: -score(c))[:5])])
     return pop, run.logbook
+
+
+def random_search(toolbox: Any, n_initial: int, n_batches: int, batch_size: int, **options: Unpack[RunOptions],
+                  ) -> tuple[list[Candidate], tools.Logbook]:
+    """Random search, the control: ``n_initial`` random candidates, then ``n_batches`` batches of
+    ``batch_size`` more, ``n_initial + n_batches * batch_size`` logged candidates in all (cache
+    hits count). Each is redrawn until it passes the integrity check and goes through the same
+    cache, evaluation and log as any candidate; one failing the screen is not redrawn (the next
+    random one is as good a draw). Returns ``(last batch, logbook)``; the hall of fame holds the
+    best; ``options``: :class:`RunOptions`."""
+    positive(n_initial=n_initial, n_batches=n_batches, batch_size=batch_size)
+    run = SearchLoop("random", toolbox, unit="step", expected=n_initial + n_batches * batch_size,
+                     n_steps=n_batches, **options)
+    batch = run.candidates("population") if run.state is not None else run.initial(n_initial)
+    if run.state is None:
+        run.done(0, batch, batch, population=batch, history=[])
+        run.say(f"init done: best {fmt_fit(max(map(score, batch)))}; {run.status()}")
+    for step in run.generations(n_batches):
+        batch = run.engine.evaluate(run.engine.draw(batch_size, {"phase": "step", "step": step + 1}))
+        run.done(step + 1, batch, batch, population=batch, history=[])
+        run.say(f"step {step + 1}/{n_batches}: best of the batch {fmt_fit(max(map(score, batch)))}, best so far "
+                f"{run.best_so_far()} | {run.status()}")
+    run.finish("random search done", [])
+    return batch, run.logbook
 
 
 def rng_choice(rng: np.random.Generator, n: int, k: int) -> list[int]:

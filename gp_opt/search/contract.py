@@ -99,6 +99,11 @@ class Operators:
     def map(self, func: Callable[[Any], Any], items: list[Any]) -> Iterable[Any]:
         return self.toolbox.map(func, items)  # read each time: an executor installs its own
 
+    def batched_map(self) -> bool:
+        """Whether ``toolbox.map`` trains many candidates together (not the builtin ``map``)."""
+        inner = getattr(self.toolbox.map, "inner", self.toolbox.map)  # an installed executor keeps it
+        return getattr(inner, "func", inner) is not map  # deap's register wraps it in a partial
+
     def evaluator(self, phase: str) -> Callable[[Any], Any]:
         """The fitness of a candidate of ``phase`` (``init``: ``evaluate_init`` where there is one)."""
         if phase == "init" and isinstance(self.toolbox, InitialEvaluate):

@@ -13,7 +13,7 @@ import logging
 import math
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Iterator
 
 import numpy as np
 
@@ -52,9 +52,11 @@ class Engine:
     #: candidates known together share one write and one fdatasync
     SYNC_BEFORE_EVAL_S = 0.002
 
-    def __init__(self, toolbox: Any, rng: np.random.Generator, rundir: Any, verbose: bool):
+    def __init__(self, toolbox: Any, rng: np.random.Generator, rundir: Any, verbose: bool,
+                 eval_seed: int | None = None):
         self.ops = Operators(toolbox)
         self.rng = rng
+        self.eval_seed = eval_seed
         self.tally: collections.Counter = collections.Counter({k: 0 for k in self.COUNTERS})
         self.timings: collections.Counter = collections.Counter()
         self.cache = FitnessCache()
@@ -150,7 +152,7 @@ class Engine:
         keys = self.ops.keys_many([s.payload for s in slots])
         self.timings["key"] += time.perf_counter() - t_key
         plan: list[tuple[str, Any]] = []
-        to_eval: list[Any] = []
+        to_eval: list[tuple[Any, int | None]] = []
         first_of: dict[str, int] = {}
         for i, (slot, ks) in enumerate(zip(slots, keys)):
             dup = next((first_of[k] for k in ks if k in first_of), None)
@@ -163,11 +165,10 @@ class Engine:
                 plan.append(("replay", replayed))
             else:
                 plan.append(("eval", None))
-                to_eval.append(slot.payload)
+                to_eval.append((slot.payload, self.seed_of(self.log.n_logged + i)))
             for k in ks:
                 first_of.setdefault(k, i)
-        evaluate = self.ops.evaluator(slots[0].meta.get("phase") if slots else "")
-        results = iter(self.ops.map(evaluate, to_eval)) if to_eval else iter(())
+        results = self.start_evaluations(slots[0].meta.get("phase") if slots else "", to_eval)
         out: list[Candidate] = []
         unsynced = 0.0  # evaluation seconds held by the unwritten lines
         try:
@@ -177,25 +178,44 @@ class Engine:
                         self.flush()  # this evaluation may be slow: what is known goes to disk first
                         unsynced = 0.0
                     t0 = time.perf_counter()
-                    rec = as_record(next(results))
+                    result, cpu = next(results)
+                    rec = as_record(result)
                     dt = time.perf_counter() - t0
                     self.timings["evaluate"] += dt
                     unsynced += dt
                     if not rec.seconds:
                         rec.seconds = dt
-                elif how == "replay":
+                else:
+                    cpu = None
+                if how == "replay":
                     rec = arg
                 elif how == "hit":
                     rec = self.cache.get(ks)
-                else:
+                elif how == "dup":
                     rec = out[arg].record
-                out.append(self.settle(slot, ks, rec, how))
+                out.append(self.settle(slot, ks, rec, how, cpu))
                 self.progress.candidate(out[-1], how, len(slots), self.log.n_logged)
         finally:
             self.flush()  # also when an evaluation raised: the lines known so far are kept
         return out
 
-    def settle(self, slot: Slot, ks: list[str], rec: FitnessRecord, how: str) -> Candidate:
+    def seed_of(self, seq: int) -> int | None:
+        """The evaluation seed of candidate ``seq`` (None: the evaluator's own)."""
+        return None if self.eval_seed is None else evaluation_seed(self.eval_seed, seq)
+
+    def start_evaluations(self, phase: str, items: list[tuple[Any, int | None]]) -> Iterator[tuple[Any, float | None]]:
+        """Submit ``(payload, seed)`` items to ``toolbox.map`` now; yield ``(result, CPU seconds)``
+        in order. A batched map (one that trains many candidates together) gets the payloads
+        themselves when no seed is given, and then no CPU seconds are measured."""
+        if not items:
+            return iter(())
+        evaluate = self.ops.evaluator(phase)
+        if self.ops.batched_map() and all(seed is None for _, seed in items):
+            return ((result, None) for result in self.ops.map(evaluate, [p for p, _ in items]))
+        return (result if isinstance(result, tuple) else (result, None)  # an executor's lost record
+                for result in self.ops.map(TimedCall(evaluate), items))
+
+    def settle(self, slot: Slot, ks: list[str], rec: FitnessRecord, how: str, cpu: float | None = None) -> Candidate:
         """File a candidate whose record is known: cache, counters, log line."""
         hit = how in ("hit", "dup")
         seq = self.log.n_logged
@@ -207,7 +227,8 @@ class Engine:
             self.tally["rejected"] += 1
         if write:
             t_log = time.perf_counter()
-            self.log.add(seq, slot.meta, ks, self.ops.serialize(slot.payload), rec, hit, slot.mutate_seconds)
+            self.log.add(seq, slot.meta, ks, self.ops.serialize(slot.payload), rec, hit, slot.mutate_seconds,
+                         cpu_seconds=cpu, eval_seed=self.seed_of(seq) if how == "eval" else None)
             self.timings["log"] += time.perf_counter() - t_log
         return make_individual(slot.payload, ks[0] if ks else None, rec, dict(slot.meta, seq=seq, cache_hit=hit))
 
@@ -244,6 +265,29 @@ class Engine:
         self.progress.resumed(float(state.get("seconds", 0.0)))
         self.cache.prime(lines[:n])
         self.log.restart(n, lines)
+
+
+def evaluation_seed(run_seed: int, seq: int) -> int:
+    """The evaluation seed of the run's candidate number ``seq`` (its line's ``seq``):
+    ``SeedSequence([run_seed, seq])``'s first 32-bit word, modulo 2**31. Distinct candidates get
+    unrelated seeds, and they practically never meet the small seeds (0, 1, 2, ...) the funnel and
+    the hold-out stage train on."""
+    return int(np.random.SeedSequence([int(run_seed), int(seq)]).generate_state(1)[0]) % 2 ** 31
+
+
+class TimedCall:
+    """``evaluate`` as the search maps it: ``(payload, seed) -> (result, CPU seconds)``, the CPU
+    seconds (``time.process_time``) measured around the call in the process that runs it (a pool
+    worker, a Ray actor). ``seed`` None: ``evaluate(payload)``, else ``evaluate(payload, seed=seed)``."""
+
+    def __init__(self, evaluate: Any):
+        self.evaluate = evaluate
+
+    def __call__(self, item: tuple[Any, int | None]) -> tuple[Any, float]:
+        payload, seed = item
+        t0 = time.process_time()
+        result = self.evaluate(payload) if seed is None else self.evaluate(payload, seed=seed)
+        return result, time.process_time() - t0
 
 
 def as_record(result: Any) -> FitnessRecord:

@@ -49,14 +49,19 @@ class CandidateLog:
         return False
 
     def add(self, seq: int, meta: dict[str, Any], keys: list[str], individual: Any, rec: FitnessRecord,
-            hit: bool, mutate_seconds: float) -> None:
-        """Hold one candidate's line until the next :meth:`flush`."""
+            hit: bool, mutate_seconds: float, cpu_seconds: float | None = None,
+            eval_seed: int | None = None) -> None:
+        """Hold one candidate's line until the next :meth:`flush`. ``cpu_seconds``: the CPU
+        (process) time of its evaluation; ``eval_seed``: the seed it was evaluated on (None: the
+        evaluator's own, not written)."""
         if self.rundir is None:
             return
         self.pending.append({
             "seq": seq, **meta, "key": keys[0] if keys else None, **({"keys": keys} if len(keys) > 1 else {}),
             "individual": individual, "record": rec.to_dict(), "cache_hit": hit,
-            "seconds": {"mutate": mutate_seconds, "evaluate": 0.0 if hit else rec.seconds},
+            **({"eval_seed": eval_seed} if eval_seed is not None else {}),
+            "seconds": {"mutate": mutate_seconds, "evaluate": 0.0 if hit else rec.seconds,
+                        "cpu": 0.0 if hit else cpu_seconds},
             "time": time.time(),
         })
 

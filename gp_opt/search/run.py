@@ -10,14 +10,16 @@ import numpy as np
 from deap import base, tools
 
 from ..errors import CheckpointError, GpOptError
-from .algorithms import particle_search, regularized_evolution
+from .algorithms import particle_search, random_search, regularized_evolution
 from .candidate import Candidate, same_key
 from .loop import positive
 from .toolbox import make_toolbox, toolbox_from_config
 from .toy import make_toy_toolbox
 
 
-ALGORITHMS = ("particle", "regularized")
+ALGORITHMS = ("particle", "regularized", "random")
+#: run_search options that random search has no use for
+NOT_FOR_RANDOM = ("max_redraws", "population_size", "cycles", "sample_size", "init_from")
 TOY_TASK = "toy"
 
 
@@ -68,13 +70,17 @@ def _run(toolbox: base.Toolbox, cfg: dict[str, Any], rundir: Any, verbose: bool,
         executor.start()
         executor.install(toolbox)  # toolbox.map now submits through the executor
         options = dict(halloffame=hof, rundir=rundir, verbose=verbose, timings=timings, _resume=resume,
-                       rng=np.random.default_rng(cfg["seed"]), max_redraws=cfg["max_redraws"])
-        if cfg["algorithm"] == "particle":
+                       rng=np.random.default_rng(cfg["seed"]))
+        if cfg["algorithm"] == "random":
+            pop, lb = random_search(toolbox, cfg["init_factor"] * cfg["particles"], cfg["steps"],
+                                    cfg["particles"] * cfg["children"], **options)
+        elif cfg["algorithm"] == "particle":
             pop, lb = particle_search(toolbox, cfg["particles"], cfg["steps"], cfg["children"],
-                                      init_factor=cfg["init_factor"], **options)
+                                      init_factor=cfg["init_factor"], max_redraws=cfg["max_redraws"], **options)
         else:
             pop, lb = regularized_evolution(toolbox, cfg["population_size"], cfg["cycles"], cfg["sample_size"],
-                                            n_children=cfg["children_per_cycle"], **options)
+                                            n_children=cfg["children_per_cycle"], max_redraws=cfg["max_redraws"],
+                                            **options)
     finally:
         Executor.uninstall(toolbox)
         if owned:
@@ -86,7 +92,7 @@ def _run(toolbox: base.Toolbox, cfg: dict[str, Any], rundir: Any, verbose: bool,
 
 def run_search(task: str, out_dir: str | os.PathLike | None, particles: int, steps: int, children: int,
                seed: int = 0, init_factor: int = 10, algorithm: str = "particle", grammar: Any = None, *,
-               max_redraws: int = 4, hof_size: int = 10, population_size: int | None = None,
+               max_redraws: int | None = None, hof_size: int = 10, population_size: int | None = None,
                cycles: int | None = None, sample_size: int | None = None,
                task_options: dict[str, Any] | None = None, key: str = "fingerprint",
                workers: int = 0, executor: Any = None, verbose: bool = True,
@@ -97,6 +103,10 @@ def run_search(task: str, out_dir: str | os.PathLike | None, particles: int, ste
     integer vectors: a demo of the machinery). ``algorithm="regularized"`` spends the same budget:
     a population of ``init_factor * particles`` and ``steps`` cycles of ``particles * children``
     children unless ``population_size``/``cycles``/``sample_size`` say otherwise.
+    ``algorithm="random"`` (random search, the control) evaluates the particle search's expected
+    number of candidates: ``init_factor * particles`` random ones, then ``steps`` batches of
+    ``particles * children`` (``max_redraws`` (default 4), ``population_size``, ``cycles``,
+    ``sample_size`` and ``init_from`` do not apply to it: given, they are an error).
     ``workers > 1`` evaluates children in a process pool; ``executor`` (a
     :class:`~gp_opt.search.executors.Executor`, e.g. ``RayExecutor()``; its owner closes it) runs
     them elsewhere, and is started before the run directory is made (a cluster that cannot be
@@ -105,6 +115,13 @@ def run_search(task: str, out_dir: str | os.PathLike | None, particles: int, ste
     if algorithm not in ALGORITHMS:
         raise GpOptError(f"unknown algorithm {algorithm!r}; use one of {', '.join(ALGORITHMS)}")
     positive(particles=particles, steps=steps, children=children, init_factor=init_factor)
+    if algorithm == "random":
+        given = [name for name, v in zip(NOT_FOR_RANDOM, (max_redraws, population_size, cycles, sample_size,
+                                                          init_from)) if v is not None]
+        if given:
+            raise GpOptError(f"{', '.join(given)}: not for random search (algorithm 'random' draws every "
+                             "candidate at random and redraws none)")
+    max_redraws = 4 if max_redraws is None else max_redraws
     if toolbox is None:
         if task == TOY_TASK:
             toolbox = make_toy_toolbox(seed=seed, **(task_options or {}))

@@ -46,11 +46,19 @@ def toy_key(payload: tuple[int, ...]) -> str:
     return ",".join(map(str, payload))
 
 
-def _toy_random(rng: np.random.Generator, dim: int) -> tuple[int, ...]:
+def _toy_random(rng: np.random.Generator, dim: int, tally: collections.Counter | None = None) -> tuple[int, ...]:
     while True:
         x = tuple(int(v) for v in rng.integers(-10, 11, size=dim))
         if sum(x) % 5 != 0:  # the toy 'integrity check'
             return x
+        if tally is not None:
+            tally["integrity_rejections"] += 1
+
+
+def _toy_population(rng: np.random.Generator, n: int, tally: collections.Counter | None = None,
+                    dim: int = 8) -> list[tuple[int, ...]]:
+    """``n`` random vectors (the draws of ``n`` calls of ``individual``), the rejected ones counted."""
+    return [_toy_random(rng, dim, tally) for _ in range(n)]
 
 
 def _toy_mutate(payload: tuple[int, ...], rng: np.random.Generator, history: Any,
@@ -78,6 +86,7 @@ def make_toy_toolbox(dim: int = 8, seed: int = 0, delay: float = 0.0, eval_log: 
     overhead benchmark): 'integrity' rejects vectors whose sum is a multiple of 5."""
     tb = base.Toolbox()
     tb.register("individual", _toy_random, dim=dim)
+    tb.register("population", _toy_population, dim=dim)
     tb.register("mutate", _toy_mutate)
     tb.register("evaluate", evaluate if evaluate is not None else ToyEvaluate(dim, seed, delay, eval_log))
     tb.register("map", map)
