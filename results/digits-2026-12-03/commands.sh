@@ -1,8 +1,9 @@
 #!/bin/sh
 # The commands behind results/digits-2026-12-03, in the order they ran (2026-12-03, UTC), from the
 # repository root of a fresh checkout on the 2-CPU development machine. The run directories were
-# written under runs/ (gitignored); results/digits-2026-12-03/runs/ holds copies (the large files
-# gzipped: `gunzip -k` them before pointing gp-opt at a copy).
+# written under runs/ (gitignored then) and never committed: they are lost (README.md, "What this
+# folder holds, and what was lost"). These commands would regenerate them; they have not been
+# re-run since 2026-12-03.
 set -e
 S="gp-opt search --task surrogate --preset digits --dataset digits --children 7 --init-factor 10 --seed 0 --workers 2 --plain"
 # 1. warm-started, 10 particles x 10 steps x 7 children, ensembles (06:52-06:58)
