@@ -25,7 +25,7 @@ import os
 import signal
 import subprocess
 import sys
-import time
+from datetime import datetime
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -56,9 +56,12 @@ def search_rate(run_dir: Path) -> dict:
     out = {"candidates": len(lines)}
     if not lines:
         return out
-    t0 = (json.loads((run_dir / "run.json").read_text()) or {}).get("created")
+    created = json.loads((run_dir / "run.json").read_text()).get("created")
     times = [ln["time"] for ln in lines]
-    start = t0 if isinstance(t0, (int, float)) else times[0] - float(lines[0]["seconds"]["evaluate"])
+    try:  # the run's creation (ISO 8601, UTC offset), as results/*/campaigns.py reads it
+        start = datetime.strptime(created, "%Y-%m-%dT%H:%M:%S%z").timestamp()
+    except (TypeError, ValueError):
+        start = times[0] - float((lines[0].get("seconds") or {}).get("evaluate", 0.0))
     out["wall_s"] = max(times) - start
     for phase in ("init", "child"):
         sel = [ln for ln in lines if (ln.get("phase") == "init") == (phase == "init")]

@@ -65,7 +65,7 @@ def test_synthetic_images_put_each_class_patch_elsewhere(tmp_path):
 
 
 def test_search_rate_reads_the_log(tmp_path):
-    (tmp_path / "run.json").write_text(json.dumps({"created": 1000.0}))
+    (tmp_path / "run.json").write_text(json.dumps({"created": "1970-01-01T00:16:40+0000"}))  # t = 1000 s
     lines = [{"time": 1010.0, "phase": "init", "record": {"status": "ok"}, "seconds": {"evaluate": 10.0}},
              {"time": 1020.0, "phase": "init", "record": {"status": "rejected"}, "seconds": {"evaluate": 10.0}},
              {"time": 1036.0, "phase": "child", "record": {"status": "ok"}, "seconds": {"evaluate": 16.0}}]
