@@ -56,7 +56,11 @@ def best_candidates(lines: list[dict[str, Any]], run_cfg: dict[str, Any], n: int
             best[key] = line
     from gp_opt.twins import first_of_twins  # near-twins within a tolerance (docs/elimination.md)
 
-    ranked = sorted(best.values(), key=lambda ln: (-ln["record"]["fitness"], ln["seq"]))
+    # one fitness scale per ranking: where the run scored its initial population on a smaller
+    # ConvNet (the paper preset's base 32 before base 48), the evolution's scores rank first and
+    # the smaller net's after them, never interleaved (docs/surrogate.md, "One fitness scale")
+    main_base = max((b for b in map(_scale, best.values()) if b is not None), default=None)
+    ranked = sorted(best.values(), key=lambda ln: (_scale(ln) != main_base, -ln["record"]["fitness"], ln["seq"]))
     kept, left_out = first_of_twins([ln["record"] for ln in ranked], limit=n)
     ordered = [ranked[i] for i in kept]
     twins = {ranked[i]["seq"]: [ranked[j]["seq"] for j in left_out[i]] for i in kept}
@@ -71,6 +75,12 @@ def best_candidates(lines: list[dict[str, Any]], run_cfg: dict[str, Any], n: int
                           "search_lr": line["record"].get("best_lr"), "step": line.get("step"),
                           "twins": twins[line["seq"]]}))
     return out
+
+
+def _scale(line: dict[str, Any]) -> Any:
+    """The ConvNet base a surrogate record was scored at (None: not a surrogate record)."""
+    config = ((line.get("record") or {}).get("extra") or {}).get("config")
+    return config.get("base") if isinstance(config, dict) else None
 
 
 def genome_file(name: str) -> str:

@@ -170,7 +170,7 @@ def _presets() -> dict[str, dict[str, Any]]:
         # is short enough that convergence speed shows, but a 30 % validation split (539 images) and
         # minus the lowest validation cross-entropy as the fitness: smoke's best validation accuracy
         # ties the good optimizers at the ceiling, the loss keeps resolving them.
-        "digits": dict(dataset="digits", base=8, init_base=6, batch_size=64, screen_steps=40, screen_cut_step=30,
+        "digits": dict(dataset="digits", base=8, init_base=None, batch_size=64, screen_steps=40, screen_cut_step=30,
                        total_steps=120, warmup_steps=12, stop_check_after=40, eval_every=20, acc_window=5,
                        check_every=5, val_batch_size=1024, cpu_threads=1, val_fraction=0.3,
                        fitness_metric="val_loss"),

@@ -1,0 +1,28 @@
+"""The digits preset's fitness settings (issue 19): one fitness scale within a run, and the
+screen's first rates per preset."""
+from gp_opt.surrogate import SurrogateConfig, make_evaluator
+
+
+def test_digits_preset_ranks_one_convnet_size():
+    cfg = SurrogateConfig.preset("digits")
+    assert cfg.init_base is None
+    ev = make_evaluator(cfg)
+    assert ev.for_initial_population() is ev  # the initial population trains at the children's base
+    # the paper keeps SPEC section 6's two bases (32 for the initial population, 48 after)
+    paper = make_evaluator(SurrogateConfig.preset("paper", dataset="digits"))
+    assert paper.for_initial_population().config.base == 32 and paper.config.base == 48
+
+
+def test_funnel_entries_never_interleave_two_convnet_sizes():
+    from gp_opt import catalog
+    from gp_opt.eliminate import best_candidates
+
+    def line(seq, name, fitness, base):
+        stages = [{"stage": "full", "lr": 0.1, "status": "ok", "steps": 120, "train_loss": fitness}]
+        return {"seq": seq, "key": f"fp1:{name}", "individual": catalog.load(name).to_json(),
+                "record": {"status": "ok", "fitness": fitness, "best_lr": 0.1, "stages": stages,
+                           "extra": {"config": {"base": base}}}}
+
+    # a base-32 score of 0.9 is not comparable with base-48 scores of 0.6-0.7: the evolution's rank first
+    lines = [line(0, "Opt6", 0.9, 32), line(1, "Opt10", 0.6, 48), line(2, "RMSProp", 0.7, 48), line(3, "Momentum", 0.5, 32)]
+    assert [e.info["seq"] for e in best_candidates(lines, {}, 4)] == [2, 1, 0, 3]
