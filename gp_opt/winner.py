@@ -7,49 +7,19 @@ file with that learning rate by default::
 
     opt = EvolvedOptimizer.from_file("runs/demo/best.json", model.parameters(), total_steps=1000)
 
->>> summary_line({"fitness": 2.5, "status": "ok", "best_lr": 10.0, "task": "quadratic", "preset": None})
-'fitness 2.5 (ok), best lr 10, task quadratic'
+The ``meta.found`` block itself (:func:`found_summary`, :func:`annotate`, :func:`learning_rate`,
+:func:`summary_line`) is defined in :mod:`gp_opt.genome.found` and importable from here too.
 """
 from __future__ import annotations
 
-import math
 import os
 from pathlib import Path
 from typing import Any, Iterable
 
-from .errors import OptimizerError
+from .genome.found import annotate, found_summary, learning_rate, summary_line  # noqa: F401 (public here too)
 
 BEST_FILE = "best.json"
 HOF_FILE = "hall_of_fame.json"
-
-
-def found_summary(record: Any, config: dict[str, Any], run_id: str | None = None) -> dict[str, Any]:
-    """``meta.found`` of a winner: its :class:`~gp_opt.fitness.FitnessRecord` in brief (fitness,
-    status, best lr, the rates tried) and the run's task, preset and seed."""
-    toolbox = config.get("toolbox") or {}
-    options = toolbox.get("task_options") or {}
-    fitness = float(record.fitness)
-    tried = [st.get("lr") for st in (record.stages or []) if isinstance(st, dict) and "lr" in st]
-    out = {
-        "fitness": fitness if math.isfinite(fitness) else str(fitness),
-        "status": record.status,
-        "best_lr": record.best_lr,
-        "task": config.get("task"),
-        "preset": options.get("preset") if config.get("task") == "surrogate" else None,
-        "task_options": {k: v for k, v in options.items() if k != "preset"},
-        "seed": config.get("seed"),
-        "lrs_tried": tried,
-    }
-    if run_id is not None:
-        out["run_id"] = run_id
-    return out
-
-
-def annotate(genome: Any, record: Any, config: dict[str, Any], run_id: str | None = None) -> Any:
-    """A copy of ``genome`` whose ``meta.found`` says how it was found (see :func:`found_summary`)."""
-    g = genome.copy()
-    g.meta = dict(g.meta, found=found_summary(record, config, run_id))
-    return g
 
 
 def save_winners(run_dir: str | os.PathLike, halloffame: Iterable[Any], config: dict[str, Any],
@@ -70,37 +40,10 @@ def save_winners(run_dir: str | os.PathLike, halloffame: Iterable[Any], config: 
     return best
 
 
-def learning_rate(genome: Any) -> float | None:
-    """The learning rate a winner file records (``meta.found.best_lr``), or None."""
-    found = genome.meta.get("found") if isinstance(genome.meta, dict) else None
-    lr = found.get("best_lr") if isinstance(found, dict) else None
-    return float(lr) if isinstance(lr, (int, float)) and not isinstance(lr, bool) and lr > 0 else None
-
-
-def summary_line(found: dict[str, Any]) -> str:
-    """``fitness F (status), best lr LR, task T[, preset P]`` for ``meta.found``."""
-    fit = found.get("fitness")
-    fit = f"{fit:.4g}" if isinstance(fit, (int, float)) else str(fit)
-    lr = found.get("best_lr")
-    parts = [f"fitness {fit} ({found.get('status', '?')})",
-             f"best lr {lr:g}" if isinstance(lr, (int, float)) else "best lr -",
-             f"task {found.get('task')}"]
-    if found.get("preset"):
-        parts.append(f"preset {found['preset']}")
-    return ", ".join(parts)
-
-
 def from_file(path: str | os.PathLike, params: Iterable, lr: float | None = None, **kwargs: Any):
-    """An :class:`~gp_opt.optim.EvolvedOptimizer` for the genome file ``path`` (a ``best.json``,
-    a hall-of-fame entry or any genome file), at ``lr`` or else the learning rate the file
-    records; other keyword arguments (``total_steps``, ``warmup_steps``...) go to the optimizer."""
-    from .catalog import load_file
+    """:meth:`gp_opt.optim.EvolvedOptimizer.from_file`: the optimizer of the genome file ``path``
+    (a ``best.json``, a hall-of-fame entry or any genome file), at ``lr`` or else the learning
+    rate the file records."""
     from .optim import EvolvedOptimizer
 
-    genome = load_file(path)
-    if lr is None:
-        lr = learning_rate(genome)
-        if lr is None:
-            raise OptimizerError(f"{path}: the genome file records no learning rate (meta.found.best_lr); "
-                                 f"pass lr=")
-    return EvolvedOptimizer(params, genome, lr=lr, **kwargs)
+    return EvolvedOptimizer.from_file(path, params, lr=lr, **kwargs)

@@ -26,7 +26,9 @@ from typing import Any, Callable, Iterable
 import torch
 
 from gp_opt.errors import GpOptError, OptimizerError
+from gp_opt.catalog import load_file
 from gp_opt.genome import OptimizerGenome
+from gp_opt.genome.found import learning_rate
 from gp_opt.optim.compile import CompiledGenome, FlatCtx, compile_genome
 from gp_opt.optim.schedules import _check, base_lr_table, momentum_table
 
@@ -251,10 +253,16 @@ class EvolvedOptimizer(torch.optim.Optimizer):
     # ---------------------------------------------------------------- torch contract
     @classmethod
     def from_file(cls, path, params: Iterable, lr: float | None = None, **kwargs) -> "EvolvedOptimizer":
-        """The optimizer of a genome file (a run's ``best.json`` or hall-of-fame entry), at ``lr``
-        or else the learning rate the file records (:func:`gp_opt.winner.from_file`)."""
-        from gp_opt.winner import from_file
-        return from_file(path, params, lr=lr, **kwargs)
+        """The optimizer of a genome file (a run's ``best.json``, a hall-of-fame entry or any genome
+        file), at ``lr`` or else the learning rate the file records (``meta.found.best_lr``); other
+        keyword arguments (``total_steps``, ``warmup_steps``...) go to the optimizer."""
+        genome = load_file(path)
+        if lr is None:
+            lr = learning_rate(genome)
+            if lr is None:
+                raise OptimizerError(f"{path}: the genome file records no learning rate (meta.found.best_lr); "
+                                     f"pass lr=")
+        return cls(params, genome, lr=lr, **kwargs)
 
     def add_param_group(self, param_group: dict) -> None:
         where = f"param group {len(self.param_groups)}"
