@@ -26,3 +26,14 @@ def test_funnel_entries_never_interleave_two_convnet_sizes():
     # a base-32 score of 0.9 is not comparable with base-48 scores of 0.6-0.7: the evolution's rank first
     lines = [line(0, "Opt6", 0.9, 32), line(1, "Opt10", 0.6, 48), line(2, "RMSProp", 0.7, 48), line(3, "Momentum", 0.5, 32)]
     assert [e.info["seq"] for e in best_candidates(lines, {}, 4)] == [2, 1, 0, 3]
+
+
+def test_digits_screen_lets_momentum_sgd_pass_and_paper_keeps_its_rates():
+    from gp_opt.surrogate import evaluate
+
+    assert SurrogateConfig.preset("paper").screen_lrs_first == (10.0, 0.01, 1e-5)
+    digits = SurrogateConfig.preset("digits")
+    assert digits.screen_lrs_first == (1.0, 0.1, 0.01) and digits.screen_lrs_second == (10.0, 1e-3, 1e-4)
+    # the paper's first grid rejected momentum SGD on this seed (docs/surrogate.md's probe)
+    rec = evaluate("momentum", digits.replace(seed=2))
+    assert rec.ok, rec.reason

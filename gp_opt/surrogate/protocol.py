@@ -170,10 +170,16 @@ def _presets() -> dict[str, dict[str, Any]]:
         # is short enough that convergence speed shows, but a 30 % validation split (539 images) and
         # minus the lowest validation cross-entropy as the fitness: smoke's best validation accuracy
         # ties the good optimizers at the ceiling, the loss keeps resolving them.
+        # One scale (init_base None: the initial population trains at the children's base), and a
+        # screen whose first grid suits a 40-step screen: the paper's 10, 0.01, 1e-5 rejected SGD,
+        # momentum and PowerSign on every probe seed (0.01 barely moves in 40 steps, 10 diverges)
+        # and about 86 % of random genomes; 1, 0.1, 0.01 first then 10, 1e-3, 1e-4 lets them pass
+        # (gp-opt probe-fitness, docs/surrogate.md "Choosing the search fitness").
         "digits": dict(dataset="digits", base=8, init_base=None, batch_size=64, screen_steps=40, screen_cut_step=30,
                        total_steps=120, warmup_steps=12, stop_check_after=40, eval_every=20, acc_window=5,
                        check_every=5, val_batch_size=1024, cpu_threads=1, val_fraction=0.3,
-                       fitness_metric="val_loss"),
+                       fitness_metric="val_loss", screen_lrs_first=(1.0, 0.1, 0.01),
+                       screen_lrs_second=(10.0, 1e-3, 1e-4)),
     }
 
 
