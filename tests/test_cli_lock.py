@@ -129,3 +129,37 @@ def test_report_style_readers_see_the_live_writer(tmp_path):
         search.send_signal(signal.SIGKILL)
         search.wait()
     assert writer_pid(run) is None  # a killed writer leaves no stale lock
+
+
+def test_report_takes_the_lock_and_refuses_a_symlinked_report_folder(tmp_path, capsys):
+    from gp_opt.cli import main
+    from gp_opt.search import run_search
+
+    run = tmp_path / "run"
+    run_search("toy", run, particles=2, steps=1, children=2, seed=0, init_factor=2, verbose=False)
+    holder = subprocess.Popen([sys.executable, "-c",
+                               "import time; from gp_opt.rundir import lock_run\n"
+                               f"with lock_run({str(run)!r}):\n    print('locked', flush=True); time.sleep(60)\n"],
+                              stdout=subprocess.PIPE, text=True, env=_env())
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        assert main(["report", str(run), "--no-pdf"]) == 2
+        err = capsys.readouterr().err.strip()
+    finally:
+        holder.kill()
+        holder.wait()
+    assert err.count("\n") == 0 and f"process {holder.pid}" in err and not (run / "report").exists()
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "keep.txt").write_text("keep\n")
+    (run / "report").symlink_to(outside, target_is_directory=True)
+    assert main(["report", str(run), "--no-pdf"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "report is a symbolic link" in err
+    assert sorted(os.listdir(outside)) == ["keep.txt"]
+    (run / "report").unlink()
+    (run / "report").mkdir()
+    (run / "report" / "report.md").symlink_to(outside / "keep.txt")
+    assert main(["report", str(run), "--no-pdf"]) == 2
+    assert "report.md is a symbolic link" in capsys.readouterr().err
+    assert (outside / "keep.txt").read_text() == "keep\n"

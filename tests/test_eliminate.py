@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import os
 
 import pytest
 
@@ -261,3 +262,78 @@ def test_behavioural_twins_are_left_out_and_the_next_one_takes_the_slot():
     # without stages nothing is compared: equal fitness alone is not a twin
     bare = [{**ln, "record": {k: v for k, v in ln["record"].items() if k != "stages"}} for ln in lines]
     assert [e.info["seq"] for e in best_candidates(bare, {}, 3)] == [0, 1, 2]
+
+
+def _copy_run(run_dir, dest):
+    import shutil
+
+    shutil.copytree(run_dir, dest, ignore=shutil.ignore_patterns(ELIM_DIR, ".lock"))
+    return dest
+
+
+SMALL = dict(preset="tiny", rounds=[(2, 4)], seeds=2, baselines=["Adam"])
+
+
+def test_records_log_edits_are_refused_and_a_damaged_last_line_is_redone(run_dir, tmp_path, capsys):
+    from gp_opt.errors import CheckpointError
+
+    run = _copy_run(run_dir, tmp_path / "run")
+    st = EliminationSettings(**SMALL)
+    ref = eliminate(run, st, evaluator=FakeSurrogate(), verbose=False)
+    log = run / ELIM_DIR / "records.jsonl"
+    good = log.read_bytes()
+    lines = good.decode().splitlines(keepends=True)
+    # an edited val_acc (the winner could change) is refused, naming the file and line; nothing written
+    doc = json.loads(lines[1])
+    lines[1] = lines[1].replace(json.dumps(doc["val_acc"]), json.dumps(doc["val_acc"] + 0.3))
+    log.write_text("".join(lines))
+    before = {p.name: p.read_bytes() for p in (run / ELIM_DIR).iterdir() if p.is_file()}
+    with pytest.raises(CheckpointError, match=r"records\.jsonl line 2 was edited"):
+        eliminate(run, st, evaluator=FakeSurrogate(), verbose=False)
+    assert {p.name: p.read_bytes() for p in (run / ELIM_DIR).iterdir() if p.is_file()} == before
+    # a damaged last line that still ends in a newline (RecordStore.read glued the next record
+    # onto one byte of it): moved aside, said, and that one evaluation done again
+    last_start = good.rstrip(b"\n").rfind(b"\n") + 1
+    log.write_bytes(good[:last_start] + good[last_start:last_start + 20] + b"\n")
+    capsys.readouterr()
+    again = FakeSurrogate()
+    out = eliminate(run, st, evaluator=again, verbose=False)
+    assert sum(c[3] for c in again.calls) == 1
+    assert "moved the cut last line of records.jsonl" in capsys.readouterr().err
+    assert (log.parent / "records.jsonl.damaged").read_bytes() == good[last_start:last_start + 20] + b"\n"
+    assert out["rounds"] == ref["rounds"] and len(log.read_text().splitlines()) == len(lines)
+    # cut at a line boundary: the checkpoint counted more; said, and the missing ones redone
+    log.write_text("".join(log.read_text().splitlines(keepends=True)[:-2]))
+    third = FakeSurrogate()
+    out = eliminate(run, st, evaluator=third, verbose=False)
+    assert sum(c[3] for c in third.calls) == 2 and out["rounds"] == ref["rounds"]
+    assert "checkpoint.json counts" in capsys.readouterr().err
+
+
+def test_a_symlinked_records_log_or_elimination_folder_is_refused(run_dir, tmp_path):
+    from gp_opt.rundir import UnsafePathError
+
+    run = _copy_run(run_dir, tmp_path / "run")
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    victim = outside / "victim.jsonl"
+    victim.write_text("not yours\n")
+    (run / ELIM_DIR).mkdir()
+    (run / ELIM_DIR / "records.jsonl").symlink_to(victim)
+    with pytest.raises(UnsafePathError, match=r"records\.jsonl is a symbolic link"):
+        eliminate(run, EliminationSettings(**SMALL), evaluator=FakeSurrogate(), verbose=False)
+    (run / ELIM_DIR / "records.jsonl").unlink()
+    (run / ELIM_DIR).rmdir()
+    (run / ELIM_DIR).symlink_to(outside, target_is_directory=True)
+    with pytest.raises(UnsafePathError, match="elimination is a symbolic link"):
+        eliminate(run, EliminationSettings(**SMALL), evaluator=FakeSurrogate(), verbose=False)
+    assert victim.read_text() == "not yours\n" and sorted(os.listdir(outside)) == ["victim.jsonl"]
+
+
+def test_a_search_log_shorter_than_its_checkpoint_is_refused(run_dir, tmp_path):
+    run = _copy_run(run_dir, tmp_path / "run")
+    log = run / "candidates.jsonl"
+    log.write_text("".join(log.read_text().splitlines(keepends=True)[:6]))
+    with pytest.raises(EliminationError, match=r"has 6 complete lines but checkpoint\.json counts \d+"):
+        eliminate(run, EliminationSettings(**SMALL), evaluator=FakeSurrogate(), verbose=False)
+    assert not (run / ELIM_DIR / "records.jsonl").exists()

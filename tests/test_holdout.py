@@ -108,3 +108,22 @@ def test_cli_eliminate_with_holdout_on_the_surrogate(tmp_path, capsys):
                  "--baselines", "Adam", "--holdout", "2", "-q"]) == 0
     out = json.loads((run / ELIM_DIR / "holdout.json").read_text())
     assert out["seeds"] == [1, 2] and any(e["name"] == "Adam" and e["ok"] for e in out["entries"])
+
+
+def test_an_edited_holdout_line_is_refused_and_a_cut_one_redone(funnel, capsys):
+    from gp_opt.errors import CheckpointError
+
+    run, st, _ = funnel
+    ref = holdout(run, st, 2, evaluator=FakeSurrogate(), verbose=False)
+    log = run / ELIM_DIR / HOLDOUT_RECORDS
+    good = log.read_text()
+    lines = good.splitlines(keepends=True)
+    doc = json.loads(lines[0])
+    log.write_text(lines[0].replace(json.dumps(doc["val_acc"]), json.dumps(doc["val_acc"] + 0.2)) + "".join(lines[1:]))
+    with pytest.raises(CheckpointError, match=r"holdout\.jsonl line 1 was edited"):
+        holdout(run, st, 2, evaluator=FakeSurrogate(), verbose=False)
+    log.write_text("".join(lines[:-1]) + lines[-1][:30])
+    again = FakeSurrogate()
+    out = holdout(run, st, 2, evaluator=again, verbose=False)
+    assert sum(c[3] for c in again.calls) == 1 and "moved the cut last line" in capsys.readouterr().err
+    assert out["entries"] == ref["entries"]

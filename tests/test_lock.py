@@ -121,8 +121,8 @@ def test_a_full_disk_while_logging_names_the_log(tmp_path, monkeypatch):
     def full(fd):
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    import gp_opt.rundir.core as core
-    monkeypatch.setattr(core, "sync", full)
+    import gp_opt.rundir.jsonlog as jsonlog
+    monkeypatch.setattr(jsonlog, "sync", full)
     with pytest.raises(OSError) as info:
         rd.append(line)
     assert info.value.filename == str(tmp_path / "r" / "candidates.jsonl")

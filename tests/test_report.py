@@ -23,12 +23,16 @@ W, H = int(P.FIGSIZE[0] * P.DPI), int(P.FIGSIZE[1] * P.DPI)
 
 
 def snapshot(path):
-    """Every file under ``path`` except report/: name -> (size, mtime, sha1)."""
+    """Every file under ``path`` except report/: name -> (size, mtime, sha1); the writer lock only
+    by name (the report takes it like every writer, so it holds the report's PID)."""
     out = {}
     for root, dirs, files in os.walk(path):
         dirs[:] = [d for d in dirs if not (root == str(path) and d == "report")]
         for f in files:
             p = os.path.join(root, f)
+            if root == str(path) and f == LOCK_FILE:
+                out[f] = "lock"
+                continue
             st = os.stat(p)
             out[os.path.relpath(p, path)] = (st.st_size, st.st_mtime_ns, hashlib.sha1(open(p, "rb").read()).hexdigest())
     return out

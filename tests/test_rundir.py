@@ -253,7 +253,7 @@ def test_sigkill_at_any_moment_then_resume_gives_the_uninterrupted_result(tmp_pa
 
 
 def test_cheap_candidates_share_a_sync_and_slow_ones_are_written_before_the_next(tmp_path, monkeypatch):
-    import gp_opt.rundir.core as rd
+    import gp_opt.rundir.jsonlog as rd
 
     syncs = []
     real = rd.sync

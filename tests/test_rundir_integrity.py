@@ -8,7 +8,7 @@ import pytest
 
 from gp_opt.errors import CheckpointError
 from gp_opt.rundir import CANDIDATES_FILE, CHECKPOINT_FILE, RUN_FILE, dumps
-from gp_opt.rundir.core import line_crc
+from gp_opt.rundir.jsonlog import line_crc
 from gp_opt.search import resume_search, run_search
 
 ARGS = dict(particles=2, steps=3, children=3, seed=5, init_factor=4)

@@ -318,10 +318,11 @@ class Interrupted(KeyboardInterrupt):
 interrupt_hint: dict = {}
 
 
-def on_interrupt(run_dir=None, resume: str | None = None) -> None:
+def on_interrupt(run_dir=None, resume: str | None = None, kept: str | None = None) -> None:
     """Say how to continue when this verb is interrupted, e.g.
-    ``on_interrupt(out, f"gp-opt resume {out}")`` (``gp-opt eliminate`` passes its own)."""
-    interrupt_hint.update(run_dir=run_dir, resume=resume)
+    ``on_interrupt(out, f"gp-opt resume {out}")`` (``gp-opt eliminate`` passes its own); ``kept``
+    says what was saved (``transfer``: its finished entries)."""
+    interrupt_hint.update(run_dir=run_dir, resume=resume, kept=kept)
 
 
 def interrupted_line() -> str:
@@ -334,6 +335,9 @@ def interrupted_line() -> str:
         step = _checkpoint_step(Path(run_dir))
         where = ("interrupted during the initial population" if step is None
                  else f"interrupted at step {step}")
+    kept = interrupt_hint.get("kept")
+    if kept:
+        where = f"{where}; {kept}"
     return f"{where}; continue with: {resume}" if resume else f"{where}; nothing was saved"
 
 

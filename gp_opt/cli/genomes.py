@@ -73,6 +73,10 @@ def _run_lines(run) -> tuple[list[str], str | None]:
     state = None
     if pid is None:  # a live writer may replace the checkpoint meanwhile: read it only when idle
         state = rd.load_checkpoint()
+        rd.read_candidates(repair=False)  # every line checked; a reader changes nothing
+        short = rd.log_shortfall(state)
+        if short:
+            print(f"note: {short}", file=sys.stderr, flush=True)
     last = cfg.get("steps") if cfg.get("algorithm") == "particle" else cfg.get("cycles")
     options = (cfg.get("toolbox") or {}).get("task_options") or {}
     preset = f", preset {options['preset']}" if options.get("preset") else ""

@@ -13,7 +13,8 @@ PLOT_KINDS = ("schedule", "decays", "update", "graph")
 def cmd_report(args) -> int:
     """Write RUN_DIR/report/: report.md (equations, figures, tables), the figures (PNG; --formats
     adds pdf/svg), tables.tex, report.tex and report.pdf when pdflatex is installed. The run
-    directory itself is only read. Prints the report folder."""
+    directory is only read, under its writer lock (a live search or eliminate refuses the report);
+    nothing is written through a symbolic link. Prints the report folder."""
     from gp_opt.report import make_report
     formats = tuple(f.strip() for f in args.formats.split(",") if f.strip())
     result = make_report(args.run_dir, out=args.out, top_k=args.top, formats=formats, pdf=not args.no_pdf,

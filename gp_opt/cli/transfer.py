@@ -1,7 +1,9 @@
 """The transfer verb: score optimizers on held-out tasks (docs/transfer.md)."""
 from __future__ import annotations
 
+import shlex
 import sys
+from pathlib import Path
 
 from gp_opt.cli import common
 from gp_opt.errors import GpOptError
@@ -101,13 +103,19 @@ def cmd_transfer(args) -> int:
         say(f"transfer: {len(args.optimizers)} optimizer(s) (+ {args.reference} as reference), "
             f"{len(tasks)} task(s), {args.seeds} seed(s), lr grid {', '.join(f'{x:g}' for x in grid)}"
             f"{'' if not args.loop else ', one run at a time (--loop)'}")
+    # finished entries are kept in progress.jsonl as they finish: the same command continues
+    common.on_interrupt(None, continue_command(args), kept=f"finished entries are kept in "
+                                                           f"{Path(args.output) / 'progress.jsonl'}")
     with running(executor) as ex:  # a cluster that cannot be reached fails here, before any output
         if say and ex is not None:
             say(f"transfer: entries evaluated on {ex.describe()}")
-        result = run_transfer(args.optimizers, tasks, seeds=args.seeds, lrs=lrs, reference=args.reference,
-                              batched=not args.loop, grammar=grammar, progress=say, out_dir=args.output,
-                              executor=ex)
-    from pathlib import Path
+        try:
+            result = run_transfer(args.optimizers, tasks, seeds=args.seeds, lrs=lrs, reference=args.reference,
+                                  batched=not args.loop, grammar=grammar, progress=say, out_dir=args.output,
+                                  executor=ex)
+        except common.Interrupted:
+            common.interrupt_hint["kept"] = kept_entries(Path(args.output))
+            raise
     from gp_opt.transfer.suite import FILES
     paths = {k: Path(args.output) / name for k, name in FILES.items()}
     from gp_opt.transfer.suite import markdown
@@ -120,6 +128,40 @@ def cmd_transfer(args) -> int:
         print(f"{len(failed)} failed entr{'y' if len(failed) == 1 else 'ies'}: "
               + "; ".join(f"{e['optimizer']} on {e['task']}" for e in failed), file=sys.stderr)
     return 0
+
+
+def continue_command(args) -> str:
+    """The command that continues an interrupted ``transfer``: the same optimizers, tasks, seeds,
+    grid, options and output folder (what decides which saved entries are reused)."""
+    words = ["gp-opt", "transfer", *args.optimizers]
+    for flag, value in (("--tasks", args.tasks), ("--seeds", args.seeds), ("--lrs", args.lrs),
+                        ("--reference", args.reference), ("--data-dir", args.data_dir),
+                        ("--grammar", getattr(args, "grammar", None)), ("--threads", args.threads)):
+        if value is not None:
+            words += [flag, str(value)]
+    for item in args.set or ():
+        words += ["--set", item]
+    if args.loop:
+        words.append("--loop")
+    words += ["-o", str(args.output)]
+    return shlex.join(words)
+
+
+def kept_entries(out: Path) -> str:
+    """What an interrupted ``transfer`` kept: the finished entries in ``out/progress.jsonl``."""
+    import os
+
+    from gp_opt.rundir.files import open_nofollow
+
+    log = out / "progress.jsonl"
+    try:
+        with os.fdopen(open_nofollow(log, os.O_RDONLY), "rb") as fh:
+            n = sum(1 for line in fh if line.endswith(b"\n"))
+    except (OSError, GpOptError):
+        n = 0
+    if not n:
+        return f"no entry had finished (nothing in {log})"
+    return f"{n} finished entr{'y is' if n == 1 else 'ies are'} kept in {log} and reused"
 
 
 def register(sub) -> None:

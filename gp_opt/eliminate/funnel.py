@@ -7,12 +7,11 @@ import json
 import os
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Callable
 
 from .candidates import Entry, best_candidates, check_baselines, genome_file
 from .ranking import entry_stats, rank_entries
-from .settings import CHECKPOINT_FILE, ELIM_DIR, EliminationError, EliminationSettings
+from .settings import CHECKPOINT_FILE, EliminationError, EliminationSettings
 from .store import RecordStore, record_line
 from .summary import format_table, round_summary, write_summary
 from .training import Evaluator, surrogate_evaluator
@@ -46,9 +45,10 @@ class FunnelRun:
         self.store.append(recs)
         for e, r in zip(group, recs):
             self.done[(j, e.ident, seed)] = r
-        self.n_written += len(recs)
+        self.n_written = self.store.n_lines
         self.store.write_json(CHECKPOINT_FILE, {"settings": self.settings.identity(), "records": self.n_written,
-                                                "round": j, "seed": seed, "run_id": self.run_id})
+                                                "log_crc": self.store.crc(), "round": j, "seed": seed,
+                                                "run_id": self.run_id})
         self.say(f"  round {j + 1} seed {seed}: {len(recs)} done ({self.n_written} records, "
                  f"{time.perf_counter() - self.t_start:.0f} s)")
         if self.after_batch is not None:
@@ -70,20 +70,21 @@ def eliminate(run_dir: str | os.PathLike, settings: EliminationSettings | None =
     check_baselines(settings.baselines)
     say = (lambda s: print(s, flush=True)) if verbose else (lambda s: None)
     rundir = RunDir.open(run_dir, lock=True)  # refuses a run a live search is writing
+    store = None
     try:
         run_cfg = rundir.config
-        lines = rundir.read_candidates(repair=False)
-        store = RecordStore(Path(run_dir) / ELIM_DIR)
-        check_same_settings(store, settings)
+        lines = read_search_log(rundir)
+        store = RecordStore(run_dir, rundir.run_id)
+        ckpt = read_checkpoint(store, settings)
         cands, notes = pick_candidates(lines, run_cfg, settings, run_dir, say)
-        (store.folder / "genomes").mkdir(exist_ok=True)
-        for e in cands:
-            store.write_text(genome_file(e.name), e.optimizer.to_json(indent=2) + "\n")
         run = FunnelRun(settings, store, evaluator or surrogate_evaluator(settings.batched, executor),
                         rundir.run_id, (run_cfg.get("toolbox") or {}).get("task_options") or {}, say, after_batch)
         # a record belongs to a genome (its key), not to its rank: a run that grew since keeps them
         run.done = {(r["round"], r.get("key") or r["name"], r["seed"]): r for r in store.read()}
-        run.n_written = len(run.done)
+        store.check_against(ckpt.get("records"), ckpt.get("log_crc"))
+        run.n_written = store.n_lines
+        for e in cands:
+            store.write_text(genome_file(e.name), e.optimizer.to_json(indent=2) + "\n")
         baselines = [Entry(b, "baseline", b) for b in settings.baselines]
         rounds_out = []
         alive = list(cands)
@@ -95,18 +96,39 @@ def eliminate(run_dir: str | os.PathLike, settings: EliminationSettings | None =
         say(format_table(summary))
         return summary
     finally:
+        if store is not None:
+            store.close()
         rundir.close()
 
 
-def check_same_settings(store: RecordStore, settings: EliminationSettings) -> None:
-    """Refuse to continue a funnel that ran with other settings (its records would mix)."""
+def read_search_log(rundir: Any) -> list[dict[str, Any]]:
+    """The search's ``candidates.jsonl``, checked line by line and against its checkpoint: a log
+    cut shorter than the checkpoint counts is refused (the funnel would rank part of a search)."""
+    lines = rundir.read_candidates(repair=False)
+    short = rundir.log_shortfall(rundir.load_checkpoint())
+    if short:
+        raise EliminationError(f"{short}; restore it from a backup before eliminating (the funnel would rank "
+                               f"part of the search)")
+    return lines
+
+
+def read_checkpoint(store: RecordStore, settings: EliminationSettings) -> dict[str, Any]:
+    """``elimination/checkpoint.json`` ({} when there is none); a funnel that ran with other
+    settings is refused (its records would mix with these)."""
     ckpt_path = store.folder / CHECKPOINT_FILE
-    if ckpt_path.exists():
-        old = json.loads(ckpt_path.read_text())
-        if old.get("settings") != settings.identity():
-            raise EliminationError(
-                f"{ckpt_path}: an elimination with other settings ({json.dumps(old.get('settings'))}) is "
-                f"in this run; use the same options, or move {store.folder} away to start over")
+    if not ckpt_path.exists():
+        return {}
+    try:
+        old = json.loads(ckpt_path.read_text(encoding="utf-8"))
+        if not isinstance(old, dict):
+            raise ValueError("not an object")
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise EliminationError(f"{ckpt_path} is damaged ({exc}); move {store.folder} away to start over") from None
+    if old.get("settings") != settings.identity():
+        raise EliminationError(
+            f"{ckpt_path}: an elimination with other settings ({json.dumps(old.get('settings'))}) is "
+            f"in this run; use the same options, or move {store.folder} away to start over")
+    return old
 
 
 def pick_candidates(lines: list[dict[str, Any]], run_cfg: dict[str, Any], settings: EliminationSettings,

@@ -42,15 +42,17 @@ def holdout_seeds(settings: EliminationSettings, n: int) -> list[int]:
     return list(range(int(settings.seeds), int(settings.seeds) + int(n)))
 
 
-def _entries(folder: Path, summary: dict[str, Any]) -> list[tuple[Entry, float]]:
-    """The last round's finished entries with the rate their first seed chose there."""
+def _entries(funnel: RecordStore, summary: dict[str, Any]) -> list[tuple[Entry, float]]:
+    """The last round's finished entries with the rate their first seed chose there (from the
+    funnel's records, checked line by line)."""
     from gp_opt import catalog
 
+    folder = funnel.folder
     j = len(summary["rounds"]) - 1
     last = summary["rounds"][j]
     first_seed = last["seeds"][0]
     rates = {}
-    for line in RecordStore(folder).read():
+    for line in funnel.read():
         if line["round"] == j and line["seed"] == first_seed and line["status"] == "ok":
             rates[line.get("key") or line["name"]] = line["best_lr"]
     out = []
@@ -78,25 +80,30 @@ def holdout(run_dir: str | os.PathLike, settings: EliminationSettings, n_seeds: 
     evaluate = evaluator or surrogate_evaluator(settings.batched, executor)
     say = (lambda s: print(s, flush=True)) if verbose else (lambda s: None)
     rundir = RunDir.open(run_dir, lock=True)
+    store = funnel = None
     try:
         folder = Path(run_dir) / ELIM_DIR
         path = folder / SUMMARY_FILE
-        summary = json.loads(path.read_text()) if path.exists() else None
-        if not summary or not summary.get("complete") or not (folder / RECORDS_FILE).exists():
+        try:
+            summary = json.loads(path.read_text(encoding="utf-8")) if path.exists() else None
+        except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
+            raise EliminationError(f"{path} is damaged ({exc}); run gp-opt eliminate again to rewrite it") from None
+        if not isinstance(summary, dict) or not summary.get("complete") or not (folder / RECORDS_FILE).exists():
             raise EliminationError(f"{run_dir}: the elimination has not finished; run gp-opt eliminate first")
         if summary.get("settings") != settings.identity():
             raise EliminationError(f"{path}: the funnel there ran with other settings "
                                    f"({json.dumps(summary.get('settings'))}); use the same options")
-        entries = _entries(folder, summary)
+        funnel = RecordStore(run_dir, rundir.run_id)
+        entries = _entries(funnel, summary)
         if not entries:
             raise EliminationError(f"{path}: no entry of the last round finished; nothing to hold out")
         last = summary["rounds"][-1]
         base = last["base"]
         seeds = holdout_seeds(settings, n_seeds)
         run_options = ((rundir.config.get("toolbox") or {}).get("task_options") or {})
-        store = RecordStore(folder, HOLDOUT_RECORDS)
+        store = RecordStore(run_dir, rundir.run_id, HOLDOUT_RECORDS)
         done = {(r.get("key") or r["name"], r["seed"]): r for r in store.read()}
-        n_written = len(done)
+        n_written = store.n_lines
         say(f"hold-out: {len(entries)} entries of {last['name']}, base {base}, fresh seeds {seeds[0]}-{seeds[-1]}")
         t_start = time.perf_counter()
         for seed in seeds:
@@ -111,7 +118,7 @@ def holdout(run_dir: str | os.PathLike, settings: EliminationSettings, n_seeds: 
                 store.append(recs)
                 for e, r in zip(group, recs):
                     done[(e.ident, seed)] = r
-                n_written += len(recs)
+                n_written = store.n_lines
                 say(f"  hold-out seed {seed}: {len(recs)} done ({n_written} records, "
                     f"{time.perf_counter() - t_start:.0f} s)")
                 if after_batch is not None:
@@ -123,6 +130,9 @@ def holdout(run_dir: str | os.PathLike, settings: EliminationSettings, n_seeds: 
         say(format_holdout(result))
         return result
     finally:
+        for s in (store, funnel):
+            if s is not None:
+                s.close()
         rundir.close()
 
 

@@ -2,64 +2,96 @@
 atomic checkpoint, summary and table."""
 from __future__ import annotations
 
-import json
 import math
 import os
 import time
 from pathlib import Path
 from typing import Any
 
+from gp_opt.rundir import JsonLog, atomic_write_json, atomic_write_text, make_dirs
+from gp_opt.rundir.jsonlog import print_notes
+
 from .candidates import Entry
-from .settings import RECORDS_FILE, EliminationError
+from .settings import CHECKPOINT_FILE, ELIM_DIR, RECORDS_FILE, EliminationError
 
 
 class RecordStore:
-    """``elimination/``: the append-only records, the atomic checkpoint and the summary."""
+    """``RUN_DIR/elimination/``: an append-only records log (``records.jsonl``, or ``holdout.jsonl``
+    for the hold-out stage) -- a :class:`~gp_opt.rundir.jsonlog.JsonLog` chained from the run's
+    ``run_id`` and the file's name -- and the files replaced atomically (checkpoint, summary,
+    tables, genomes). Nothing is written through a symbolic link or outside ``run_dir``."""
 
-    def __init__(self, folder: Path, records: str = RECORDS_FILE):
-        self.folder = folder
-        folder.mkdir(parents=True, exist_ok=True)
-        self.records_path = folder / records
+    def __init__(self, run_dir: str | os.PathLike, run_id: str, records: str = RECORDS_FILE):
+        self.root = Path(run_dir)
+        self.folder = make_dirs(self.root, self.root / ELIM_DIR)
+        self.log = JsonLog(self.folder / records, f"{run_id}:{ELIM_DIR}/{records}", root=self.root,
+                           check=check_record_line, legacy=True)
+        self.records_path = self.log.path
 
-    def read(self) -> list[dict[str, Any]]:
-        if not self.records_path.exists():
-            return []
-        out = []
-        data = self.records_path.read_bytes()
-        lines = data.split(b"\n")
-        for i, raw in enumerate(lines):
-            if not raw.strip():
-                continue
-            try:
-                out.append(json.loads(raw))
-            except ValueError:
-                if i == len(lines) - 1 or all(not r.strip() for r in lines[i + 1:]):
-                    # the cut tail of a killed write: drop it (its evaluation runs again)
-                    good = data[:len(data) - len(raw)]
-                    self.records_path.write_bytes(good)
-                    break
-                raise EliminationError(f"{self.records_path} line {i + 1} is damaged; remove it to redo "
-                                       f"that evaluation") from None
-        return out
+    def read(self, repair: bool = True) -> list[dict[str, Any]]:
+        """The records, checked line by line (an edited line is refused, naming it); a cut last
+        line is moved aside (``repair``) and its evaluation runs again. Says so on stderr."""
+        lines = self.log.read(repair=repair)
+        print_notes(self.log.notes)
+        return lines
+
+    def check_against(self, counted: Any, crc: Any) -> None:
+        """After :meth:`read`: compare the log with what the checkpoint counted when it was saved
+        (``counted`` records with chained checksum ``crc``). Fewer lines: said, and the missing
+        evaluations run again; other lines than those counted: refused."""
+        if not isinstance(counted, int) or isinstance(counted, bool) or counted < 0:
+            return
+        if counted > self.log.n_lines:
+            print_notes([f"{self.records_path} has {self.log.n_lines} lines but {CHECKPOINT_FILE} counts {counted}: "
+                         f"the log was cut short; the {counted - self.log.n_lines} missing evaluations run again"])
+        elif isinstance(crc, str) and self.log.crc_at(counted) != crc:
+            raise EliminationError(f"{self.records_path}: its first {counted} lines differ from those "
+                                   f"{CHECKPOINT_FILE} counted (edited, or copied from another run); restore the "
+                                   f"matching files, or move {self.folder} away to start over")
+
+    @property
+    def n_lines(self) -> int:
+        return self.log.n_lines
+
+    def crc(self) -> str:
+        """The chained checksum of every record written so far (for the checkpoint)."""
+        return self.log.crc_at(self.log.n_lines)
 
     def append(self, recs: list[dict[str, Any]]) -> None:
-        if not recs:
-            return
-        text = "".join(json.dumps(r, sort_keys=True, allow_nan=False) + "\n" for r in recs)
-        with open(self.records_path, "a", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
+        self.log.append_many(recs)
 
     def write_json(self, name: str, obj: Any) -> None:
-        from gp_opt.rundir import atomic_write_json
-
-        atomic_write_json(self.folder / name, obj)
+        atomic_write_json(self.folder / name, obj, root=self.root)
 
     def write_text(self, name: str, text: str) -> None:
-        from gp_opt.rundir import atomic_write_text
+        path = self.folder / name
+        if path.parent != self.folder:
+            make_dirs(self.root, path.parent)
+        atomic_write_text(path, text, root=self.root)
 
-        atomic_write_text(self.folder / name, text)
+    def close(self) -> None:
+        self.log.close()
+
+
+def check_record_line(line: dict[str, Any], where: str) -> None:
+    """A record's fields, once its checksum passed: what the funnel reads has the right type."""
+    def bad(field: str, what: str) -> EliminationError:
+        return EliminationError(f"{where}: field {field!r} is {what} (got {str(line.get(field))[:40]!r}); "
+                                f"restore the file from a backup")
+
+    for name in ("round", "seed"):
+        v = line.get(name)
+        if not isinstance(v, int) or isinstance(v, bool) or v < 0:
+            raise bad(name, "not a non-negative integer")
+    for name in ("name", "status"):
+        if not isinstance(line.get(name), str):
+            raise bad(name, "not a string")
+    if not isinstance(line.get("key"), (str, type(None))):
+        raise bad("key", "not a string or null")
+    for name in ("best_lr", "val_acc", "val_loss", "seconds"):
+        v = line.get(name)
+        if v is not None and (not isinstance(v, (int, float)) or isinstance(v, bool) or not math.isfinite(v)):
+            raise bad(name, "not a finite number or null")
 
 
 def _finite(x: Any) -> float | None:

@@ -1,8 +1,11 @@
 """``make_report``: reads the run, draws the figures, writes report.md, tables.tex and the PDF."""
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
 import math
+import os
 import shutil
 import time
 from dataclasses import dataclass, field
@@ -20,6 +23,55 @@ from gp_opt.report.sections import (_baseline_update, _compile, _elimination_sec
 
 
 # ---------------------------------------------------------------- writing
+def make_report(run_dir: str | Path, out: str | Path | None = None, top_k: int = 10,
+                formats: tuple[str, ...] = ("png",), pdf: bool = True, simplify_seconds: float = 1.0,
+                pareto_max: int = 10, simplify_total: float = 8.0, verbose: bool = False) -> ReportResult:
+    """Write the report of ``run_dir`` into ``out`` (default ``run_dir/report``), holding the run
+    directory's writer lock like every writer (a live search or ``eliminate`` refuses it, naming
+    its PID). Nothing is written through a symbolic link: a report folder inside the run reached
+    through one, or a link among the files of the report folder, is refused with one line.
+
+    ``simplify_seconds`` bounds sympy's simplify per top-k / Pareto optimizer and
+    ``simplify_total`` all of them together (the rest are shown unsimplified).
+    ``formats``: figure formats (PNG always, plus ``pdf``/``svg`` for papers). ``pdf``: also
+    compile ``report.tex`` when ``pdflatex`` is installed. Raises :class:`GpOptError` (one line)
+    for a directory that is not a run, is being written, has no successful candidate, or when
+    ``out`` cannot be written.
+    """
+    run_dir = Path(run_dir)
+    out_dir = Path(out) if out is not None else run_dir / REPORT_DIR
+    with _report_lock(run_dir, out_dir):
+        return _write_report(run_dir, out_dir, top_k=top_k, formats=formats, pdf=pdf,
+                             simplify_seconds=simplify_seconds, pareto_max=pareto_max,
+                             simplify_total=simplify_total, verbose=verbose)
+
+
+@contextlib.contextmanager
+def _report_lock(run_dir: Path, out_dir: Path):
+    """The run's writer lock (when ``run_dir`` holds a run) and the report folder checked for links.
+
+    A received run on a read-only disk cannot be locked: its report may still go elsewhere (``-o``)
+    -- then a live writer is only detected, as before (``load_run``)."""
+    from gp_opt.rundir import RUN_FILE, check_inside, lock_run
+
+    inside = os.path.abspath(out_dir).startswith(os.path.abspath(run_dir) + os.sep)
+    if inside:
+        check_inside(os.path.abspath(run_dir), os.path.abspath(out_dir))
+    if out_dir.is_dir():
+        for entry in os.scandir(out_dir):
+            if entry.is_symlink():
+                raise ReportError(f"{out_dir / entry.name} is a symbolic link; the report does not write through "
+                                  f"links (remove it, or write the report elsewhere with -o)")
+    with contextlib.ExitStack() as held:
+        if (run_dir / RUN_FILE).is_file():  # not a run: load_run says so, and no .lock is left there
+            try:
+                held.enter_context(lock_run(run_dir))
+            except OSError as exc:
+                if inside or exc.errno not in (errno.EACCES, errno.EPERM, errno.EROFS):
+                    raise
+        yield
+
+
 @dataclass
 class ReportResult:
     out_dir: Path
@@ -52,9 +104,9 @@ def _read_json(path: Path, what: str, notes: list[str]) -> Any:
         return None
 
 
-def make_report(run_dir: str | Path, out: str | Path | None = None, top_k: int = 10,
-                formats: tuple[str, ...] = ("png",), pdf: bool = True, simplify_seconds: float = 1.0,
-                pareto_max: int = 10, simplify_total: float = 8.0, verbose: bool = False) -> ReportResult:
+def _write_report(run_dir: str | Path, out: str | Path | None = None, top_k: int = 10,
+                  formats: tuple[str, ...] = ("png",), pdf: bool = True, simplify_seconds: float = 1.0,
+                  pareto_max: int = 10, simplify_total: float = 8.0, verbose: bool = False) -> ReportResult:
     """Write the report of ``run_dir`` into ``out`` (default ``run_dir/report``).
 
     ``simplify_seconds`` bounds sympy's simplify per top-k / Pareto optimizer and

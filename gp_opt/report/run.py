@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -86,6 +87,10 @@ def load_run(path: str | Path) -> RunData:
         except CheckpointError as exc:       # the log alone still makes a report
             state = None
             notes.append(f"checkpoint not used: {exc}")
+        short = rd.log_shortfall(state)  # lines that differ from those the checkpoint counted: refused
+        if short:
+            notes.append(f"{short}; this report covers the {rd.n_lines} lines there")
+            print(f"note: {short}; the report covers the {rd.n_lines} lines there", file=sys.stderr, flush=True)
     finally:
         rd.close()
     cands = []

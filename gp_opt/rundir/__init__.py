@@ -17,16 +17,20 @@ Layout of ``DIR``:
 - ``best.json`` -- the best genome with its fitness summary, learning rate, task and preset.
 
 Modules: :mod:`~gp_opt.rundir.files` (strict JSON, atomic writes, stale temp files),
-:mod:`~gp_opt.rundir.lock` (the writer lock), :mod:`~gp_opt.rundir.core` (:class:`RunDir`: the
-log, the checkpoint, RNG states). Every problem with a directory raises
+:mod:`~gp_opt.rundir.lock` (the writer lock), :mod:`~gp_opt.rundir.jsonlog` (the project's one
+append-only log with chained checksums, :class:`JsonLog`), :mod:`~gp_opt.rundir.core`
+(:class:`RunDir`: the log, the checkpoint, RNG states). Nothing is written through a symbolic link
+or outside the directory (:func:`check_inside`). Every problem with a directory raises
 :class:`gp_opt.errors.CheckpointError` with a one-line message that says what to do.
 """
 from .core import (CANDIDATES_FILE, CHECKPOINT_FILE, CHECKPOINT_FORMAT, FORMAT_VERSION, RUN_FILE,
-                   RUN_FORMAT, RunDir, restore_rng, rng_state)
-from .files import atomic_write_json, atomic_write_text, clean, dumps, remove_stale_temps
+                   RUN_FORMAT, RunDir, enclosing_run, lock_output, restore_rng, rng_state)
+from .files import (UnsafePathError, atomic_write_json, atomic_write_text, check_inside, clean, dumps, make_dirs,
+                    remove_stale_temps)
+from .jsonlog import JsonLog
 from .lock import LOCK_FILE, RunLockedError, check_not_written, lock_run, writer_pid
 
 __all__ = ["CANDIDATES_FILE", "CHECKPOINT_FILE", "CHECKPOINT_FORMAT", "FORMAT_VERSION", "LOCK_FILE",
-           "RUN_FILE", "RUN_FORMAT", "RunDir", "RunLockedError", "atomic_write_json",
-           "atomic_write_text", "check_not_written", "clean", "dumps", "lock_run",
-           "remove_stale_temps", "restore_rng", "rng_state", "writer_pid"]
+           "RUN_FILE", "RUN_FORMAT", "JsonLog", "RunDir", "RunLockedError", "UnsafePathError",
+           "atomic_write_json", "atomic_write_text", "check_inside", "check_not_written", "clean", "dumps",
+           "enclosing_run", "lock_output", "lock_run", "make_dirs", "remove_stale_temps", "restore_rng", "rng_state", "writer_pid"]

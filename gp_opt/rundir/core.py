@@ -24,6 +24,7 @@ line (a kill mid-write) is dropped. Every problem with the directory raises
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import json
 import os
@@ -31,13 +32,14 @@ import random
 import time
 import uuid
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import numpy as np
 
 from ..errors import CheckpointError
 from .checkpoint import check_line, check_state
-from .files import atomic_write_text, clean, dumps, is_temp_name, remove_stale_temps, signals_deferred, sync
+from .files import atomic_write_text, clean, dumps, is_temp_name, make_dirs, open_nofollow, remove_stale_temps
+from .jsonlog import JsonLog
 from .lock import LOCK_FILE, RunLock, acquire, release
 
 RUN_FORMAT = "gp_opt.run"
@@ -97,12 +99,7 @@ class RunDir:
         self.path = Path(path)
         self.meta = meta
         self.lock = lock
-        self._fh = None  # the candidates log, opened for appending on first use
-        self.n_lines = 0  # complete lines in candidates.jsonl
-        self.crcs: list[str] = []  # the chained checksum of each line
-        self.torn = b""  # a cut last line found by read_candidates, not yet moved away
-        self._good_end = 0
-        self._needs_newline = False
+        self._log: JsonLog | None = None  # candidates.jsonl, made on first use
 
     # -- creation / opening ------------------------------------------------------------------
 
@@ -125,9 +122,10 @@ class RunDir:
                     "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "config": clean(config)}
             meta["sha256"] = meta_digest(meta)
             atomic_write_text(path / RUN_FILE, json.dumps(meta, indent=2, sort_keys=True,
-                                                          allow_nan=False) + "\n")
+                                                          allow_nan=False) + "\n", root=path)
             rd = cls(path, meta, lock)
-            rd._open_log(create=True)
+            fd = open_nofollow(path / CANDIDATES_FILE, os.O_WRONLY | os.O_CREAT | os.O_EXCL)
+            os.close(fd)
         except BaseException:
             release(lock)
             raise
@@ -168,9 +166,27 @@ class RunDir:
 
     # -- the candidates log ------------------------------------------------------------------
 
-    def _open_log(self, create: bool = False) -> None:
-        if self._fh is None:
-            self._fh = open(self.path / CANDIDATES_FILE, "x" if create else "a", encoding="utf-8")
+    @property
+    def log(self) -> JsonLog:
+        """``candidates.jsonl`` (:class:`~gp_opt.rundir.jsonlog.JsonLog`, chained from the run_id)."""
+        if self._log is None:
+            self._log = JsonLog(self.path / CANDIDATES_FILE, self.run_id, root=self.path, seq=True, check=check_line)
+        return self._log
+
+    @property
+    def n_lines(self) -> int:
+        """Complete lines in ``candidates.jsonl`` (read, then appended)."""
+        return self.log.n_lines
+
+    @property
+    def crcs(self) -> list[str]:
+        """The chained checksum of each line."""
+        return self.log.crcs
+
+    @property
+    def torn(self) -> bytes:
+        """A cut last line found by :meth:`read_candidates`, not yet moved away."""
+        return self.log.torn
 
     def read_candidates(self, repair: bool = True) -> list[dict[str, Any]]:
         """All complete lines of the log, each checked against its chained checksum (an edited,
@@ -180,99 +196,22 @@ class RunDir:
         :attr:`torn`; with ``repair`` it is moved to ``candidates.jsonl.damaged`` at once (see
         :meth:`repair_tail`). Call with ``repair=False`` to check everything before changing
         anything."""
-        log = self.path / CANDIDATES_FILE
-        self.torn = b""
-        self.crcs = []
-        if not log.exists():
-            self.n_lines = 0
-            return []
-        data = log.read_bytes()
-        lines: list[dict[str, Any]] = []
-        good_end = 0
-        pos = 0
-        prev = self.run_id
-        while pos < len(data):
-            nl = data.find(b"\n", pos)
-            end = len(data) if nl < 0 else nl
-            raw = data[pos:end]
-            n = len(lines) + 1
-            try:
-                item = json.loads(raw.decode("utf-8"))
-                if not isinstance(item, dict):
-                    raise ValueError("not an object")
-            except (UnicodeDecodeError, ValueError, RecursionError):
-                if nl < 0 or data[nl + 1:].strip() == b"":
-                    break  # the cut tail of a killed write: kept in self.torn
-                raise CheckpointError(f"{log} line {n} is damaged (not a JSON object); restore "
-                                      f"the file from a backup or start a new run") from None
-            crc = item.pop("crc", None)
-            if not isinstance(crc, str):
-                raise CheckpointError(f"{log} line {n} has no crc field (edited, or written by an "
-                                      f"older gp_opt); start a new run")
-            if item.get("seq") != len(lines):
-                raise CheckpointError(f"{log} line {n} has seq {item.get('seq')!r}, expected "
-                                      f"{len(lines)}: lines were dropped, reordered or written by "
-                                      f"two processes; start a new run")
-            if line_crc(prev, item) != crc:
-                raise CheckpointError(f"{log} line {n} (seq {len(lines)}) was edited or comes from "
-                                      f"another run (checksum mismatch); restore the original line "
-                                      f"or start a new run")
-            check_line(item, f"{log} line {n}")
-            prev = crc
-            self.crcs.append(crc)
-            lines.append(item)
-            good_end = end + 1 if nl >= 0 else end
-            pos = end + 1
-        self.torn = data[good_end:]
-        self._good_end = good_end
-        self._needs_newline = good_end > 0 and data[good_end - 1:good_end] != b"\n"
-        self.n_lines = len(lines)
-        if repair:
-            self.repair_tail()
-        return lines
+        try:
+            return self.log.read(repair=repair)
+        except CheckpointError as exc:
+            if "no crc field" in str(exc):  # candidates.jsonl has always carried them: an edit
+                raise CheckpointError(str(exc).replace("restore the file from a backup", "start a new run")) from None
+            raise
 
     @property
     def damaged_path(self) -> Path:
-        return self.path / (CANDIDATES_FILE + ".damaged")
+        return self.log.damaged_path
 
     def repair_tail(self) -> int:
         """Move the cut last line found by :meth:`read_candidates` to ``candidates.jsonl.damaged``
         (appended, never lost) and cut the log after its last complete line, so appends start on
         a clean line. Returns the number of bytes moved. Needs the writer lock."""
-        if not self.torn and not self._needs_newline:
-            return 0
-        moved = len(self.torn)
-        if moved and self.torn.strip():
-            with open(self.damaged_path, "ab") as fh:
-                fh.write(self.torn if self.torn.endswith(b"\n") else self.torn + b"\n")
-                fh.flush()
-                os.fsync(fh.fileno())
-        log = self.path / CANDIDATES_FILE
-        good_end = self._good_end
-        with open(log, "r+b") as fh:
-            if self._needs_newline:
-                fh.seek(good_end)
-                fh.write(b"\n")
-                good_end += 1
-            fh.truncate(good_end)
-            fh.flush()
-            os.fsync(fh.fileno())
-        self.torn, self._needs_newline = b"", False
-        return moved
-
-    def _chain(self, items: list[dict[str, Any]]) -> str:
-        """The log lines of ``items`` (consecutive ``seq`` from :attr:`n_lines`) with their crc."""
-        prev = self.crcs[-1] if self.crcs else self.run_id
-        out = []
-        for k, item in enumerate(items):
-            if item.get("seq") != self.n_lines + k:
-                raise CheckpointError(f"internal: candidate seq {item.get('seq')} != log length "
-                                      f"{self.n_lines + k}")
-            body = clean({key: v for key, v in item.items() if key != "crc"})
-            prev = line_crc(prev, body)
-            out.append(dumps(dict(body, crc=prev)) + "\n")
-            self.crcs.append(prev)
-        return "".join(out)
+        return self.log.repair_tail()
 
     def append(self, item: dict[str, Any]) -> None:
         """Append one candidate line (must carry ``seq == n_lines``), flushed and fsynced."""
@@ -281,32 +220,32 @@ class RunDir:
     def append_many(self, items: list[dict[str, Any]]) -> None:
         """Append several candidate lines (``seq`` consecutive from ``n_lines``) with one write,
         flushed and fdatasync'ed once: the same durability as :meth:`append` for each of them."""
-        if not items:
-            return
-        # the lines and n_lines/crcs change together: Ctrl-C waits for the write to finish
-        with signals_deferred():
-            n_crcs = len(self.crcs)
-            try:
-                text = self._chain(items)
-                self._open_log()
-                self._fh.write(text)
-                self._fh.flush()
-                sync(self._fh.fileno())
-            except BaseException as exc:
-                del self.crcs[n_crcs:]
-                if isinstance(exc, OSError) and not exc.filename:  # e.g. a full disk: name the log
-                    raise OSError(exc.errno, exc.strerror or str(exc), str(self.path / CANDIDATES_FILE)) from None
-                raise
-            self.n_lines += len(items)
+        if items and self._log is None and self.n_lines == 0:
+            self.log.read(repair=False)  # a new run's empty log: nothing to chain from but the run_id
+        self.log.append_many(items)
 
     def log_crc(self, n: int) -> str:
         """The chained checksum of the first ``n`` log lines (the run_id for none)."""
-        if n == 0:
-            return self.run_id
-        if not 0 < n <= len(self.crcs):
+        if not 0 <= n <= len(self.crcs):
             raise CheckpointError(f"{self.path / CANDIDATES_FILE} has {len(self.crcs)} lines but "
                                   f"the checkpoint counts {n}; restore the log from a backup")
-        return self.crcs[n - 1]
+        return self.log.crc_at(n)
+
+    def log_shortfall(self, state: dict[str, Any] | None) -> str | None:
+        """For a reader, after :meth:`read_candidates`: a sentence saying that ``candidates.jsonl``
+        is shorter than the checkpoint ``state`` counts (lines were cut off), or None when it is not.
+        Lines that differ from those the checkpoint was saved with are a :class:`CheckpointError`."""
+        n = state.get("n_logged") if isinstance(state, dict) else None
+        if not isinstance(n, int) or isinstance(n, bool) or n < 0:
+            return None
+        log = self.path / CANDIDATES_FILE
+        if n > self.n_lines:
+            cut = " and its last line is cut" if self.torn.strip() else ""
+            return f"{log} has {self.n_lines} complete lines but {CHECKPOINT_FILE} counts {n}{cut}: the log was cut short"
+        if state.get("log_crc") != self.log_crc(n):
+            raise CheckpointError(f"{log}: its first {n} lines differ from those {CHECKPOINT_FILE} was saved with "
+                                  f"(edited, or copied from another run); restore the matching files")
+        return None
 
     # -- checkpoint --------------------------------------------------------------------------
 
@@ -320,7 +259,7 @@ class RunDir:
         doc = {"format": CHECKPOINT_FORMAT, "version": FORMAT_VERSION, "run_id": self.run_id,
                "saved": time.time(), "sha256": digest, "state": body}
         atomic_write_text(self.path / CHECKPOINT_FILE, json.dumps(doc, separators=(",", ":"),
-                                                                  allow_nan=False) + "\n")
+                                                                  allow_nan=False) + "\n", root=self.path)
 
     def load_checkpoint(self) -> dict[str, Any] | None:
         """The saved state, or None when the run was killed before its first checkpoint."""
@@ -366,9 +305,8 @@ class RunDir:
 
     def close(self) -> None:
         """Close the log and give back the writer lock."""
-        if self._fh is not None:
-            self._fh.close()
-            self._fh = None
+        if self._log is not None:
+            self._log.close()
         if self.lock is not None:
             lock, self.lock = self.lock, None
             release(lock)
@@ -378,13 +316,6 @@ class RunDir:
 
     def __exit__(self, *exc: Any) -> None:
         self.close()
-
-
-def line_crc(prev: str, item: dict[str, Any]) -> str:
-    """A log line's checksum: sha256 of the previous line's (the run_id for the first) and the
-    line's other fields, 16 hex digits. Chaining makes a dropped, reordered or foreign line fail
-    like an edited one."""
-    return hashlib.sha256((prev + "\n" + dumps(item)).encode("utf-8")).hexdigest()[:16]
 
 
 def meta_digest(meta: dict[str, Any]) -> str:
@@ -414,6 +345,40 @@ def read_meta(run_file: Path) -> dict[str, Any]:
                               f"run_id or format fields); a run's settings cannot change after it "
                               f"started -- start a new run with the settings you want")
     return meta
+
+
+def enclosing_run(folder: str | os.PathLike) -> Path | None:
+    """The nearest folder at or above ``folder`` (as written, made absolute) that holds a run
+    (a ``run.json``), or None: ``RUN/transfer`` -> ``RUN``."""
+    here = Path(os.path.abspath(folder))
+    for candidate in (here, *here.parents):
+        if (candidate / RUN_FILE).is_file():
+            return candidate
+    return None
+
+
+@contextlib.contextmanager
+def lock_output(folder: str | os.PathLike, own_lock: bool = True) -> Iterator[Path]:
+    """Hold the writer locks a verb needs to write into ``folder`` (created if missing): the lock of
+    the run directory it lies in, if any (``transfer -o RUN/transfer`` waits for no one: a live
+    ``eliminate`` on RUN refuses it, naming its PID), then ``folder``'s own (``own_lock``; two
+    identical ``transfer -o DIR`` at once: the second is refused). A folder inside a run reached
+    through a symbolic link is refused (:func:`~gp_opt.rundir.files.check_inside`)."""
+    folder = Path(folder)
+    run = enclosing_run(folder)
+    held: list[RunLock] = []
+    try:
+        if run is not None:
+            held.append(acquire(run))
+            make_dirs(run, Path(os.path.abspath(folder)))
+        else:
+            folder.mkdir(parents=True, exist_ok=True)
+        if own_lock:
+            held.append(acquire(folder))
+        yield folder
+    finally:
+        for lock in reversed(held):
+            release(lock)
 
 
 def check_new(path: Path) -> None:

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Iterator
 
 from ..errors import CheckpointError
+from .files import open_nofollow
 
 try:  # POSIX; elsewhere the lock is a no-op (documented in docs/search.md)
     import fcntl
@@ -88,10 +89,8 @@ def acquire(path: str | os.PathLike) -> RunLock:
         if held is not None and held.pid == os.getpid():
             held.depth += 1
             return held
-        try:
-            fd = os.open(path / LOCK_FILE, os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o644)
-        except OSError as exc:
-            raise OSError(exc.errno or errno.EIO, exc.strerror or str(exc), str(path / LOCK_FILE)) from None
+        # never through a link: a planted RUN/.lock -> elsewhere would have that file cut to a PID
+        fd = open_nofollow(path / LOCK_FILE, os.O_RDWR | os.O_CREAT)
         if fcntl is not None:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -162,8 +161,8 @@ def writer_pid(path: str | os.PathLike) -> int | None:
     if fcntl is None:  # pragma: no cover
         return None
     try:
-        fd = os.open(path / LOCK_FILE, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
-    except OSError:
+        fd = open_nofollow(path / LOCK_FILE, os.O_RDONLY)
+    except (OSError, CheckpointError):  # none, or a link: no writer of ours holds it
         return None
     try:
         try:

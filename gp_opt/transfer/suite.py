@@ -13,6 +13,7 @@ std over seeds. An optimizer with no rate where every seed finished is a *failed
 """
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
@@ -174,42 +175,50 @@ def run_transfer(optimizers: Sequence[Any], tasks: Sequence[Task], *, seeds: int
               "seeds": list(range(seeds)), "lrs": grid, "batched": batched, "test": stats.TEST, "alpha": stats.ALPHA,
               "selection": "best mean validation metric over seeds, among lrs where every seed finished",
               "torch": torch.__version__, "threads": torch.get_num_threads()}
-    entries, all_runs = [], []
-    t_start = time.perf_counter()
-    identities = {label: optimizer_identity(spec, grammar) for label, spec in zip(labels, specs)}
-    saved = _Progress(out_dir)
-    # every entry in table order, with its saved runs (None: to train)
-    plan = [(task, label, make, key, saved.get(key)) for task in tasks for label, make in resolved
-            for key in [saved.key(task, identities[label], grid, seeds, batched)]]
-    trained = _train_pending([(task, make) for task, _, make, _, runs in plan if runs is None],
-                             seeds, grid, batched, executor)
-    for task, label, make, key, runs in plan:
-        t0 = time.perf_counter()
-        if runs is None:
-            runs, seconds, keep = next(trained)
-            if keep:  # not an entry whose worker was lost on every attempt: the same call retries it
-                saved.add(key, task.name, label, runs)
-        else:
-            seconds = None
+    # one writer per output folder (and per run directory it lies in): held from the first read of
+    # progress.jsonl to the last table, so two identical calls cannot both train and append
+    with contextlib.ExitStack() as held:
+        if out_dir is not None:
+            from gp_opt.rundir import lock_output
+
+            held.enter_context(lock_output(out_dir))
+        entries, all_runs = [], []
+        t_start = time.perf_counter()
+        identities = {label: optimizer_identity(spec, grammar) for label, spec in zip(labels, specs)}
+        saved = _Progress(out_dir)
+        held.callback(saved.close)
+        # every entry in table order, with its saved runs (None: to train)
+        plan = [(task, label, make, key, saved.get(key)) for task in tasks for label, make in resolved
+                for key in [saved.key(task, identities[label], grid, seeds, batched)]]
+        trained = _train_pending([(task, make) for task, _, make, _, runs in plan if runs is None],
+                                 seeds, grid, batched, executor)
+        for task, label, make, key, runs in plan:
+            t0 = time.perf_counter()
+            if runs is None:
+                runs, seconds, keep = next(trained)
+                if keep:  # not an entry whose worker was lost on every attempt: the same call retries it
+                    saved.add(key, task.name, label, runs)
+            else:
+                seconds = None
+                if progress:
+                    progress(f"  {task.name:<16} {label:<14} (reused from {saved.path})")
+            for r in runs:
+                all_runs.append({"task": task.name, "optimizer": label, **r})
+            entry = summarise(task, label, runs, grid)
+            # in this process: the entry's wall time; on a worker: its training time there (the wait
+            # for a result says nothing about the entry)
+            entry["seconds"] = time.perf_counter() - t0 if executor is None or seconds is None else seconds
+            entries.append(entry)
             if progress:
-                progress(f"  {task.name:<16} {label:<14} (reused from {saved.path})")
-        for r in runs:
-            all_runs.append({"task": task.name, "optimizer": label, **r})
-        entry = summarise(task, label, runs, grid)
-        # in this process: the entry's wall time; on a worker: its training time there (the wait
-        # for a result says nothing about the entry)
-        entry["seconds"] = time.perf_counter() - t0 if executor is None or seconds is None else seconds
-        entries.append(entry)
-        if progress:
-            shown = (f"{entry['mean']:.4g} ± {entry['std']:.2g} at lr {_fmt_lr(entry['best_lr'])}"
-                     if entry["status"] == "ok" else f"FAILED ({entry['reason']})")
-            progress(f"  {task.name:<16} {label:<14} {task.metric} {shown}  [{entry['seconds']:.1f}s]")
-    _compare(entries, config["reference"])
-    result = {"config": config, "entries": entries, "runs": all_runs,
-              "seconds": time.perf_counter() - t_start}
-    if out_dir is not None:
-        write_outputs(result, out_dir)
-    return result
+                shown = (f"{entry['mean']:.4g} ± {entry['std']:.2g} at lr {_fmt_lr(entry['best_lr'])}"
+                         if entry["status"] == "ok" else f"FAILED ({entry['reason']})")
+                progress(f"  {task.name:<16} {label:<14} {task.metric} {shown}  [{entry['seconds']:.1f}s]")
+        _compare(entries, config["reference"])
+        result = {"config": config, "entries": entries, "runs": all_runs,
+                  "seconds": time.perf_counter() - t_start}
+        if out_dir is not None:
+            write_outputs(result, out_dir)
+        return result
 
 
 def _train_pending(pending: list[tuple[Task, OptimizerSpec]], seeds: int, grid: list[float], batched: bool,
@@ -243,22 +252,29 @@ def _train_pending(pending: list[tuple[Task, OptimizerSpec]], seeds: int, grid: 
 
 class _Progress:
     """``OUT_DIR/progress.jsonl``: the runs of each finished (task, optimizer), appended (and
-    fsynced) as they finish, so that the same command after a kill reuses them instead of
+    fdatasync'ed) as they finish, so that the same command after a kill reuses them instead of
     training again. A line is reused only when the task (every field), the optimizer (baseline or
-    genome JSON), the grid, the seeds and the path (batched or loop) are the same."""
+    genome JSON), the grid, the seeds and the path (batched or loop) are the same.
+
+    The log is a :class:`~gp_opt.rundir.jsonlog.JsonLog`: an edited line is refused (naming it), a
+    cut last line is moved to ``progress.jsonl.damaged`` and its entry trains again (said on
+    stderr). Read and written only under ``OUT_DIR``'s lock (:func:`run_transfer` holds it)."""
 
     NAME = "progress.jsonl"
+    CHAIN = "gp_opt.transfer:" + NAME
 
     def __init__(self, out_dir: str | Path | None):
         self.path = Path(out_dir) / self.NAME if out_dir is not None else None
         self.saved: dict[str, list[dict[str, Any]]] = {}
-        if self.path is not None and self.path.is_file():
-            for line in self.path.read_text().splitlines():
-                try:
-                    doc = json.loads(line)
-                    self.saved[doc["key"]] = [_restore(r) for r in doc["runs"]]
-                except (ValueError, KeyError, TypeError):
-                    continue  # a torn last line of a killed run: that entry trains again
+        self.log = None
+        if self.path is not None:
+            from gp_opt.rundir import JsonLog
+            from gp_opt.rundir.jsonlog import print_notes
+
+            self.log = JsonLog(self.path, self.CHAIN, root=out_dir, check=_check_progress_line, legacy=True)
+            for doc in self.log.read(repair=True):
+                self.saved[doc["key"]] = [_restore(r) for r in doc["runs"]]
+            print_notes(self.log.notes)
 
     @staticmethod
     def key(task: Task, identity: str, grid: list[float], seeds: int, batched: bool) -> str:
@@ -271,16 +287,22 @@ class _Progress:
         return self.saved.get(key)
 
     def add(self, key: str, task: str, label: str, runs: list[dict[str, Any]]) -> None:
-        if self.path is None:
+        if self.log is None:
             return
-        import os
+        self.log.append({"key": key, "task": task, "optimizer": label, "runs": _jsonable(runs)})
 
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        line = json.dumps({"key": key, "task": task, "optimizer": label, "runs": _jsonable(runs)}) + "\n"
-        with open(self.path, "a") as f:
-            f.write(line)
-            f.flush()
-            os.fsync(f.fileno())
+    def close(self) -> None:
+        if self.log is not None:
+            self.log.close()
+
+
+def _check_progress_line(doc: dict[str, Any], where: str) -> None:
+    """A progress line's fields, once its checksum passed (what the table is built from)."""
+    ok = (isinstance(doc.get("key"), str) and isinstance(doc.get("runs"), list)
+          and all(isinstance(r, dict) and isinstance(r.get("val", {}), dict) and isinstance(r.get("test", {}), dict)
+                  for r in doc["runs"]))
+    if not ok:
+        raise GpOptError(f"{where}: not a transfer progress line (key, runs); restore the file from a backup")
 
 
 def _restore(run: dict[str, Any]) -> dict[str, Any]:
@@ -426,12 +448,12 @@ def write_outputs(result: dict[str, Any], out_dir: str | Path) -> dict[str, Path
     from gp_opt.rundir import atomic_write_text
 
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    out.mkdir(parents=True, exist_ok=True)  # (run_transfer made it, under its lock)
     texts = {"results": json.dumps(_jsonable(report_json(result)), indent=1) + "\n",
              "json": json.dumps(_jsonable(result), indent=1) + "\n", "markdown": markdown(result),
              "csv": _csv(result), "runs": _runs_csv(result)}
     paths = {}
     for key, text in texts.items():
         paths[key] = out / FILES[key]
-        atomic_write_text(paths[key], text)
+        atomic_write_text(paths[key], text, root=out)  # never through a link planted in out_dir
     return paths
