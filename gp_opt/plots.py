@@ -165,6 +165,34 @@ def update_curves(genome, g: np.ndarray, fractions: Sequence[float] = UPDATE_STA
     return out
 
 
+def _decay_label(decay, limit: int = 40) -> str:
+    """A decay function as the tools write it (``1 - tanh²(a₄)`` typeset by mathtext from the
+    LaTeX of :func:`gp_opt.symbolic.latex_expr`), not Python syntax; a long one as one line of
+    text with superscripts, shortened."""
+    from gp_opt import symbolic as S
+    expr = S.decay_to_sympy(decay, expand_schedules=False)
+    plain = S.text_expr(expr, decay.grammar)
+    if len(plain) <= limit:
+        tex = S.latex_expr(expr, decay.grammar, timeout=1.0)
+        if not tex.startswith(r"	exttt"):
+            return "$" + tex + "$"
+    return _short(_inline(plain), limit)
+
+
+_SUPERSCRIPTS = str.maketrans("0123456789-", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻")
+
+
+def _inline(text: str) -> str:
+    """sympy's one-line form with display symbols: ``x**2`` as x², ``*`` as a middle dot.
+
+    >>> _inline("1 - tanh(a4)**2*x")
+    '1 - tanh(a4)²·x'
+    """
+    import re
+    text = re.sub(r"\*\*(-?\d+)", lambda m: m.group(1).translate(_SUPERSCRIPTS), text)
+    return text.replace("**", "^").replace("*", "·")
+
+
 def _short(text: str, n: int = 40) -> str:
     return text if len(text) <= n else text[: n - 1] + "…"
 
@@ -192,9 +220,10 @@ def progress_figure(steps: Sequence[int], best: Sequence[float], median: Sequenc
 
 
 def rates_figure(steps: Sequence[int], rates: Mapping[str, Sequence[float]],
-                 title: str = "Rejections and duplicates per step"):
+                 title: str = "Rejections and cache hits per step"):
     """Rates in [0, 1] per time step (one line each), e.g. rejected by the integrity check,
-    rejected by the fitness screen, cache hits."""
+    rejected by the fitness screen, cache hits (the default title names those; pass another
+    when the lines are others)."""
     fig, (ax,) = _figure()
     s = np.asarray(steps)
     for (label, ys), marker in zip(rates.items(), "os^dv<>"):
@@ -263,6 +292,13 @@ def pareto_figure(complexity: Sequence[float], fitness: Sequence[float], labels:
     if labels is not None and front.any():
         lo, hi = c.min(), c.max()
         ax.set_xlim(lo - 0.12 * max(hi - lo, 1.0), None)  # the leftmost label sits left of its point
+    if labels is not None and front.any():
+        # the labels stand up to ~30 points above their points: keep the top one below the title
+        lo, hi = ax.get_ylim()
+        room = 0.2                                   # of the axes' height (~230 points)
+        top = (f[front].max() - room * lo) / (1 - room)
+        if hi < top:
+            ax.set_ylim(lo, top)
     ax.set_xlabel(xlabel)
     ax.set_ylabel("fitness")
     ax.set_title(title)
@@ -455,7 +491,7 @@ def graph_figure(genome, name: str | None = None):
                         color="#1f4e79" if on else grey,
                         bbox=dict(boxstyle="circle,pad=0.1", fc="white", ec="none", alpha=0.9))
             if dec is not None:
-                text = _short(sp.sstr(S.decay_to_sympy(dec, expand_schedules=False)), 30)
+                text = _decay_label(dec)
                 # on the edge itself: the midpoint of matplotlib's arc3 Bezier, in display space
                 p0 = ax.transData.transform((x0, y0))
                 p2 = ax.transData.transform((x1, y1))

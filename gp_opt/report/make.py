@@ -212,7 +212,7 @@ def _write_report(run_dir: str | Path, out: str | Path | None = None, top_k: int
         rates["refused by the integrity check"] = [s.integrity if s.integrity is not None else math.nan
                                                    for s in stats]
     figures += P.save(P.rates_figure(steps, rates), out_dir / "rates", formats)
-    md += ["![fitness per time step](progress.png)", "", "![rejection and duplicate rates](rates.png)", "",
+    md += ["![fitness per time step](progress.png)", "", "![rejection and cache-hit rates](rates.png)", "",
            _md_table(["step", "candidates", "successful", "best", "median", "best so far",
                       "rejected/failed", "cache hits", "integrity refusals"],
                      [[s.step, s.n, s.n_ok, _fmt(s.best), _fmt(s.median), _fmt(s.cum_best),

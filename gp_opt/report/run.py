@@ -52,6 +52,7 @@ class RunData:
     candidates: list[Candidate]
     state: dict | None               # the checkpoint's state (None: killed before the first)
     notes: list[str] = field(default_factory=list)   # problems met while reading, said in the report
+    hof_keys: list[str] = field(default_factory=list)  # hall_of_fame.json's keys, best first
 
 
 def _float(x: Any) -> float:
@@ -101,7 +102,22 @@ def load_run(path: str | Path) -> RunData:
                                fitness=_float(rec.get("fitness")), status=str(rec.get("status", "failed")),
                                cache_hit=bool(line.get("cache_hit")), individual=line.get("individual"),
                                record=rec))
-    return RunData(path, rd.config, cands, state, notes)
+    return RunData(path, rd.config, cands, state, notes, _hof_keys(path, notes))
+
+
+def _hof_keys(path: Path, notes: list[str]) -> list[str]:
+    """The keys of ``hall_of_fame.json`` in rank order (best.json is its first): the search's own
+    order among candidates of equal fitness, which the report's ranking follows."""
+    from gp_opt.winner import HOF_FILE
+    file = path / HOF_FILE
+    if not file.is_file():
+        return []
+    try:
+        entries = json.loads(file.read_text(encoding="utf-8"))
+        return [str(e["key"]) for e in sorted(entries, key=lambda e: int(e.get("rank", 0)))]
+    except (OSError, ValueError, TypeError, KeyError, AttributeError) as exc:
+        notes.append(f"{HOF_FILE} not used for the order of equal fitnesses: {exc}")
+        return []
 
 
 # ---------------------------------------------------------------- analysis
@@ -252,8 +268,11 @@ def tree_size(data: dict, grammar) -> float:
 
 
 def _unique_ok(data: RunData) -> list[Candidate]:
-    """Successful candidates, best first, one per dedup key (its best record)."""
-    ok = sorted((c for c in data.candidates if c.ok), key=lambda c: (-c.fitness, c.seq))
+    """Successful candidates, best first, one per dedup key (its best record); equal fitnesses
+    in the hall of fame's order, so that #1 is best.json, then in the order they were found."""
+    rank = {k: i for i, k in enumerate(data.hof_keys)}
+    ok = sorted((c for c in data.candidates if c.ok),
+                key=lambda c: (-c.fitness, rank.get(c.key, len(rank)), c.seq))
     seen, out = set(), []
     for c in ok:
         if c.key in seen:

@@ -55,7 +55,8 @@ def _record_md(rec: dict) -> list[str]:
         keys = [k for k in ("lr", "status", "score", "final_loss", "steps_run", "seconds", "reason")
                 if any(k in s for s in stages)]
         out += [_md_table(keys, [[_fmt(_float(s.get(k))) if k in ("score", "final_loss", "seconds")
-                                  else s.get(k, "") for k in keys] for s in stages]), ""]
+                                  else ("–" if s.get(k) is None else s.get(k)) for k in keys]
+                                 for s in stages]), ""]
     return out
 
 

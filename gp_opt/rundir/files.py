@@ -168,6 +168,9 @@ def atomic_write_text(path: str | os.PathLike, text: str, root: str | os.PathLik
     except OSError as exc:
         raise OSError(exc.errno or errno.EIO, exc.strerror or str(exc), str(path)) from None
     try:
+        # mkstemp makes the file 0600; the finished file gets the mode open() would give it
+        # (0666 less the umask), like every other file the user writes
+        os.fchmod(fd, 0o666 & ~_umask())
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text)
             fh.flush()
@@ -182,6 +185,21 @@ def atomic_write_text(path: str | os.PathLike, text: str, root: str | os.PathLik
             raise OSError(exc.errno or errno.EIO, exc.strerror or str(exc), str(path)) from None
         raise
     fsync_dir(path.parent)
+
+
+def _umask() -> int:
+    """The process's umask: read from /proc where the system has it (setting it to read it back
+    is not thread-safe), else set and restored at once."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def atomic_write_json(path: str | os.PathLike, obj: Any, indent: int | None = 2,
