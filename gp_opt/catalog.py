@@ -14,6 +14,7 @@ True
 from __future__ import annotations
 
 import difflib
+import os
 import re
 from functools import lru_cache
 from importlib import resources
@@ -22,7 +23,9 @@ from pathlib import Path
 from gp_opt import grammar as grammar_mod
 from gp_opt.errors import GenomeError, GpOptError
 from gp_opt.genome import OptimizerGenome, parse_json
+from gp_opt.genome.limits import MAX_JSON_CHARS
 from gp_opt.grammar import Grammar
+from gp_opt.textfile import read_text
 
 PACKAGE = "gp_opt._paper"
 GRAMMAR_FILE = "paper.toml"
@@ -126,8 +129,9 @@ def get(name: str | Path, grammar: Grammar | None = None) -> OptimizerGenome:
 
 
 def load_file(file: str | Path, grammar: Grammar | None = None) -> OptimizerGenome:
-    """A genome from a JSON file. Raises GenomeError (bad content) or OSError (unreadable)."""
-    text = Path(file).read_text()
+    """A genome from a JSON file. Raises GenomeError (bad content: not a regular file, not UTF-8,
+    bad JSON or genome) or OSError (missing, unreadable)."""
+    text = read_text(file, GenomeError, max_bytes=MAX_JSON_CHARS * 4)  # UTF-8: at most 4 bytes a character
     return _from_text(text, str(file), grammar)
 
 
@@ -135,6 +139,6 @@ def load(spec: str | Path, grammar: Grammar | None = None) -> OptimizerGenome:
     """``NAME|FILE``: an existing file (or anything ending in ``.json``) is read as a genome
     file, anything else is looked up in the catalog."""
     s = str(spec)
-    if s.endswith(".json") or Path(s).is_file():
+    if s.endswith(".json") or (os.path.exists(s) and not os.path.isdir(s)):  # a pipe too: refused there
         return load_file(s, grammar)
     return get(s)

@@ -27,6 +27,7 @@ import torch.nn.functional as F
 
 from gp_opt.cifar_pickle import read_batch
 from gp_opt.errors import DataError
+from gp_opt.textfile import check_regular_file
 
 __all__ = [
     "Dataset",
@@ -285,30 +286,52 @@ def _md5(file: Path) -> str:
     return h.hexdigest()
 
 
+def _make_dirs(dest: Path) -> list[Path]:
+    """Create ``dest`` and its missing parents; the folders created, deepest first."""
+    missing = []
+    for folder in (dest, *dest.parents):
+        if folder.exists():
+            break
+        missing.append(folder)
+    dest.mkdir(parents=True, exist_ok=True)
+    return missing
+
+
 def download_and_extract(url: str, md5: str, dest: str | os.PathLike) -> Path:
     """Fetch ``url`` into ``dest``, verify its MD5, and unpack the tar archive there.
 
     A partial or corrupt download never lands in ``dest``; a wrong checksum is a :class:`DataError`.
+    ``dest`` is created only once the server answers: without a network nothing is written.
     """
     dest = Path(dest).expanduser()
-    dest.mkdir(parents=True, exist_ok=True)
     archive = dest / Path(urllib.request.url2pathname(url.rsplit("/", 1)[-1])).name
     if not (archive.is_file() and _md5(archive) == md5):
-        fd, tmp = tempfile.mkstemp(dir=dest, suffix=".part")
-        os.close(fd)
         try:
+            resp = urllib.request.urlopen(url)  # noqa: S310 - fixed URLs
+        except OSError as e:
+            raise DataError(f"could not download {url}: {e}") from None
+        with resp:
+            created = _make_dirs(dest)
+            fd, tmp = tempfile.mkstemp(dir=dest, suffix=".part")
+            os.close(fd)
             try:
-                with urllib.request.urlopen(url) as resp, open(tmp, "wb") as out:  # noqa: S310 - fixed URLs
-                    shutil.copyfileobj(resp, out)
-            except OSError as e:
-                raise DataError(f"could not download {url}: {e}") from None
-            got = _md5(Path(tmp))
-            if got != md5:
-                raise DataError(f"{url}: MD5 mismatch (expected {md5}, got {got}); the download is corrupt")
-            os.replace(tmp, archive)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
+                try:
+                    with open(tmp, "wb") as out:
+                        shutil.copyfileobj(resp, out)
+                except OSError as e:
+                    raise DataError(f"could not download {url}: {e}") from None
+                got = _md5(Path(tmp))
+                if got != md5:
+                    raise DataError(f"{url}: MD5 mismatch (expected {md5}, got {got}); the download is corrupt")
+                os.replace(tmp, archive)
+            finally:
+                if os.path.exists(tmp):
+                    os.unlink(tmp)
+                    for folder in created:  # a failed download leaves no folder it made behind
+                        try:
+                            folder.rmdir()
+                        except OSError:
+                            break
     try:
         with tarfile.open(archive, "r:*") as tar:
             try:
@@ -332,8 +355,9 @@ def load_npz(file: str | os.PathLike, val_fraction: float = 0.1, seed: int = 0) 
     in ``0..K-1``. Without ``x_val`` a seeded ``val_fraction`` of the training set is held out.
     """
     file = Path(file).expanduser()
-    if not file.is_file():
+    if not file.exists():
         raise DataError(f"npz dataset {file}: no such file")
+    check_regular_file(file, DataError)  # a named pipe would block the reader
     try:
         npz = np.load(file, allow_pickle=False)
         arrays = {k: npz[k] for k in npz.files}

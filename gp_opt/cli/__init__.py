@@ -42,6 +42,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     common.interrupt_hint.clear()
     try:
+        common.check_shared_options(args)  # options from other modules' parser helpers: before any work
         with common.signals_as_interrupts():
             return int(args.func(args) or 0)
     except common.Interrupted as exc:

@@ -72,6 +72,15 @@ class OneLineParser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
 
 
+#: the largest seed: numpy's legacy generators and 32-bit torch seeds stop there, and seeds derived
+#: from it (seed + k) stay far inside torch's 64-bit range
+MAX_SEED = 2**32 - 1
+#: the default upper bound of a count (particles, steps, seeds...): a bigger number is a typo
+MAX_COUNT = 1_000_000
+#: the upper bound of a time budget in seconds (one day)
+MAX_SECONDS = 86_400.0
+
+
 def _int(text: str) -> int:
     try:
         return int(str(text).strip())
@@ -84,35 +93,103 @@ def _echo(value, limit: int = 40) -> str:
     return text if len(text) <= limit else text[:limit] + "..."
 
 
-def nonneg_int(text: str) -> int:
-    """argparse type: an integer >= 0."""
-    value = _int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be a non-negative integer, got {value}")
-    return value
+def int_in(lo: int, hi: int, below: str | None = None):
+    """argparse type: an integer in ``lo..hi``; ``below`` is the message for one under ``lo``.
+
+    >>> int_in(1, 8)("9")
+    Traceback (most recent call last):
+    ...
+    argparse.ArgumentTypeError: must be at most 8, got 9
+    """
+    def parse(text: str) -> int:
+        value = _int(text)
+        if value < lo:
+            raise argparse.ArgumentTypeError(f"{below or f'must be at least {lo}'}, got {_echo(value)}")
+        if value > hi:
+            raise argparse.ArgumentTypeError(f"must be at most {hi}, got {_echo(value)}")
+        return value
+
+    parse.__name__ = f"integer in {lo}..{hi}"  # argparse's fallback message names the type
+    return parse
 
 
-def positive_int(text: str) -> int:
-    """argparse type: an integer >= 1."""
-    value = _int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {value}")
-    return value
+def count(hi: int = MAX_COUNT, lo: int = 1):
+    """argparse type: a count in ``lo..hi`` (lo 1: "a positive integer", 0: "non-negative")."""
+    below = {0: "must be a non-negative integer", 1: "must be a positive integer"}.get(lo)
+    return int_in(lo, hi, below)
 
 
-#: seeds: any non-negative integer (numpy's generators refuse negative ones)
-seed = nonneg_int
+#: argparse types: an integer in 0..MAX_COUNT, in 1..MAX_COUNT
+nonneg_int = count(lo=0)
+positive_int = count()
+#: seeds: an integer in 0..MAX_SEED (numpy's generators refuse negative ones, torch huge ones)
+seed = int_in(0, MAX_SEED, "must be a non-negative integer")
 
 
-def nonneg_float(text: str) -> float:
-    """argparse type: a finite number >= 0."""
+def float_in(lo: float, hi: float, lo_open: bool = False):
+    """argparse type: a finite number in ``[lo, hi]`` (``(lo, hi]`` with ``lo_open``); NaN and
+    infinities are refused."""
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a number, got {_echo(text)}") from None
+        low = value <= lo if lo_open else value < lo
+        if not math.isfinite(value) or low or value > hi:
+            bounds = f"{'>' if lo_open else '>='} {lo:g}" + (f" and <= {hi:g}" if math.isfinite(hi) else "")
+            raise argparse.ArgumentTypeError(f"must be a finite number {bounds}, got {_echo(text)}")
+        return value
+
+    parse.__name__ = f"number in [{lo:g}, {hi:g}]"
+    return parse
+
+
+#: argparse types: a finite number >= 0; a time budget in seconds (0..MAX_SECONDS)
+nonneg_float = float_in(0.0, math.inf)
+seconds = float_in(0.0, MAX_SECONDS)
+
+
+def items(text: str | None, what: str) -> list[str]:
+    """A comma-separated option as its non-empty items; None (not given) is []. Given but empty
+    (``--rounds ""``) is a GpOptError: a default is never put in its place silently."""
+    if text is None:
+        return []
+    values = [t.strip() for t in str(text).split(",") if t.strip()]
+    if not values:
+        raise GpOptError(f"{what} {_echo(text)}: no value given (leave the option out for its default)")
+    return values
+
+
+def check_regular_file(path, what: str) -> None:
+    """A GpOptError naming ``what`` unless ``path`` is a regular file (a named pipe would block)."""
+    from gp_opt.textfile import check_regular_file as check
+
     try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {_echo(text)}") from None
-    if not math.isfinite(value) or value < 0:
-        raise argparse.ArgumentTypeError(f"must be a finite number >= 0, got {_echo(text)}")
-    return value
+        check(path)
+    except FileNotFoundError:
+        raise GpOptError(f"{what} {path}: no such file") from None
+    except GpOptError as exc:
+        raise GpOptError(f"{what} {exc}") from None
+
+
+#: executor options every evaluating verb has (gp_opt.search.executors.add_executor_options):
+#: attribute -> (option, argparse type), checked by :func:`check_shared_options`
+_SHARED_OPTIONS = {"workers": ("--workers", count(1024, lo=0)), "max_retries": ("--max-retries", count(100, lo=0)),
+                   "cpus_per_eval": ("--cpus-per-eval", float_in(0.0, 1024.0, lo_open=True)),
+                   "gpus_per_eval": ("--gpus-per-eval", float_in(0.0, 64.0))}
+
+
+def check_shared_options(args) -> None:
+    """The options a verb gets from another module's parser helper (the executor options),
+    checked once after parsing and before the verb runs: a GpOptError naming the option."""
+    for attr, (option, parse) in _SHARED_OPTIONS.items():
+        value = getattr(args, attr, None)
+        if value is None:
+            continue
+        try:
+            parse(str(value))
+        except argparse.ArgumentTypeError as exc:
+            raise GpOptError(f"{option}: {exc}") from None
 
 
 DEVICES = "auto, cpu, cuda, cuda:N, mps"
@@ -157,16 +234,23 @@ def device(text: str) -> str:
 #: integer options that count something: at least 1
 _AT_LEAST_ONE = {"steps", "dim", "batch", "base", "batch_size", "total_steps", "screen_steps", "eval_every",
                  "val_batch_size", "full_seeds", "max_members", "check_every", "acc_window", "init_base",
-                 "cpu_threads", "max_tries", "min_batch", "fitness_seeds"}
+                 "cpu_threads", "max_tries", "min_batch", "fitness_seeds", "hidden", "heads", "context", "chars",
+                 "eval_windows", "eval_chunk"}
 #: numbers that are fractions
 _FRACTIONS = {"val_fraction", "dropout", "bn_momentum", "screen_threshold_first", "screen_threshold_second",
-              "screen_cut_threshold", "stop_threshold"}
+              "screen_cut_threshold", "stop_threshold", "warmup"}
+#: the largest integer a task option takes (steps, sizes): far above any real setting, and small
+#: enough that nothing sized by it is allocated before it fails
+MAX_OPTION_INT = 10**9
 
 
 def _type_ok(ann: str, value) -> bool:
     """Whether JSON ``value`` fits the annotation string ``ann`` (``int``, ``float | None``,
-    ``tuple[float, ...]``, ...)."""
-    for part in (a.strip() for a in ann.split("|")):
+    ``tuple[float, ...]``, ...); an annotation naming none of these (a user's own task) admits any."""
+    parts = [a.strip() for a in ann.split("|")]
+    if not any(p in ("None", "bool", "int", "float", "str") or p.startswith(("tuple[", "list[")) for p in parts):
+        return True
+    for part in parts:
         if part == "None" and value is None:
             return True
         if part == "bool" and isinstance(value, bool):
@@ -206,7 +290,66 @@ def _check_range(key: str, value) -> str | None:
             return "must be within [0, 1]"
         if value < 0:
             return "must not be negative"
+        if isinstance(value, int) and key == "seed" and value > MAX_SEED:
+            return f"must be at most {MAX_SEED}"
+        if isinstance(value, int) and value > MAX_OPTION_INT:
+            return f"must be at most {MAX_OPTION_INT}"
     return None
+
+
+def parse_items(items) -> list[tuple[str, object, str]]:
+    """``--set KEY=VALUE`` items as ``(key, JSON value, text)`` (a bare word is a string; NaN and
+    Infinity are not numbers). A GpOptError for an item without ``=``."""
+    import json
+
+    parsed = []
+    for item in items or ():
+        key, sep, text = str(item).partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise GpOptError(f"--set {_echo(item)}: expected KEY=VALUE, e.g. --set steps=100")
+        try:
+            value = json.loads(text, parse_constant=lambda c: (_ for _ in ()).throw(ValueError(c)))
+        except (ValueError, RecursionError):
+            value = text
+        parsed.append((key, value, text))
+    return parsed
+
+
+def check_option(key: str, value, text: str, ann: str, owner: str, item: str | None = None):
+    """``value`` checked against the annotation ``ann`` of option ``key`` of ``owner`` (e.g.
+    "task 'quadratic'"): type, range, a device this machine has, a known preset. Returns the value
+    (lists of numbers for a tuple field as floats); a GpOptError naming the item (``item``: the
+    key as the user wrote it, e.g. ``charlm.steps``) otherwise."""
+    item = item or key
+    if not _type_ok(ann, value):
+        raise GpOptError(f"--set {item}={_echo(text)}: {key} must be {_describe(ann)} for {owner}")
+    field = key.rpartition(".")[2]  # a multi-task list's TASK.FIELD
+    why = _check_range(field, value)
+    if why:
+        raise GpOptError(f"--set {item}={_echo(text)}: {key} {why}")
+    if field == "device":
+        check_device(value, "--set device")
+    if field in ("fitness_baseline", "multitask_reference"):
+        from gp_opt.tasks import check_reference_name
+        check_reference_name(value)
+    if field == "multitask_rule":
+        from gp_opt.multitask import RULES
+        if value not in RULES:
+            raise GpOptError(f"--set {item}={_echo(text)}: use one of {', '.join(RULES)}")
+    if field == "preset":
+        from gp_opt.surrogate.protocol import preset_names
+        if value not in preset_names():
+            raise GpOptError(f"--set {item}={_echo(value)}: use one of {', '.join(preset_names())}")
+    if isinstance(value, list) and ann.startswith("tuple"):
+        value = [float(v) for v in value]
+    return value
+
+
+def annotation(field) -> str:
+    """A dataclass field's annotation as the string :func:`check_option` reads (``int``,
+    ``float | None``): as written under ``from __future__ import annotations``, else the type's name."""
+    return field.type if isinstance(field.type, str) else getattr(field.type, "__name__", str(field.type))
 
 
 def task_fields(task: str) -> dict[str, str] | None:
@@ -227,7 +370,7 @@ def task_fields(task: str) -> dict[str, str] | None:
         return fields
     if task == "surrogate":
         from gp_opt.surrogate import SurrogateConfig
-        fields = {f.name: str(f.type) for f in dataclasses.fields(SurrogateConfig)}
+        fields = {f.name: annotation(f) for f in dataclasses.fields(SurrogateConfig)}
         return dict(fields, preset="str", batch_children="bool", **seeded)
     from gp_opt.tasks import TASKS
     make = TASKS.get(task)
@@ -235,7 +378,7 @@ def task_fields(task: str) -> dict[str, str] | None:
         make = make.func
     if make is None or not dataclasses.is_dataclass(make):
         return None
-    return dict({f.name: str(f.type) for f in dataclasses.fields(make) if f.name != "name"}, **seeded)
+    return dict({f.name: annotation(f) for f in dataclasses.fields(make) if f.name != "name"}, **seeded)
 
 
 def parse_set(items, task: str) -> dict:
@@ -246,48 +389,21 @@ def parse_set(items, task: str) -> dict:
     >>> parse_set(["steps=30", "lrs=[0.1, 0.01]"], "quadratic")
     {'steps': 30, 'lrs': [0.1, 0.01]}
     """
-    import json
+    return check_set(parse_items(items), task_fields(task), f"task {task!r}")
 
-    fields = task_fields(task)
+
+def check_set(parsed, fields: dict[str, str] | None, owner: str) -> dict:
+    """:func:`parse_items`' output as a dict, each key one of ``fields`` (name -> annotation; None:
+    not known in advance, taken as they are) and its value checked by :func:`check_option`."""
     options = {}
-    for item in items or ():
-        key, sep, text = str(item).partition("=")
-        key = key.strip()
-        if not sep or not key:
-            raise GpOptError(f"--set {_echo(item)}: expected KEY=VALUE, e.g. --set steps=100")
-        try:
-            value = json.loads(text, parse_constant=lambda c: (_ for _ in ()).throw(ValueError(c)))
-        except (ValueError, RecursionError):
-            value = text
+    for key, value, text in parsed:
         if fields is None:
             options[key] = value
             continue
         if key not in fields:
-            raise GpOptError(f"--set {_echo(key)}: task {task!r} has no such option; it accepts "
+            raise GpOptError(f"--set {_echo(key)}: {owner} has no such option; it accepts "
                              f"{', '.join(sorted(fields))}")
-        ann = fields[key]
-        if not _type_ok(ann, value):
-            raise GpOptError(f"--set {key}={_echo(text)}: {key} must be {_describe(ann)} for task {task!r}")
-        field = key.rpartition(".")[2]  # a multi-task list's TASK.FIELD
-        why = _check_range(field, value)
-        if why:
-            raise GpOptError(f"--set {key}={_echo(text)}: {key} {why}")
-        if field == "device":
-            check_device(value, "--set device")
-        if field in ("fitness_baseline", "multitask_reference"):
-            from gp_opt.tasks import check_reference_name
-            check_reference_name(value)
-        if field == "multitask_rule":
-            from gp_opt.multitask import RULES
-            if value not in RULES:
-                raise GpOptError(f"--set {key}={_echo(text)}: use one of {', '.join(RULES)}")
-        if field == "preset":
-            from gp_opt.surrogate.protocol import preset_names
-            if value not in preset_names():
-                raise GpOptError(f"--set preset={_echo(value)}: use one of {', '.join(preset_names())}")
-        if isinstance(value, list) and ann.startswith("tuple"):
-            value = [float(v) for v in value]
-        options[key] = value
+        options[key] = check_option(key, value, text, fields[key], owner)
     return options
 
 

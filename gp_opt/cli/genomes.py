@@ -113,8 +113,8 @@ def cmd_latex(args) -> int:
                          "named); drop one of them")
     if not args.table and args.form != "update":
         raise GpOptError("--form only applies to --table")
-    if args.simplify < 0 or (args.simplify and (args.table or args.expand)):
-        raise GpOptError(f"--simplify {args.simplify:g}: seconds >= 0, and not with --table or --expand")
+    if args.simplify and (args.table or args.expand):
+        raise GpOptError(f"--simplify {args.simplify:g}: not with --table or --expand")
     rows = [(common.title(g, spec), g) for spec in args.genomes for g in [common.load(spec, args)]]
     if args.table:
         text = L.latex_table(rows, caption=args.caption, form=args.form)
@@ -199,7 +199,7 @@ def register(sub) -> None:
                    help="a catalog name (gp-opt catalog), a genome JSON file (e.g. a run's best.json) "
                         "or a run directory")
     p.add_argument("--expand", action="store_true", help="also print U with every operand and schedule written out")
-    p.add_argument("--simplify", type=common.nonneg_float, default=0, metavar="SECONDS",
+    p.add_argument("--simplify", type=common.seconds, default=0, metavar="SECONDS",
                    help="simplify the equation for at most SECONDS (default: off)")
     p.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of stdout")
     common.add_grammar_option(p)
@@ -214,7 +214,7 @@ def register(sub) -> None:
     p.add_argument("--standalone", action="store_true", help="a complete document (compiles with pdflatex)")
     p.add_argument("--caption", metavar="TEXT", help="table caption / document title")
     p.add_argument("--expand", action="store_true", help="write every operand and schedule out (not with --table)")
-    p.add_argument("--simplify", type=float, default=0.0, metavar="SECONDS",
+    p.add_argument("--simplify", type=common.seconds, default=0.0, metavar="SECONDS",
                    help="also U simplified by sympy (operands written out, schedules kept), at most SECONDS "
                         "per optimizer (default 0: off; not with --table or --expand)")
     p.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of stdout")

@@ -12,27 +12,21 @@ def cmd_eliminate(args) -> int:
     baselines on the same seeds; keep the best by mean validation accuracy (SPEC section 8). With
     --holdout N, the last round's entries then train on N fresh seeds, each compared with each
     baseline. Writes RUN_DIR/elimination/ and resumes there after a kill."""
-    import json
+    from gp_opt.eliminate import EliminationSettings, eliminate
 
-    from gp_opt.eliminate import EliminationSettings, eliminate, parse_rounds
-
-    overrides = {}
-    for item in args.set or ():
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise GpOptError(f"--set {item!r}: expected KEY=VALUE")
-        try:
-            overrides[key] = json.loads(value)
-        except ValueError:
-            overrides[key] = value
+    # every option checked before the funnel (or Ray) starts: one line, exit 2, nothing written
+    overrides = common.check_set(common.parse_items(args.set), _override_fields(), "SurrogateConfig")
     if args.holdout and args.holdout < 2:
         raise GpOptError(f"--holdout {args.holdout}: at least 2 seeds are needed to compare (0: off)")
+    rounds = _rounds(args.rounds)
+    baselines = common.items(args.baselines, "--baselines")
+    if args.baselines is not None:
+        from gp_opt.eliminate import check_baselines
+        check_baselines(baselines)
     preset = args.preset or _preset_for(args.run_dir)
     batched = {"auto": None, "ensemble": True, "plain": False}[args.path]
-    settings = EliminationSettings(preset=preset, rounds=parse_rounds(args.rounds) if args.rounds else [],
-                                   seeds=args.seeds,
-                                   baselines=[b.strip() for b in args.baselines.split(",") if b.strip()],
-                                   overrides=overrides, batched=batched)
+    settings = EliminationSettings(preset=preset, rounds=rounds, seeds=args.seeds, overrides=overrides,
+                                   batched=batched, **({"baselines": baselines} if baselines else {}))
     # finished evaluations are on disk, so the same command continues an interrupted funnel
     common.on_interrupt(None, f"gp-opt eliminate {shlex.quote(str(args.run_dir))} (with the same options)")
     from gp_opt.search.executors import executor_from_args, running
@@ -42,6 +36,32 @@ def cmd_eliminate(args) -> int:
             from gp_opt.eliminate.holdout import holdout
             holdout(args.run_dir, settings, args.holdout, verbose=not args.quiet, executor=executor)
     return 0 if summary.get("winner") else 1
+
+
+#: the largest TOP and BASE of a round: more candidates than any run logs, wider than any ConvNet trained
+MAX_ROUND_TOP, MAX_ROUND_BASE = 100_000, 4096
+
+
+def _rounds(text: str | None) -> list[tuple[int, int]]:
+    """``--rounds`` parsed and bounded ([] when not given: the preset's; given empty: an error)."""
+    if text is None:
+        return []
+    from gp_opt.eliminate import parse_rounds
+    rounds = parse_rounds(",".join(common.items(text, "--rounds")))
+    for top, base in rounds:
+        if top > MAX_ROUND_TOP or base > MAX_ROUND_BASE:
+            raise GpOptError(f"--rounds {text!r}: TOP at most {MAX_ROUND_TOP}, BASE at most {MAX_ROUND_BASE} "
+                             f"(got {top}:{base})")
+    return rounds
+
+
+def _override_fields() -> dict[str, str]:
+    """The SurrogateConfig fields ``eliminate --set`` may give: all but those each round sets
+    itself (``base`` from ``--rounds``, ``seed`` per seed)."""
+    import dataclasses
+
+    from gp_opt.surrogate import SurrogateConfig
+    return {f.name: common.annotation(f) for f in dataclasses.fields(SurrogateConfig) if f.name not in ("base", "seed")}
 
 
 def _preset_for(run_dir: str) -> str:
@@ -57,6 +77,10 @@ def _preset_for(run_dir: str) -> str:
     return "digits" if dataset == "digits" else "paper"
 
 
+#: the most seeds per entry (--seeds, --holdout): each is a full training run
+MAX_SEEDS = 1000
+
+
 def register(sub) -> None:
     """Add the pipeline verbs: eliminate."""
     from gp_opt.eliminate import DEFAULT_BASELINES, PRESETS
@@ -66,14 +90,14 @@ def register(sub) -> None:
     p.add_argument("run_dir", metavar="RUN_DIR")
     p.add_argument("--rounds", metavar="TOP:BASE,...",
                    help="e.g. 50:64,24:96,12:128 (default: the preset's; digits: 8:8,4:12,2:16)")
-    p.add_argument("--seeds", type=int, default=3, help="seeds per entry and round (default 3)")
-    p.add_argument("--baselines", default=",".join(DEFAULT_BASELINES),
-                   help="run in every round on the same seeds (default: %(default)s)")
+    p.add_argument("--seeds", type=common.count(MAX_SEEDS), default=3, help="seeds per entry and round (default 3)")
+    p.add_argument("--baselines", default=None, metavar="A,B",
+                   help=f"run in every round on the same seeds (default: {','.join(DEFAULT_BASELINES)})")
     p.add_argument("--preset", choices=sorted(PRESETS),
                    help="default: digits for a digits run, paper otherwise")
     p.add_argument("--set", action="append", metavar="KEY=VALUE",
                    help="a SurrogateConfig field for every round (repeatable), e.g. total_steps=400")
-    p.add_argument("--holdout", type=int, default=0, metavar="N",
+    p.add_argument("--holdout", type=common.count(MAX_SEEDS, lo=0), default=0, metavar="N",
                    help="then train the last round's entries again on N fresh seeds (after the funnel's) at the "
                         "rates they chose, and test each against each baseline (Welch and paired t-tests); "
                         "writes elimination/holdout.md (default 0: off)")

@@ -16,7 +16,11 @@ def cmd_report(args) -> int:
     directory is only read, under its writer lock (a live search or eliminate refuses the report);
     nothing is written through a symbolic link. Prints the report folder."""
     from gp_opt.report import make_report
-    formats = tuple(f.strip() for f in args.formats.split(",") if f.strip())
+    from gp_opt.report.make import FIGURE_FORMATS
+    formats = tuple(common.items(args.formats, "--formats"))
+    unknown = [f for f in formats if f not in FIGURE_FORMATS]
+    if unknown:  # checked before the report folder is made
+        raise GpOptError(f"--formats {unknown[0]!r}: not a figure format; use {', '.join(FIGURE_FORMATS)}")
     result = make_report(args.run_dir, out=args.out, top_k=args.top, formats=formats, pdf=not args.no_pdf,
                          simplify_seconds=args.simplify, verbose=args.verbose)
     if result.pdf_note:
@@ -72,11 +76,11 @@ def register(sub) -> None:
     p = sub.add_parser("report", help="a run's report: Markdown, figures, LaTeX tables, PDF",
                        description=cmd_report.__doc__)
     p.add_argument("run_dir", metavar="RUN_DIR")
-    p.add_argument("--top", type=int, default=10, metavar="K", help="the top-k optimizers to show (default 10)")
+    p.add_argument("--top", type=common.count(10_000), default=10, metavar="K", help="the top-k optimizers to show (default 10)")
     p.add_argument("--out", metavar="DIR", help="write here instead of RUN_DIR/report")
     p.add_argument("--formats", default="png", metavar="LIST",
                    help="figure formats, comma-separated: png (always), pdf, svg")
-    p.add_argument("--simplify", type=float, default=1.0, metavar="SECONDS",
+    p.add_argument("--simplify", type=common.seconds, default=1.0, metavar="SECONDS",
                    help="sympy simplify budget per top-k / Pareto optimizer (default 1; 0: off)")
     p.add_argument("--no-pdf", action="store_true", help="do not compile report.pdf")
     p.add_argument("-v", "--verbose", action="store_true", help="progress lines with timings")

@@ -15,8 +15,6 @@ SURROGATE_ONLY = ("preset", "dataset", "data_dir", "batch_children")
 def _task_options(args) -> dict:
     """``--set`` and the surrogate options as task options, each checked (type, range, and that
     it applies to ``--task``) before anything runs: a GpOptError naming the option."""
-    if getattr(args, "workers", None) is not None and args.workers < 0:
-        raise GpOptError(f"--workers must be a non-negative integer, got {args.workers}")
     multi = "+" in args.task and ":" not in args.task
     with_surrogate = args.task == "surrogate" or (multi and "surrogate" in args.task.split("+"))
     given = [f"--{k.replace('_', '-')}" for k in SURROGATE_ONLY if getattr(args, k, None)]

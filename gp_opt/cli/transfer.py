@@ -1,6 +1,7 @@
 """The transfer verb: score optimizers on held-out tasks (docs/transfer.md)."""
 from __future__ import annotations
 
+import math
 import shlex
 import sys
 from pathlib import Path
@@ -10,33 +11,21 @@ from gp_opt.errors import GpOptError
 
 
 def _floats(text: str, what: str) -> list[float]:
-    try:
-        values = [float(x) for x in text.split(",") if x.strip()]
-    except ValueError:
-        raise GpOptError(f"{what} {text!r}: expected comma-separated numbers, e.g. 1,0.1,0.01") from None
-    if not values:
-        raise GpOptError(f"{what}: no value given")
+    values = []
+    for item in common.items(text, what):
+        try:
+            values.append(float(item))
+        except ValueError:
+            raise GpOptError(f"{what} {text!r}: expected comma-separated numbers, e.g. 1,0.1,0.01") from None
+    if not all(math.isfinite(x) and x > 0 for x in values):
+        raise GpOptError(f"{what}: learning rates must be finite and positive, got {text}")
     return values
 
 
-def _task_options(items) -> dict:
-    """``--set KEY=VALUE`` as JSON values (a bare word is a string); applied to every task that has KEY."""
-    import json
-
-    options = {}
-    for item in items or ():
-        key, sep, text = str(item).partition("=")
-        if not sep or not key.strip():
-            raise GpOptError(f"--set {item[:40]!r}: expected KEY=VALUE, e.g. --set steps=50")
-        try:
-            options[key.strip()] = json.loads(text)
-        except ValueError:
-            options[key.strip()] = text
-    return options
-
-
 def build_tasks(names: list[str], options: dict, data_dir: str | None) -> list:
-    """The tasks by name with the ``--set`` options each accepts (an option no task has is an error)."""
+    """The tasks by name with the ``--set`` options each accepts, ``options`` being KEY -> (JSON
+    value, text) (:func:`gp_opt.cli.common.parse_items`); each value is checked against the field's
+    type and range, and an option no task has is an error."""
     import dataclasses
 
     from gp_opt.transfer import registry
@@ -44,16 +33,18 @@ def build_tasks(names: list[str], options: dict, data_dir: str | None) -> list:
     tasks, used = [], set()
     for name in names:
         base = registry.get_task(name, **({"data_dir": data_dir} if data_dir and name in registry.GPU_TASKS else {}))
-        fields = {f.name for f in dataclasses.fields(base)}
-        mine = {k: v for k, v in options.items() if k in fields and k != "name"}
+        fields = {f.name: common.annotation(f) for f in dataclasses.fields(base) if f.name != "name"}
+        owner = f"task {name!r}"
+        mine = {k: common.check_option(k, v, text, fields[k], owner)
+                for k, (v, text) in options.items() if k in fields}
         used |= set(mine)
-        for key, value in options.items():  # TASK.KEY=VALUE: that task only (wins over KEY=VALUE)
+        for key, (value, text) in options.items():  # TASK.KEY=VALUE: that task only (wins over KEY=VALUE)
             task_name, dot, field = key.rpartition(".")
             if dot and task_name in (name, base.name):
-                if field not in fields or field == "name":
+                if field not in fields:
                     raise GpOptError(f"--set {key}: task {name!r} has no option {field!r}; it has "
-                                     f"{', '.join(sorted(fields - {'name'}))}")
-                mine[field] = value
+                                     f"{', '.join(sorted(fields))}")
+                mine[field] = common.check_option(field, value, text, fields[field], owner, key)
                 used.add(key)
         if data_dir and "data_dir" in fields and "data_dir" not in mine:
             mine["data_dir"] = data_dir
@@ -76,17 +67,10 @@ def cmd_transfer(args) -> int:
 
     from gp_opt.transfer import registry, run_transfer
 
-    names = [t.strip() for t in (args.tasks or ",".join(registry.DEFAULT_TASKS)).split(",") if t.strip()]
-    if not names:
-        raise GpOptError("--tasks: no task given")
-    if args.seeds < 1:
-        raise GpOptError(f"--seeds must be >= 1, got {args.seeds}")
-    if args.threads is not None and args.threads < 1:
-        raise GpOptError(f"--threads must be >= 1, got {args.threads}")
-    lrs = _floats(args.lrs, "--lrs") if args.lrs else None
-    if lrs and not all(x > 0 for x in lrs):
-        raise GpOptError(f"--lrs: learning rates must be positive, got {args.lrs}")
-    tasks = build_tasks(names, _task_options(args.set), args.data_dir)  # every name checked before training
+    names = common.items(args.tasks, "--tasks") or list(registry.DEFAULT_TASKS)  # given empty: an error
+    lrs = _floats(args.lrs, "--lrs") if args.lrs is not None else None
+    options = {key: (value, text) for key, value, text in common.parse_items(args.set)}
+    tasks = build_tasks(names, options, args.data_dir)  # every name and value checked before training
     grammar = common.grammar(args)
     from gp_opt.search.executors import executor_from_args, running
     from gp_opt.transfer.suite import resolve_all
@@ -176,7 +160,7 @@ def register(sub) -> None:
     p.add_argument("--tasks", metavar="T1,T2",
                    help=f"comma-separated: {', '.join(registry.task_names())}, or module:attribute "
                         f"(default {','.join(registry.DEFAULT_TASKS)})")
-    p.add_argument("--seeds", type=int, default=5, help="seeds per learning rate (default 5)")
+    p.add_argument("--seeds", type=common.count(1000), default=5, help="seeds per learning rate (default 5)")
     p.add_argument("--lrs", metavar="LR,LR",
                    help=f"the learning-rate grid, the same for every optimizer "
                         f"(default {','.join(f'{x:g}' for x in DEFAULT_TRANSFER_LRS)})")
@@ -187,7 +171,7 @@ def register(sub) -> None:
                         "TASK.KEY=VALUE for one task, e.g. charlm.steps=100")
     p.add_argument("--loop", action="store_true",
                    help="train runs one at a time instead of one batched ensemble per optimizer and task")
-    p.add_argument("--threads", type=int, default=1,
+    p.add_argument("--threads", type=common.count(1024), default=1,
                    help="torch CPU threads (default 1: the tasks' tensors are small)")
     p.add_argument("-o", "--output", default="transfer", metavar="DIR",
                    help="where the tables go (default ./transfer; RUN_DIR/transfer for gp-opt report); "

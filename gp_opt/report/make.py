@@ -104,6 +104,10 @@ def _read_json(path: Path, what: str, notes: list[str]) -> Any:
         return None
 
 
+#: the figure formats a report writes (PNG always)
+FIGURE_FORMATS = ("png", "pdf", "svg")
+
+
 def _write_report(run_dir: str | Path, out: str | Path | None = None, top_k: int = 10,
                   formats: tuple[str, ...] = ("png",), pdf: bool = True, simplify_seconds: float = 1.0,
                   pareto_max: int = 10, simplify_total: float = 8.0, verbose: bool = False) -> ReportResult:
@@ -132,12 +136,12 @@ def _write_report(run_dir: str | Path, out: str | Path | None = None, top_k: int
         n_nan = sum(1 for c in data.candidates if c.status == "ok" and math.isnan(c.fitness))
         raise ReportError(f"{run_dir}: no successful candidate among {len(data.candidates)} "
                           f"(every one was rejected or failed{f'; {n_nan} with NaN fitness' if n_nan else ''})")
+    formats = tuple(dict.fromkeys(("png",) + tuple(f for f in formats if f != "png")))
+    for f in formats:  # before the folder is made: a refused report leaves nothing behind
+        if f not in FIGURE_FORMATS:
+            raise ReportError(f"unknown figure format {f!r}; use {', '.join(FIGURE_FORMATS)}")
     out_dir = Path(out) if out is not None else run_dir / REPORT_DIR
     _writable_dir(out_dir)
-    formats = tuple(dict.fromkeys(("png",) + tuple(f for f in formats if f != "png")))
-    for f in formats:
-        if f not in ("png", "pdf", "svg"):
-            raise ReportError(f"unknown figure format {f!r}; use png, pdf or svg")
 
     marks: list[tuple[str, float]] = []
 
