@@ -2,9 +2,12 @@
 nothing in an existing run directory changed (every file's sha256 before and after)."""
 import hashlib
 import json
+import os
+import pickle
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -18,7 +21,8 @@ CUDA = "this torch is built without CUDA" if torch.version.cuda is None else "no
 # (argv with placeholders, a piece of the expected message); {run}: a finished run directory,
 # {new}: a path that must stay absent, {file}: a plain file, {junk}: a folder holding other files,
 # {empty}: an empty folder, {bad}: a genome file with bad JSON, {signtrue}: sign true,
-# {grammar}: a grammar whose expr is "x***3"
+# {grammar}: a grammar whose expr is "x***3", {nonutf8}: a genome file that is not UTF-8, {pipe} and
+# {pipejson}: named pipes, {evilcifar}: CIFAR batches that would run os.system when unpickled
 ROWS = [
     (["random", "--seed", "-1"], "--seed: must be a non-negative integer, got -1"),
     (SEARCH + ["--seed", "-1", "--out", "{new}"], "--seed: must be a non-negative integer"),
@@ -30,7 +34,7 @@ ROWS = [
     (["search", "--task", "surrogate", "--particles", "1", "--steps", "1", "--children", "1",
       "--set", "device=tpu9", "--out", "{new}"], "--set device 'tpu9': not a device"),
     (SEARCH + ["--set", "steps=abc", "--out", "{new}"], "steps must be an integer for task 'quadratic'"),
-    (SEARCH + ["--workers", "-2", "--out", "{new}"], "--workers must be a non-negative integer"),
+    (SEARCH + ["--workers", "-2", "--out", "{new}"], "--workers: must be a non-negative integer"),
     (SEARCH + ["--preset", "paper", "--out", "{new}"], "--preset: only for --task surrogate"),
     (SEARCH + ["--dataset", "cifar10", "--out", "{new}"], "--dataset: only for --task surrogate"),
     (SEARCH + ["--batch-children", "--out", "{new}"], "--batch-children: only for --task surrogate"),
@@ -78,6 +82,66 @@ ROWS = [
     (["latex", "--table", "--expand", "Adam"], "--expand does not apply to --table"),
     (["latex", "--form", "schedule", "Adam"], "--form only applies to --table"),
     (["show", "{file}"], "malformed JSON"),
+    # issue 22 item 8: files that are not UTF-8 or not regular files, on every genome path
+    (["show", "{nonutf8}"], "{nonutf8}: not UTF-8 text (byte 0xff at offset 1)"),
+    (["latex", "{nonutf8}"], "not UTF-8 text"),
+    (["export", "{nonutf8}", "--torch", "{new}"], "not UTF-8 text"),
+    (["show", "{pipe}"], "{pipe}: not a regular file (a named pipe)"),
+    (["latex", "{pipejson}"], "not a regular file (a named pipe)"),
+    (["evaluate", "adam", "--dataset", "npz", "--data-dir", "{pipe}"], "not a regular file (a named pipe)"),
+    # seeds and counts: an upper bound where a number can be absurd
+    (SEARCH + ["--seed", "99999999999999999999999", "--out", "{new}"], "--seed: must be at most 4294967295"),
+    (["random", "--seed", "4294967296"], "--seed: must be at most 4294967295, got 4294967296"),
+    (["search", "--task", "quadratic", "--particles", "12345678901234567890123456", "--steps", "1", "--children",
+      "1", "--out", "{new}"], "--particles: must be at most 1000000"),
+    (SEARCH + ["--init-factor", "99999999", "--out", "{new}"], "--init-factor: must be at most"),
+    (SEARCH + ["--set", "steps=1e20", "--out", "{new}"], "steps must be an integer"),
+    (SEARCH + ["--set", "steps=100000000000", "--out", "{new}"], "steps must be at most 1000000000"),
+    (SEARCH + ["--set", "seed=4294967296", "--out", "{new}"], "seed must be at most 4294967295"),
+    # executor options, checked before any pool or Ray starts
+    (SEARCH + ["--max-retries", "-1", "--out", "{new}"], "--max-retries: must be a non-negative integer, got -1"),
+    (SEARCH + ["--max-retries", "1000000", "--out", "{new}"], "--max-retries: must be at most 100"),
+    (["resume", "{run}", "--workers", "-3"], "--workers: must be a non-negative integer, got -3"),
+    (["eliminate", "{run}", "--workers", "-2"], "--workers: must be a non-negative integer, got -2"),
+    (SEARCH + ["--executor", "ray", "--gpus-per-eval", "nan", "--out", "{new}"],
+     "--gpus-per-eval: must be a finite number >= 0"),
+    (SEARCH + ["--executor", "ray", "--cpus-per-eval", "0", "--out", "{new}"], "--cpus-per-eval: must be a finite number > 0"),
+    # eliminate: --set, seeds, rounds and baselines before the funnel runs
+    (["eliminate", "{run}", "--set", "total_steps=abc"], "--set total_steps='abc': total_steps must be an integer"),
+    (["eliminate", "{run}", "--set", "total_steps=0"], "total_steps must be at least 1"),
+    (["eliminate", "{run}", "--set", "bogus=1"], "--set 'bogus': SurrogateConfig has no such option"),
+    (["eliminate", "{run}", "--set", "base=64"], "--set 'base': SurrogateConfig has no such option"),
+    (["eliminate", "{run}", "--holdout", "12345678901234567890"], "--holdout: must be at most 1000"),
+    (["eliminate", "{run}", "--holdout", "1"], "--holdout 1: at least 2 seeds"),
+    (["eliminate", "{run}", "--seeds", "12345678901234567890"], "--seeds: must be at most 1000"),
+    (["eliminate", "{run}", "--seeds", "0"], "--seeds: must be a positive integer"),
+    (["eliminate", "{run}", "--rounds", ""], "--rounds '': no value given"),
+    (["eliminate", "{run}", "--rounds", "8:99999"], "BASE at most 4096"),
+    (["eliminate", "{run}", "--baselines", ""], "--baselines '': no value given"),
+    (["eliminate", "{run}", "--baselines", " , "], "--baselines ' , ': no value given"),
+    (["eliminate", "{run}", "--baselines", "Adam,Nope"], "unknown baseline 'Nope'"),
+    # transfer: tasks, --set per field, learning rates, counts
+    (["transfer", "Adam", "--tasks", "", "-o", "{new}"], "--tasks '': no value given"),
+    (["transfer", "Adam", "--tasks", "diabetes", "--set", "steps=-1", "-o", "{new}"], "steps must be at least 1"),
+    (["transfer", "Adam", "--tasks", "diabetes", "--set", "steps=1e20", "-o", "{new}"],
+     "steps must be an integer for task 'diabetes'"),
+    (["transfer", "Adam", "--tasks", "diabetes", "--set", "diabetes.steps=abc", "-o", "{new}"],
+     "--set diabetes.steps='abc'"),
+    (["transfer", "Adam", "--tasks", "diabetes", "--set", "warmup=2", "-o", "{new}"], "warmup must be within [0, 1]"),
+    (["transfer", "Adam", "--tasks", "diabetes", "--lrs", "inf", "-o", "{new}"], "--lrs: learning rates must be finite"),
+    (["transfer", "Adam", "--tasks", "diabetes", "--lrs", "", "-o", "{new}"], "--lrs '': no value given"),
+    (["transfer", "Adam", "--seeds", "0", "-o", "{new}"], "--seeds: must be a positive integer"),
+    (["transfer", "Adam", "--threads", "99999", "-o", "{new}"], "--threads: must be at most 1024"),
+    # report: numbers and formats checked before the report folder is made
+    (["report", "{run}", "--simplify", "-1"], "--simplify: must be a finite number >= 0"),
+    (["report", "{run}", "--formats", "bmp"], "--formats 'bmp': not a figure format; use png, pdf, svg"),
+    (["report", "{run}", "--formats", ""], "--formats '': no value given"),
+    (["report", "{run}", "--top", "0"], "--top: must be a positive integer"),
+    (["show", "Adam", "--simplify", "nan"], "--simplify: must be a finite number"),
+    (["latex", "Adam", "--simplify", "-1"], "--simplify: must be a finite number"),
+    # issue 22 item 7: a CIFAR batch that would run code is refused, and runs nothing
+    (["evaluate", "adam", "--dataset", "cifar10", "--data-dir", "{evilcifar}"],
+     "data_batch_1: refused: the pickle calls"),
 ]
 
 
@@ -97,14 +161,42 @@ def places(tmp_path_factory):
     (base / "signtrue.json").write_text(json.dumps(d))
     text = (ROOT / "grammar" / "default.toml").read_text()
     (base / "grammar.toml").write_text(text.replace('expr = "g**2"', 'expr = "x***3"', 1))
+    (base / "nonutf8.json").write_bytes(b'{\xff"schema": 1}')
+    os.mkfifo(base / "pipe")
+    os.mkfifo(base / "pipe.json")
+    evil = base / "evilcifar" / "cifar-10-batches-py"
+    evil.mkdir(parents=True)
+    for name in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]:
+        batch = {b"data": np.zeros((2, 3072), np.uint8), b"labels": [0, 1],
+                 b"x": _System(f"touch {base / 'evilcifar' / 'ran'}")}
+        (evil / name).write_bytes(pickle.dumps(batch, protocol=2))
     return {"run": run, "file": base / "file", "junk": base / "junk", "empty": base / "empty",
             "bad": base / "bad.json", "signtrue": base / "signtrue.json", "grammar": base / "grammar.toml",
-            "new": base / "new" / "run"}
+            "nonutf8": base / "nonutf8.json", "pipe": base / "pipe", "pipejson": base / "pipe.json",
+            "evilcifar": base / "evilcifar", "new": base / "new" / "run"}
+
+
+class _System:
+    """Unpickled naively, this runs ``os.system(command)``."""
+
+    def __init__(self, command):
+        self.command = command
+
+    def __reduce__(self):
+        return (os.system, (self.command,))
 
 
 def _digests(folder):
-    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(Path(folder).rglob("*")) if p.is_file()}
+    """Every path under ``folder``: a file's sha256, "dir" for a folder (an empty one left behind
+    counts), the kind of anything else (the named pipes)."""
+    def digest(p):
+        if p.is_dir():
+            return "dir"
+        if not p.is_file():
+            return "other"
+        return hashlib.sha256(p.read_bytes()).hexdigest()
+
+    return {str(p.relative_to(folder)): digest(p) for p in sorted(Path(folder).rglob("*"))}
 
 
 def _run(argv, capsys):
@@ -150,3 +242,28 @@ def test_a_resume_refused_for_an_edited_run_changes_nothing(places, capsys, tmp_
     assert code == 2 and len(err.splitlines()) == 1
     assert "line 1 (seq 0) was edited" in err
     assert _digests(run) == before  # the torn tail is still there: a refusing resume trims nothing
+
+
+def test_evaluate_download_without_a_network_writes_nothing(places, capsys, monkeypatch):
+    import urllib.request
+
+    def offline(*args, **kwargs):
+        raise urllib.error.URLError("no network here")
+
+    monkeypatch.setattr(urllib.request, "urlopen", offline)
+    code, err = _run(["evaluate", "adam", "--dataset", "cifar10", "--data-dir", str(places["new"]), "--download"],
+                     capsys)
+    assert code == 2 and len(err.splitlines()) == 1, err
+    assert "could not download https://www.cs.toronto.edu/" in err and "no network here" in err
+    assert not places["new"].exists() and not places["new"].parent.exists()  # the data folder was not made
+
+
+def test_from_file_on_a_file_that_is_not_utf8_is_a_genome_error(places):
+    from gp_opt.errors import GenomeError
+    from gp_opt.optim import EvolvedOptimizer
+
+    param = torch.zeros(2, requires_grad=True)
+    with pytest.raises(GenomeError, match="not UTF-8 text"):
+        EvolvedOptimizer.from_file(places["nonutf8"], [param], lr=0.1)
+    with pytest.raises(GenomeError, match="not a regular file"):
+        EvolvedOptimizer.from_file(places["pipejson"], [param], lr=0.1)
