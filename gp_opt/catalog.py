@@ -30,7 +30,7 @@ from gp_opt.textfile import read_text
 PACKAGE = "gp_opt._paper"
 GRAMMAR_FILE = "paper.toml"
 
-__all__ = ["get", "names", "grammar", "path", "load", "load_file", "grammar_for"]
+__all__ = ["get", "names", "grammar", "path", "load", "load_file", "grammar_for", "carry_grammar", "builtin_twin"]
 
 
 def _dir():
@@ -89,17 +89,49 @@ def path(name: str) -> Path:
     return Path(str(item))
 
 
-def grammar_for(data: dict, grammar: Grammar | None = None) -> Grammar:
-    """The grammar a genome's JSON asks for: ``grammar`` if given, else default or paper."""
+#: ``meta`` field of a genome file holding the whole definition of a grammar that is not built in
+GRAMMAR_DEFINITION = "grammar_definition"
+
+
+def grammar_for(data: dict, grammar: Grammar | None = None, where: str = "genome") -> Grammar:
+    """The grammar a genome's JSON asks for: ``grammar`` if given, else the one the file carries
+    (``meta.grammar_definition``, see :func:`carry_grammar`), else default or paper by name."""
     if grammar is not None:
         return grammar
     wanted = data.get("grammar", "default") if isinstance(data, dict) else "default"
+    meta = data.get("meta") if isinstance(data, dict) else None
+    carried = meta.get(GRAMMAR_DEFINITION) if isinstance(meta, dict) else None
+    if carried is not None:
+        from gp_opt import grammar_copy
+        found = builtin_twin(grammar_copy.from_definition(carried, f"{where}: the grammar it carries"))
+        if found.name != wanted:
+            raise GenomeError(f"{where}: names grammar {wanted!r} but carries grammar {found.name!r}")
+        return found
     if wanted == "default":
         return grammar_mod.load()
     if wanted == paper_grammar().name:
         return paper_grammar()
-    raise GenomeError(f"genome: written for grammar {wanted!r}; pass that grammar file "
-                      "(e.g. --grammar FILE)")
+    raise GenomeError(f"genome: written for grammar {wanted!r}, which the file does not carry; pass "
+                      "that grammar file (e.g. --grammar FILE)")
+
+
+def builtin_twin(grammar: Grammar) -> Grammar:
+    """The built-in grammar (default or paper) equal to ``grammar``, else ``grammar`` itself."""
+    for builtin in (grammar_mod.load(), paper_grammar()):
+        if grammar is builtin or (grammar.name == builtin.name and grammar.raw == builtin.raw):
+            return builtin
+    return grammar
+
+
+def carry_grammar(genome: OptimizerGenome) -> OptimizerGenome:
+    """``genome``, or a copy whose ``meta`` carries its grammar's whole definition when that grammar
+    is not built in, so the file it is written to loads anywhere without ``--grammar``."""
+    if builtin_twin(genome.grammar) is not genome.grammar or GRAMMAR_DEFINITION in genome.meta:
+        return genome
+    from gp_opt import grammar_copy
+    out = genome.copy()
+    out.meta = dict(out.meta, **{GRAMMAR_DEFINITION: grammar_copy.definition(genome.grammar)})
+    return out
 
 
 def _from_text(text: str, where: str, grammar: Grammar | None) -> OptimizerGenome:

@@ -305,14 +305,14 @@ def _prob(src: str, table: Mapping, key: str, where: str) -> float:
     return float(value)
 
 
-def _merge(base: dict, over: dict) -> dict:
+def merge(base: Mapping, over: Mapping) -> dict:
     """``extends``: tables merge key by key; arrays of tables merge by ``name``; lists replace."""
     out = dict(base)
     for key, value in over.items():
         if key == "extends":
             continue
         if isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = _merge(out[key], value)
+            out[key] = merge(out[key], value)
         elif (isinstance(value, list) and value and all(isinstance(v, dict) for v in value)
               and isinstance(out.get(key), list)):
             merged = {v.get("name"): v for v in out[key]}
@@ -369,7 +369,7 @@ def _read(path: Path | str, seen: tuple = ()) -> dict:
             parent = str((Path(path).parent / parent).resolve())
         if parent in seen or parent == src:
             raise GrammarError(f"{src}: 'extends' loops back to {parent!r}")
-        data = _merge(_read(parent, seen + (src,)), data)
+        data = merge(_read(parent, seen + (src,)), data)
     return data
 
 

@@ -26,13 +26,15 @@ def save_winners(run_dir: str | os.PathLike, halloffame: Iterable[Any], config: 
                  run_id: str | None = None) -> Path | None:
     """Write ``best.json`` (the best entry) and ``hall_of_fame.json`` (every entry, best first)
     atomically into ``run_dir``; the path of best.json, or None without a genome winner."""
+    from .catalog import carry_grammar
     from .rundir import atomic_write_json, atomic_write_text
 
     entries = [c for c in halloffame if hasattr(c.payload, "to_dict") and c.record is not None]
     if not entries:
         return None
     run_dir = Path(run_dir)
-    annotated = [annotate(c.payload, c.record, config, run_id) for c in entries]
+    # a grammar that is not built in travels inside each file, so it loads from any folder
+    annotated = [carry_grammar(annotate(c.payload, c.record, config, run_id)) for c in entries]
     best = run_dir / BEST_FILE
     atomic_write_text(best, annotated[0].to_json(indent=2) + "\n")
     atomic_write_json(run_dir / HOF_FILE, [dict(g.to_dict(), rank=i, key=c.key)

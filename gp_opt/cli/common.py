@@ -23,7 +23,15 @@ def grammar(args):
 
 
 def load(spec: str, args):
+    """A catalog name or genome file; a run directory stands for its ``best.json``."""
     from gp_opt import catalog
+    if Path(spec).is_dir() and (Path(spec) / "run.json").is_file():
+        from gp_opt.winner import BEST_FILE
+        best = Path(spec) / BEST_FILE
+        if not best.is_file():
+            raise GpOptError(f"{spec}: the run has no {BEST_FILE} yet (no candidate passed, or it is "
+                             f"still running); 'gp-opt show {spec}' says where it stands")
+        spec = str(best)
     return catalog.load(spec, grammar(args))
 
 
@@ -54,7 +62,8 @@ def indent(text: str, prefix: str = "    ") -> str:
 def add_grammar_option(p: argparse.ArgumentParser) -> None:
     p.add_argument("--grammar", metavar="FILE",
                    help="grammar file (TOML) the genome is written in (default: the one the "
-                        "genome file names: default or the catalog's paper grammar)")
+                        "genome file carries, as files a run writes do, or names: default or the "
+                        "catalog's paper grammar)")
 
 
 # ---------------------------------------------------------------------------------------------

@@ -128,9 +128,11 @@ def cmd_resume(args) -> int:
     """Continue a stopped or killed search from its run directory."""
     from gp_opt.search import resume_search
     from gp_opt.search.executors import executor_from_args, running
-    common.on_interrupt(args.dir, f"gp-opt resume {shlex.quote(str(args.dir))}")
+    again = (f" --task {shlex.quote(args.task)}" if args.task else "") + (" --trust-task" if args.trust_task else "")
+    common.on_interrupt(args.dir, f"gp-opt resume {shlex.quote(str(args.dir))}{again}")
     with running(executor_from_args(args)) as executor:  # None: the run's own --workers
-        result = resume_search(args.dir, verbose=not args.quiet, executor=executor)
+        result = resume_search(args.dir, verbose=not args.quiet, executor=executor, task=args.task,
+                               trust_task=args.trust_task)
     return _report_best(result, args)
 
 
@@ -203,6 +205,11 @@ def register(sub) -> None:
 
     p = sub.add_parser("resume", help="continue a search from its run directory", description=cmd_resume.__doc__)
     p.add_argument("dir", metavar="DIR")
+    p.add_argument("--task", metavar="MODULE:ATTR", default=None,
+                   help="the run's own module:attribute task, named again: a task recorded in a run "
+                        "directory is code, imported only when you name it (see docs/security.md)")
+    p.add_argument("--trust-task", action="store_true",
+                   help="import the module:attribute task the run records without naming it")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
     p.add_argument("--plain", action="store_true", help="plain progress lines and a one-line equation (for logs)")
     add_executor_options(p)

@@ -26,22 +26,15 @@ class Entry:
         return self.key or self.name
 
 
-def _grammar_of(run_cfg: dict[str, Any]) -> Any:
-    path = (run_cfg.get("toolbox") or {}).get("grammar")
-    if path is None:
-        return None
-    from gp_opt.grammar import load
-
-    return load(path)
-
-
 def best_candidates(lines: list[dict[str, Any]], run_cfg: dict[str, Any], n: int,
-                    exclude_names: Sequence[str] = ()) -> list[Entry]:
+                    exclude_names: Sequence[str] = (), run_dir: Any = None) -> list[Entry]:
     """The ``n`` best unique (by key) successful candidates of a run, best first (ties: earlier).
-    Warm-start genomes (``origin``) named in ``exclude_names`` are left out: they run as baselines."""
+    Warm-start genomes (``origin``) named in ``exclude_names`` are left out: they run as baselines.
+    Genomes are read in the run's grammar: its copy in ``run_dir`` (never a path run.json names)."""
     from gp_opt.genome import OptimizerGenome
+    from gp_opt.rundir.carried import run_grammar
 
-    grammar = _grammar_of(run_cfg)
+    grammar = run_grammar(run_dir, run_cfg.get("toolbox"))
     skip = {s.lower() for s in exclude_names}
     best: dict[str, dict[str, Any]] = {}
     for line in lines:

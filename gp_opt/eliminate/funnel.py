@@ -135,7 +135,7 @@ def pick_candidates(lines: list[dict[str, Any]], run_cfg: dict[str, Any], settin
                     run_dir: Any, say: Callable[[str], None]) -> tuple[list[Entry], list[str]]:
     """Round 1's candidates and the notes the summary keeps about them (fewer than asked, twins)."""
     first_top = settings.rounds[0][0]
-    cands = best_candidates(lines, run_cfg, first_top, exclude_names=settings.baselines)
+    cands = best_candidates(lines, run_cfg, first_top, exclude_names=settings.baselines, run_dir=run_dir)
     notes = []
     if not cands:
         raise EliminationError(f"{run_dir}: no successful candidate to eliminate")

@@ -226,12 +226,9 @@ def _write_report(run_dir: str | Path, out: str | Path | None = None, top_k: int
     # ---- top-k and the Pareto front
     entries: list[Entry] = []
     grammar = None
-    if cfg.get("grammar") or (cfg.get("toolbox") or {}).get("grammar"):
-        try:
-            from gp_opt import grammar as grammar_mod
-            grammar = grammar_mod.load((cfg.get("toolbox") or {}).get("grammar") or cfg.get("grammar"))
-        except GpOptError as exc:
-            data.notes.append(f"grammar not loaded ({exc}); genomes read with the one each names")
+    if is_genome:  # the run's own copy of its grammar (never a path run.json names)
+        from gp_opt.rundir.carried import run_grammar
+        grammar = run_grammar(data.path, cfg.get("toolbox"))
     if is_genome:
         say(f"size of {len(unique)} unique optimizers")
         for c in unique:
@@ -286,7 +283,8 @@ def _write_report(run_dir: str | Path, out: str | Path | None = None, top_k: int
         g, c = e.genome, e.cand
         if all(g.grammar is not x for x in grammars):
             grammars.append(g.grammar)
-        (out_dir / f"top{k}.json").write_text(g.to_json(indent=2) + "\n")
+        from gp_opt.catalog import carry_grammar  # a custom grammar travels inside the file
+        (out_dir / f"top{k}.json").write_text(carry_grammar(g).to_json(indent=2) + "\n")
         eq = L.equation_latex(g, max_width=70, schedule=True)
         used |= eq.used
         md += [f"### #{k}: fitness {_fmt(c.fitness, 5)} (candidate {c.seq}, step {c.step})", "",

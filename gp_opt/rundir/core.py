@@ -37,6 +37,7 @@ from typing import Any, Iterator
 import numpy as np
 
 from ..errors import CheckpointError
+from .carried import GRAMMAR_FILE, write_grammar
 from .checkpoint import check_line, check_state
 from .files import atomic_write_text, clean, dumps, is_temp_name, make_dirs, open_nofollow, remove_stale_temps
 from .jsonlog import JsonLog
@@ -104,10 +105,12 @@ class RunDir:
     # -- creation / opening ------------------------------------------------------------------
 
     @classmethod
-    def create(cls, path: str | os.PathLike, config: dict[str, Any]) -> "RunDir":
+    def create(cls, path: str | os.PathLike, config: dict[str, Any], grammar_text: str | None = None) -> "RunDir":
         """A new run directory holding ``config``; refuses a directory that already holds a run
-        or holds other files (a lock file and temp files of a writer killed while it created the
-        run do not count: they are removed)."""
+        or holds other files (a lock file, temp files and a grammar copy of a writer killed while
+        it created the run do not count: they are removed or replaced). ``grammar_text``: the
+        run's grammar copy (:mod:`gp_opt.rundir.carried`), written before ``run.json`` and checked
+        against the sha256 ``config["toolbox"]["grammar"]`` records."""
         path = Path(path)
         check_new(path)
         try:
@@ -121,6 +124,8 @@ class RunDir:
             meta = {"format": RUN_FORMAT, "version": FORMAT_VERSION, "run_id": uuid.uuid4().hex,
                     "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "config": clean(config)}
             meta["sha256"] = meta_digest(meta)
+            if grammar_text is not None:
+                write_grammar(path, (config.get("toolbox") or {}).get("grammar") or {}, grammar_text)
             atomic_write_text(path / RUN_FILE, json.dumps(meta, indent=2, sort_keys=True,
                                                           allow_nan=False) + "\n", root=path)
             rd = cls(path, meta, lock)
@@ -390,7 +395,7 @@ def check_new(path: Path) -> None:
                               f"or choose another --out")
     if path.is_dir():
         others = sorted(e.name for e in os.scandir(path)
-                        if e.name != LOCK_FILE and not is_temp_name(e.name)
+                        if e.name not in (LOCK_FILE, GRAMMAR_FILE) and not is_temp_name(e.name)
                         and not (e.name == CANDIDATES_FILE and e.is_file() and e.stat().st_size == 0))
         if others:
             shown = ", ".join(others[:3]) + (", ..." if len(others) > 3 else "")

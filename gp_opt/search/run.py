@@ -146,7 +146,8 @@ def run_search(task: str, out_dir: str | os.PathLike | None, particles: int, ste
 
     if executor is not None:
         executor.start()
-    rundir = RunDir.create(out_dir, cfg) if out_dir is not None else None
+    rundir = (RunDir.create(out_dir, cfg, grammar_text=getattr(toolbox, "grammar_text", None))
+              if out_dir is not None else None)
     return _run(toolbox, cfg, rundir, verbose, None, executor if executor is not None else workers)
 
 
@@ -158,12 +159,18 @@ def _note(text: str) -> None:
 
 
 def resume_search(out_dir: str | os.PathLike, toolbox: base.Toolbox | None = None, verbose: bool = True,
-                  workers: int | None = None, executor: Any = None) -> SearchResult:
+                  workers: int | None = None, executor: Any = None, task: str | None = None,
+                  trust_task: bool = False) -> SearchResult:
     """Continue the run in ``out_dir`` from its checkpoint, replaying logged candidates. A finished
     run is 'resumed' to the same result without evaluating anything. ``executor`` as for
-    :func:`run_search` (default: the run's own ``workers``, or ``workers`` if given)."""
-    from ..rundir import RunDir
+    :func:`run_search` (default: the run's own ``workers``, or ``workers`` if given). A
+    ``module:attribute`` task the run records is imported only when ``task`` names it again or
+    ``trust_task`` is set (:func:`gp_opt.rundir.carried.check_task`): checked before anything runs."""
+    from ..rundir import RunDir, check_task
 
+    if toolbox is None:  # run.json only, no lock taken: a refused task leaves the directory as it is
+        recorded = RunDir.open(out_dir, lock=False).config.get("toolbox") or {}
+        check_task(out_dir, recorded.get("task"), task, trust_task)
     if executor is not None:
         executor.start()  # a cluster that cannot be reached: before the run directory is touched
     rundir = RunDir.open(out_dir)
@@ -172,7 +179,7 @@ def resume_search(out_dir: str | os.PathLike, toolbox: base.Toolbox | None = Non
         if toolbox is None:
             if cfg.get("toolbox") is None:
                 raise CheckpointError(f"{out_dir}: the run used a custom toolbox; pass toolbox= to resume")
-            toolbox = toolbox_from_config(cfg["toolbox"])
+            toolbox = toolbox_from_config(cfg["toolbox"], rundir.path)
         # everything is checked before anything is changed: a refused resume trims nothing
         state = rundir.load_checkpoint()
         lines = rundir.read_candidates(repair=False)

@@ -3,6 +3,7 @@ evaluation registered on a ``deap.base.Toolbox``."""
 from __future__ import annotations
 
 import collections
+import os
 from typing import Any, Callable
 
 import numpy as np
@@ -163,14 +164,13 @@ def make_toolbox(task: str | Callable[[Any], Any] = "quadratic", grammar: Any = 
     ``key``: ``"fingerprint"`` (default), ``"canonical"`` or ``"both"``; ``grammar``: a Grammar,
     a path to a grammar file, or None for the default."""
     from ..grammar import Grammar, load as load_grammar
+    from ..rundir.carried import grammar_record
     from ..tasks import get_task
 
-    grammar_path = None
-    if grammar is not None and not isinstance(grammar, Grammar):
-        grammar_path = str(grammar)
+    if not isinstance(grammar, Grammar):
         grammar = load_grammar(grammar)
-    elif grammar is not None:
-        grammar_path = getattr(grammar, "source", None)
+    # a run keeps its grammar by content (grammar.toml, its sha256 in run.json), never by path
+    grammar_rec, grammar_text = grammar_record(grammar)
     if isinstance(task, str):
         task_name: str | None = task
         evaluate = get_task(task, **(task_options or {}))
@@ -195,12 +195,14 @@ def make_toolbox(task: str | Callable[[Any], Any] = "quadratic", grammar: Any = 
     tb.register("key", key_fn)
     tb.register("key_many", key_fn.many)
     tb.config = {"kind": "genome", "task": task_name, "task_options": task_options or {}, "key": key,
-                 "grammar": grammar_path, "mutate_options": mutate_options or {}}
+                 "grammar": grammar_rec, "mutate_options": mutate_options or {}}
+    tb.grammar_text = grammar_text
     return tb
 
 
-def toolbox_from_config(cfg: dict[str, Any]) -> base.Toolbox:
-    """Rebuild the toolbox a run directory's config describes (see ``toolbox.config``)."""
+def toolbox_from_config(cfg: dict[str, Any], run_dir: str | os.PathLike | None = None) -> base.Toolbox:
+    """Rebuild the toolbox a run directory's config describes (see ``toolbox.config``); the
+    grammar is the run's copy in ``run_dir`` (:func:`gp_opt.rundir.carried.run_grammar`)."""
     kind = cfg.get("kind")
     if kind == "toy":
         return make_toy_toolbox(dim=cfg["dim"], seed=cfg["seed"], delay=cfg.get("delay", 0.0),
@@ -208,6 +210,7 @@ def toolbox_from_config(cfg: dict[str, Any]) -> base.Toolbox:
     if kind == "genome":
         if cfg.get("task") is None:
             raise CheckpointError("this run used a custom evaluate function; pass toolbox= to resume it")
-        return make_toolbox(cfg["task"], cfg.get("grammar"), task_options=cfg.get("task_options"),
+        from ..rundir.carried import run_grammar
+        return make_toolbox(cfg["task"], run_grammar(run_dir, cfg), task_options=cfg.get("task_options"),
                             key=cfg.get("key", "fingerprint"), mutate_options=cfg.get("mutate_options"))
     raise CheckpointError(f"run config has an unknown toolbox kind {kind!r}")
