@@ -146,7 +146,8 @@ def cmd_random(args) -> int:
 
     from gp_opt.mutation import random_valid
     genome = random_valid(np.random.default_rng(args.seed), common.grammar(args))
-    common.write(args, genome.to_json(indent=2))
+    from gp_opt.catalog import carry_grammar  # a custom grammar travels inside the file
+    common.write(args, carry_grammar(genome).to_json(indent=2))
     return 0
 
 

@@ -9,6 +9,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from gp_opt.catalog import carry_grammar
+
 from .candidates import Entry, best_candidates, check_baselines, genome_file
 from .ranking import entry_stats, rank_entries
 from .settings import CHECKPOINT_FILE, EliminationError, EliminationSettings
@@ -83,8 +85,8 @@ def eliminate(run_dir: str | os.PathLike, settings: EliminationSettings | None =
         run.done = {(r["round"], r.get("key") or r["name"], r["seed"]): r for r in store.read()}
         store.check_against(ckpt.get("records"), ckpt.get("log_crc"))
         run.n_written = store.n_lines
-        for e in cands:
-            store.write_text(genome_file(e.name), e.optimizer.to_json(indent=2) + "\n")
+        for e in cands:  # a custom grammar travels inside the file (holdout reads it back alone)
+            store.write_text(genome_file(e.name), carry_grammar(e.optimizer).to_json(indent=2) + "\n")
         baselines = [Entry(b, "baseline", b) for b in settings.baselines]
         rounds_out = []
         alive = list(cands)
