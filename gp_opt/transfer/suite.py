@@ -175,6 +175,10 @@ def run_transfer(optimizers: Sequence[Any], tasks: Sequence[Task], *, seeds: int
               "seeds": list(range(seeds)), "lrs": grid, "batched": batched, "test": stats.TEST, "alpha": stats.ALPHA,
               "selection": "best mean validation metric over seeds, among lrs where every seed finished",
               "torch": torch.__version__, "threads": torch.get_num_threads()}
+    if executor is not None and getattr(executor, "name", None) != "inprocess":
+        # what pickle cannot carry to a worker is refused before the output folder is touched
+        jobs.check_shippable(list({id(t): t for t in tasks}.values()),
+                             list({id(m): m for _, m in resolved}.values()))
     # one writer per output folder (and per run directory it lies in): held from the first read of
     # progress.jsonl to the last table, so two identical calls cannot both train and append
     with contextlib.ExitStack() as held:
@@ -225,8 +229,8 @@ def _train_pending(pending: list[tuple[Task, OptimizerSpec]], seeds: int, grid: 
                    executor: Any) -> Iterator[tuple[list[dict[str, Any]], float, bool]]:
     """``(runs, seconds, keep)`` of each pending (task, optimizer), in order. Without an executor:
     trained here, lazily (each when the loop asks for it, as before executors). With one: all
-    submitted now as jobs (checked to pickle first, unless the executor runs them in this
-    process). ``keep`` is False for an entry whose worker was lost on every attempt (the
+    submitted now as jobs (:func:`run_transfer` checked first that they pickle, unless the
+    executor runs them in this process). ``keep`` is False for an entry whose worker was lost on every attempt (the
     executor's failed record): its runs are failed, with the executor's reason."""
     if executor is None:
         def here() -> Iterator[tuple[list[dict[str, Any]], float, bool]]:
@@ -236,9 +240,6 @@ def _train_pending(pending: list[tuple[Task, OptimizerSpec]], seeds: int, grid: 
                 yield runs, time.perf_counter() - t0, True
 
         return here()
-    if getattr(executor, "name", None) != "inprocess":
-        jobs.check_shippable(list({id(t): t for t, _ in pending}.values()),
-                             list({id(m): m for _, m in pending}.values()))
     work = [TransferJob(task, make, seeds=tuple(range(seeds)), lrs=tuple(grid), batched=batched,
                         threads=torch.get_num_threads()) for task, make in pending]
 
