@@ -196,3 +196,18 @@ def test_show_and_the_report_say_when_the_search_log_is_short(tmp_path, capsys):
     with pytest.raises(CheckpointError, match="differ from those checkpoint.json was saved with"):
         load_run(run)
     assert main(["show", str(run)]) == 2
+
+
+def test_an_edited_probe_evaluation_is_refused(tmp_path):
+    from gp_opt.probe.run import ProbeSettings, run_probe
+
+    settings = ProbeSettings(task="quadratic", options={"steps": 5, "lrs": [0.1]}, panel=("Adam", "SGD"),
+                             random=0, seeds=(0, 1))
+    out = tmp_path / "probe"
+    run_probe(settings, out)
+    log = out / "evaluations.jsonl"
+    lines = log.read_text().splitlines(keepends=True)
+    doc = json.loads(lines[1])
+    log.write_text(lines[0] + lines[1].replace(json.dumps(doc["fitness"]), "0.5") + "".join(lines[2:]))
+    with pytest.raises(CheckpointError, match=r"evaluations\.jsonl line 2 was edited"):
+        run_probe(settings, out)

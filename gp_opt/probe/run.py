@@ -77,32 +77,22 @@ def _metrics(rec: Any) -> dict[str, float]:
     return out
 
 
-def _append(path: Path, row: dict[str, Any]) -> None:
-    from gp_opt.rundir.files import dumps, sync
-
-    with open(path, "a", encoding="utf-8") as fh:
-        fh.write(dumps(row) + "\n")
-        fh.flush()
-        sync(fh.fileno())
+def _check_row(row: dict[str, Any], where: str) -> None:
+    if "name" not in row or not isinstance(row.get("seed"), int):
+        raise GpOptError(f"{where} is not a probe evaluation (name, seed)")
 
 
-def _read_log(path: Path) -> list[dict[str, Any]]:
-    """The finished evaluations; a torn last line (a kill mid-write) is dropped."""
-    if not path.exists():
-        return []
-    rows = []
-    lines = path.read_text(encoding="utf-8").splitlines()
-    for i, line in enumerate(lines):
-        try:
-            row = json.loads(line)
-        except ValueError:
-            if i == len(lines) - 1:
-                break
-            raise GpOptError(f"{path}: line {i + 1} is not JSON; the probe log is damaged") from None
-        if not isinstance(row, dict) or "name" not in row or "seed" not in row:
-            raise GpOptError(f"{path}: line {i + 1} is not a probe evaluation")
-        rows.append(row)
-    return rows
+def _open_log(out: Path) -> tuple[Any, list[dict[str, Any]]]:
+    """``evaluations.jsonl``: the project's checked append-only log (gp_opt.rundir.jsonlog): an
+    edited line is refused naming it; a cut last line (a kill mid-write) is moved to
+    ``evaluations.jsonl.damaged`` and its evaluation runs again, said on stderr. Under the lock."""
+    from gp_opt.rundir import JsonLog
+    from gp_opt.rundir.jsonlog import print_notes
+
+    log = JsonLog(out / LOG_FILE, "gp_opt.probe:" + LOG_FILE, root=out, check=_check_row, legacy=True)
+    rows = log.read()
+    print_notes(log.notes)
+    return log, rows
 
 
 def _settings_doc(settings: ProbeSettings, genomes: list[Any]) -> dict[str, Any]:
@@ -124,28 +114,29 @@ def run_probe(settings: ProbeSettings, out_dir: str | os.PathLike,
     genomes = random_genomes(settings.random, settings.random_seed)
     doc = _settings_doc(settings, genomes)
     done: list[dict[str, Any]] = []
+    lock_ctx = log = None
     if (out / SETTINGS_FILE).exists():
         old = json.loads((out / SETTINGS_FILE).read_text(encoding="utf-8"))
         if {k: v for k, v in old.items() if k != "random_genomes"} != \
                 {k: v for k, v in json.loads(json.dumps(doc)).items() if k != "random_genomes"}:
             raise GpOptError(f"{out} holds a probe with other settings ({out / SETTINGS_FILE}); "
                              "use another --out or the same options")
-        done = _read_log(out / LOG_FILE)
         from gp_opt.genome import OptimizerGenome
         genomes = [OptimizerGenome.from_json(json.dumps(g)) for g in old["random_genomes"]]
     elif out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise GpOptError(f"--out {out}: exists and is not a probe directory (no {SETTINGS_FILE}); use a new folder")
     entries: list[tuple[str, Any]] = [(n, panel_candidate(n, surrogate)) for n in settings.panel]
     entries += [(f"random{i + 1}", g) for i, g in enumerate(genomes)]
-    have = {(r["name"], int(r["seed"])) for r in done}
-    rows = list(done)
     pending: list[dict[str, Any]] = []  # evaluations held back until one is ok (nothing written before)
     started = (out / SETTINGS_FILE).exists()
-    lock_ctx = lock_run(out) if started else None
-    if lock_ctx is not None:
-        lock_ctx.__enter__()
     first_in_process = True
     try:
+        if started:
+            lock_ctx = lock_run(out)  # before the log is read: a cut last line is moved aside
+            lock_ctx.__enter__()
+            log, done = _open_log(out)
+        have = {(r["name"], int(r["seed"])) for r in done}
+        rows = list(done)
         for seed in settings.seeds:
             for name, cand in entries:
                 if (name, seed) in have:
@@ -172,15 +163,17 @@ def run_probe(settings: ProbeSettings, out_dir: str | os.PathLike,
                     lock_ctx.__enter__()
                     atomic_write_json(out / SETTINGS_FILE, doc)
                     started = True
-                    for r in pending:
-                        _append(out / LOG_FILE, r)
+                    log = _open_log(out)[0]
+                    log.append_many(pending)
                     pending = []
                 else:
-                    _append(out / LOG_FILE, row)
+                    log.append(row)
             if not started:
                 raise PanelFailed(f"every panel entry failed on seed {seed} with task {settings.task!r} "
                                   f"({rows[0]['name']}: {rows[0]['reason']}); nothing written")
     finally:
+        if log is not None:
+            log.close()
         if lock_ctx is not None:
             lock_ctx.__exit__(None, None, None)
     return ProbeResult(rows=rows, settings=doc)
