@@ -139,6 +139,9 @@ ROWS = [
     (["report", "{run}", "--top", "0"], "--top: must be a positive integer"),
     (["show", "Adam", "--simplify", "nan"], "--simplify: must be a finite number"),
     (["latex", "Adam", "--simplify", "-1"], "--simplify: must be a finite number"),
+    (SEARCH + ["--init-from", "", "--out", "{new}"], "--init-from '': no value given"),
+    (["probe-fitness", "--task", "quadratic", "--panel", " ", "--out", "{new}"], "--panel ' ': no value given"),
+    (["plot", "Adam", "--schedule", "--compare", ",", "-o", "{new}"], "--compare ',': no value given"),
     # issue 22 item 7: a CIFAR batch that would run code is refused, and runs nothing
     (["evaluate", "adam", "--dataset", "cifar10", "--data-dir", "{evilcifar}"],
      "data_batch_1: refused: the pickle calls"),

@@ -23,7 +23,7 @@ def cmd_probe_fitness(args) -> int:
         from gp_opt.errors import GpOptError
         raise GpOptError("--task toy is not an optimizer fitness; probe a gp_opt.tasks task or surrogate")
     options = _task_options(args)
-    panel = tuple(n.strip() for n in args.panel.split(",") if n.strip()) if args.panel is not None else DEFAULT_PANEL
+    panel = tuple(common.items(args.panel, "--panel")) or DEFAULT_PANEL  # given empty: an error
     settings = ProbeSettings(task=args.task, options=options, panel=panel, random=args.random,
                              random_seed=args.random_seed, seeds=tuple(range(args.seed_start,
                                                                              args.seed_start + args.seeds)))

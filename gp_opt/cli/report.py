@@ -34,9 +34,6 @@ def cmd_plot(args) -> int:
     schedule, its decay functions, its update U as a function of g at fixed states, or its graph
     (the DAG with the decay function on each edge, inactive nodes grey). --compare adds other
     optimizers (schedule, update)."""
-    import numpy as np
-
-    from gp_opt import plots as P
     kinds = [k for k in PLOT_KINDS if getattr(args, k)]
     if len(kinds) != 1:
         raise GpOptError("say what to plot: one of --schedule, --decays, --update, --graph")
@@ -44,11 +41,12 @@ def cmd_plot(args) -> int:
     genome = common.load(args.genome, args)
     name = common.title(genome, args.genome)
     others = []
-    for spec in (args.compare.split(",") if args.compare else []):
-        spec = spec.strip()
-        if spec:
-            g = common.load(spec, args)
-            others.append((common.title(g, spec), g))
+    for spec in common.items(args.compare, "--compare"):
+        g = common.load(spec, args)
+        others.append((common.title(g, spec), g))
+    import numpy as np
+
+    from gp_opt import plots as P  # matplotlib: imported once the inputs are known to be good
     out = Path(args.output)
     suffix = out.suffix.lower().lstrip(".") or "png"
     if suffix not in ("png", "pdf", "svg"):

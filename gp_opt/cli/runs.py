@@ -75,6 +75,7 @@ def cmd_search(args) -> int:
     from gp_opt.search.executors import executor_from_args, running
     options = _task_options(args)  # every value checked before anything is created
     _check_algorithm_options(args)
+    common.items(args.init_from, "--init-from")  # given but empty: an error, not a cold start
     check_new(Path(args.out))  # before any work: a run there, or a folder of other files
     common.on_interrupt(args.out, f"gp-opt resume {shlex.quote(str(args.out))}")
     with running(executor_from_args(args)) as executor:  # a cluster unreachable: nothing written
