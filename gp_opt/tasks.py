@@ -351,12 +351,33 @@ def import_attribute(spec: str) -> Any:
 class FunctionTask:
     """A user's fitness function ``fn(genome) -> FitnessRecord | float`` as a task: a float
     becomes a record (NaN/inf: failed), an exception a failed record -- like every task, it
-    never raises for a bad candidate."""
+    never raises for a bad candidate.
 
-    def __init__(self, fn: Callable[[Any], Any], name: str):
-        self.fn, self.name = fn, name
+    It runs with ``threads`` torch threads (default 1, as the built-in tasks run; None: torch's
+    setting as it is), the old number restored after. Small models train many times slower with
+    several intra-op threads on a machine whose cores are busy (the search's own work, pool
+    workers, other jobs): 100 steps of a 32-64-2 MLP took 30x longer with 2 threads than with 1
+    on a shared 2-core machine (benchmarks/custom_fitness_threads.py). A fitness that trains a
+    large model can ask for more (``--set threads=N``, ``FunctionTask(fn, name, threads=N)``).
+    """
+
+    def __init__(self, fn: Callable[[Any], Any], name: str, threads: int | None = 1):
+        if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
+            raise GpOptError(f"task {name!r}: threads must be a whole number >= 1, got {threads!r}")
+        self.fn, self.name, self.threads = fn, name, threads
 
     def __call__(self, candidate: Any) -> FitnessRecord:
+        old = torch.get_num_threads()
+        pin = self.threads is not None and self.threads != old
+        if pin:
+            torch.set_num_threads(self.threads)
+        try:
+            return self._score(candidate)
+        finally:
+            if pin:
+                torch.set_num_threads(old)
+
+    def _score(self, candidate: Any) -> FitnessRecord:
         t0 = time.perf_counter()
         try:
             out = self.fn(candidate)
@@ -390,10 +411,11 @@ def custom_task(spec: str, **options: Any) -> Callable[[Any], FitnessRecord]:
         except TypeError as exc:
             raise GpOptError(f"bad option for task {spec!r}: {exc}") from None
     if callable(obj):
+        threads = options.pop("threads", 1)
         if options:
-            raise GpOptError(f"task {spec!r} is a plain function: it takes no options ({', '.join(options)}); "
-                             "make it a gp_opt.tasks.Task subclass to have fields")
-        return FunctionTask(obj, spec)
+            raise GpOptError(f"task {spec!r} is a plain function: it takes no options but threads "
+                             f"({', '.join(options)}); make it a gp_opt.tasks.Task subclass to have fields")
+        return FunctionTask(obj, spec, threads=threads)
     raise GpOptError(f"task {spec!r} is a {type(obj).__name__}: expected a Task subclass, a Task or a function")
 
 
