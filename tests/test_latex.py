@@ -9,7 +9,7 @@ import sympy as sp
 from gp_opt import catalog
 from gp_opt import functions as F
 from gp_opt import latex as L
-from gp_opt.latex.printer import _width as width
+from gp_opt.latex.printer import printed_width as width
 from gp_opt import symbolic as S
 from gp_opt.cli import main
 

@@ -10,12 +10,12 @@ import torch
 from gp_opt.errors import GenomeError, GpOptError
 from gp_opt.grammar import Grammar
 from gp_opt.genome.limits import NODES_FACTOR, OUTPUT, echo
-from gp_opt.genome.graph import _Graph, _choice, _grammar, hidden_name
+from gp_opt.genome.graph import GenomeGraph, weighted_choice, grammar_or_default, hidden_name
 from gp_opt.renderers import render
-from gp_opt.genome.fields import _add_inner, _bad_input, _node_spec, _nodes_field
+from gp_opt.genome.fields import add_inner_nodes, bad_input, node_spec, nodes_field
 
 
-class DecayGenome(_Graph):
+class DecayGenome(GenomeGraph):
     """A decay function d(t): a small DAG over the schedules, valid when 0 <= d(t) <= 1.
 
     >>> import numpy as np
@@ -29,7 +29,7 @@ class DecayGenome(_Graph):
 
     def __init__(self, graph: nx.DiGraph, grammar: Grammar | None = None):
         self.graph = graph
-        self.grammar = _grammar(grammar)
+        self.grammar = grammar_or_default(grammar)
 
     def _repr_latex_(self) -> str | None:
         """``d(t) = ...`` with the schedules named (Jupyter shows it instead of the repr)."""
@@ -38,7 +38,7 @@ class DecayGenome(_Graph):
     # ---------------------------------------------------------------- construction
     @classmethod
     def empty(cls, grammar: Grammar | None = None) -> "DecayGenome":
-        grammar = _grammar(grammar)
+        grammar = grammar_or_default(grammar)
         graph = nx.DiGraph()
         for name in grammar.schedules:
             graph.add_node(name, kind="schedule")
@@ -63,7 +63,7 @@ class DecayGenome(_Graph):
     def random(cls, rng: np.random.Generator, grammar: Grammar | None = None,
                hidden_nodes: int | None = None) -> "DecayGenome":
         """Draw a valid decay function (SPEC section 4), redrawing until 0 <= d(t) <= 1."""
-        grammar = _grammar(grammar)
+        grammar = grammar_or_default(grammar)
         n_hidden = hidden_nodes or grammar.decay_hidden_nodes
         for _ in range(grammar.decay_max_init_tries):
             decay = cls._draw(rng, grammar, n_hidden)
@@ -81,21 +81,21 @@ class DecayGenome(_Graph):
             nodes = {}
             for k, node in enumerate(hidden + [OUTPUT]):
                 unary = rng.random() < p_unary
-                op = _choice(rng, list(grammar.decay_unary if unary else grammar.decay_binary))
+                op = weighted_choice(rng, list(grammar.decay_unary if unary else grammar.decay_binary))
                 ins: list[str] = []
                 for pos in range(1 if unary else 2):
                     while True:
                         if node == OUTPUT and pos == 0 and rng.random() < grammar.decay_init["output_takes_hidden"]:
-                            src = _choice(rng, hidden)
+                            src = weighted_choice(rng, hidden)
                         elif node == OUTPUT:
                             pool = leaves + hidden
-                            src = _choice(rng, pool)
+                            src = weighted_choice(rng, pool)
                         else:
                             others = [h for h in hidden if h != node]
                             if others and rng.random() >= 0.8:
-                                src = _choice(rng, others)
+                                src = weighted_choice(rng, others)
                             else:
-                                src = _choice(rng, leaves, weights)
+                                src = weighted_choice(rng, leaves, weights)
                         if src not in ins:
                             break
                     ins.append(src)
@@ -149,14 +149,14 @@ class DecayGenome(_Graph):
     @classmethod
     def from_dict(cls, data: Any, grammar: Grammar | None = None,
                   where: str = "decay function") -> "DecayGenome":
-        grammar = _grammar(grammar)
-        nodes = _nodes_field(data, where, NODES_FACTOR * max(grammar.decay_hidden_nodes, 1))
+        grammar = grammar_or_default(grammar)
+        nodes = nodes_field(data, where, NODES_FACTOR * max(grammar.decay_hidden_nodes, 1))
         decay = cls.empty(grammar)
         parsed = {}
         for node, spec in nodes.items():
-            op, ins = _node_spec(spec, f"{where}: node {node!r}")
-            parsed[node] = (op, [i if isinstance(i, str) else _bad_input(i, where, node) for i in ins])
-        _add_inner(decay, parsed, where)
+            op, ins = node_spec(spec, f"{where}: node {node!r}")
+            parsed[node] = (op, [i if isinstance(i, str) else bad_input(i, where, node) for i in ins])
+        add_inner_nodes(decay, parsed, where)
         for node, (_, ins) in parsed.items():
             for src in ins:
                 if src not in decay.graph:

@@ -5,11 +5,11 @@ from typing import Any
 
 
 from gp_opt.errors import GenomeError
-from gp_opt.genome.limits import MAX_NAME_CHARS, NODES_FACTOR, OUTPUT, _HIDDEN, echo
-from gp_opt.genome.graph import _Graph
+from gp_opt.genome.limits import MAX_NAME_CHARS, NODES_FACTOR, OUTPUT, HIDDEN_NAME, echo
+from gp_opt.genome.graph import GenomeGraph
 
 
-def _nodes_field(data: Any, where: str, max_hidden: int | None = None) -> dict:
+def nodes_field(data: Any, where: str, max_hidden: int | None = None) -> dict:
     if not isinstance(data, dict) or "nodes" not in data:
         raise GenomeError(f"{where}: missing field 'nodes'")
     nodes = data["nodes"]
@@ -19,7 +19,7 @@ def _nodes_field(data: Any, where: str, max_hidden: int | None = None) -> dict:
         raise GenomeError(f"{where}: {len(nodes) - 1} hidden nodes; this grammar allows at most "
                           f"{max_hidden} ({NODES_FACTOR} x its hidden_nodes)")
     for node in nodes:
-        if node != OUTPUT and (len(node) > MAX_NAME_CHARS or not _HIDDEN.match(str(node))):
+        if node != OUTPUT and (len(node) > MAX_NAME_CHARS or not HIDDEN_NAME.match(str(node))):
             raise GenomeError(f"{where}: node name {echo(node)} must be 'out' or 'h<k>' "
                               f"(at most {MAX_NAME_CHARS} characters)")
     if OUTPUT not in nodes:
@@ -27,7 +27,7 @@ def _nodes_field(data: Any, where: str, max_hidden: int | None = None) -> dict:
     return nodes
 
 
-def _node_spec(spec: Any, where: str) -> tuple[str, list]:
+def node_spec(spec: Any, where: str) -> tuple[str, list]:
     if not isinstance(spec, dict):
         raise GenomeError(f"{where}: expected an object with 'op' and 'inputs'")
     op, ins = spec.get("op"), spec.get("inputs")
@@ -38,12 +38,12 @@ def _node_spec(spec: Any, where: str) -> tuple[str, list]:
     return op, ins
 
 
-def _bad_input(item: Any, where: str, node: str):
+def bad_input(item: Any, where: str, node: str):
     raise GenomeError(f"{where}: node {node!r}: input {echo(item)} must be a name or "
                       "{'from': name, 'decay': {...}}")
 
 
-def _add_inner(genome: _Graph, parsed: dict[str, tuple[str, list]], where: str) -> None:
+def add_inner_nodes(genome: GenomeGraph, parsed: dict[str, tuple[str, list]], where: str) -> None:
     for node, (op, ins) in parsed.items():
         if op not in genome.grammar.ops:
             raise GenomeError(f"{where}: node {node!r}: unknown op {echo(op)} (not in grammar "

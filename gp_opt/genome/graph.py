@@ -12,11 +12,11 @@ from gp_opt.grammar import Grammar
 from gp_opt.genome.limits import OUTPUT, echo
 
 
-def _grammar(grammar: Grammar | None) -> Grammar:
+def grammar_or_default(grammar: Grammar | None) -> Grammar:
     return grammar if grammar is not None else grammar_mod.load()
 
 
-def _choice(rng: np.random.Generator, items: list[str], weights: list[float] | None = None) -> str:
+def weighted_choice(rng: np.random.Generator, items: list[str], weights: list[float] | None = None) -> str:
     if weights is None:
         return items[int(rng.integers(len(items)))]
     p = np.asarray(weights, dtype=float)
@@ -27,7 +27,7 @@ def hidden_name(k: int) -> str:
     return f"h{k}"
 
 
-class _Graph:
+class GenomeGraph:
     """What the update graph and the decay graph share: inner nodes with ordered inputs."""
 
     graph: nx.DiGraph

@@ -11,8 +11,8 @@ from gp_opt.errors import GenomeError
 
 SCHEMA_VERSION = 1
 OUTPUT = "out"
-_HIDDEN = re.compile(r"^h\d+$")
-_MAX_REDRAWS = 10_000
+HIDDEN_NAME = re.compile(r"^h\d+$")
+MAX_RANDOM_DRAWS = 10_000
 
 # Limits of a genome file (a genome is a few hundred bytes; these stop a damaged or hostile file
 # long before it can exhaust memory or recursion). The node limits are a multiple of the

@@ -9,14 +9,14 @@ import numpy as np
 
 from gp_opt.errors import GenomeError, GpOptError
 from gp_opt.grammar import Grammar
-from gp_opt.genome.limits import NODES_FACTOR, OUTPUT, SCHEMA_VERSION, _MAX_REDRAWS, echo, parse_json
-from gp_opt.genome.graph import _Graph, _choice, _grammar, hidden_name
+from gp_opt.genome.limits import NODES_FACTOR, OUTPUT, SCHEMA_VERSION, MAX_RANDOM_DRAWS, echo, parse_json
+from gp_opt.genome.graph import GenomeGraph, weighted_choice, grammar_or_default, hidden_name
 from gp_opt.genome.decay import DecayGenome
 from gp_opt.renderers import render
-from gp_opt.genome.fields import _add_inner, _bad_input, _node_spec, _nodes_field
+from gp_opt.genome.fields import add_inner_nodes, bad_input, node_spec, nodes_field
 
 
-class OptimizerGenome(_Graph):
+class OptimizerGenome(GenomeGraph):
     """An optimizer: the update graph, its decay functions, the momentum type and the sign.
 
     ``sign`` is +1 for ``w <- w - lr*U`` and -1 when the integrity check flipped the update.
@@ -30,7 +30,7 @@ class OptimizerGenome(_Graph):
         self.graph = graph
         self.momentum = momentum
         self.sign = sign
-        self.grammar = _grammar(grammar)
+        self.grammar = grammar_or_default(grammar)
         self.meta = dict(meta or {})
 
     # ---------------------------------------------------------------- notebook display
@@ -46,7 +46,7 @@ class OptimizerGenome(_Graph):
     @classmethod
     def empty(cls, grammar: Grammar | None = None, momentum: str = "none",
               sign: int = 1) -> "OptimizerGenome":
-        grammar = _grammar(grammar)
+        grammar = grammar_or_default(grammar)
         graph = nx.DiGraph()
         for name in grammar.operands:
             graph.add_node(name, kind="operand")
@@ -60,7 +60,7 @@ class OptimizerGenome(_Graph):
         The integrity check (a behavioural filter) is applied by the caller, see
         :mod:`gp_opt.integrity`. The same ``rng`` state gives the same genome.
         """
-        grammar = _grammar(grammar)
+        grammar = grammar_or_default(grammar)
         n_hidden = hidden_nodes or grammar.hidden_nodes
         hidden = [hidden_name(k) for k in range(n_hidden)]
         operands, weights = grammar.operand_weights()
@@ -69,8 +69,8 @@ class OptimizerGenome(_Graph):
         unary_w = [grammar.ops[o].weight for o in unary_others]
         binary = list(grammar.update_binary)
         binary_w = [grammar.ops[o].weight for o in binary]
-        momentum = _choice(rng, list(grammar.momentum))
-        for _ in range(_MAX_REDRAWS):
+        momentum = weighted_choice(rng, list(grammar.momentum))
+        for _ in range(MAX_RANDOM_DRAWS):
             genome = cls.empty(grammar, momentum)
             wiring = []
             for node in hidden + [OUTPUT]:
@@ -78,25 +78,25 @@ class OptimizerGenome(_Graph):
                 unary = rng.random() < (init["output_unary"] if out else init["hidden_unary"])
                 if unary:
                     op = ("identity" if "identity" in grammar.update_unary and rng.random() < init["identity"]
-                          else _choice(rng, unary_others, unary_w))
+                          else weighted_choice(rng, unary_others, unary_w))
                 else:
-                    op = _choice(rng, binary, binary_w)
+                    op = weighted_choice(rng, binary, binary_w)
                 others = [h for h in hidden if h != node]
                 ins: list[str] = []
                 for pos in range(1 if unary else 2):
                     while True:
                         if out and unary:
-                            src = _choice(rng, hidden)
+                            src = weighted_choice(rng, hidden)
                         elif others and rng.random() >= init["operand_input"]:
-                            src = _choice(rng, others)
+                            src = weighted_choice(rng, others)
                         else:
-                            src = _choice(rng, operands, weights)
+                            src = weighted_choice(rng, operands, weights)
                         if src not in ins:
                             break
                     ins.append(src)
                 if out and not unary and not any(s in hidden for s in ins):
                     pos = int(rng.integers(2))
-                    ins[pos] = _choice(rng, [h for h in hidden if h not in ins])
+                    ins[pos] = weighted_choice(rng, [h for h in hidden if h not in ins])
                 decays = [DecayGenome.random(rng, grammar) if rng.random() < init["decay_edge"] else None
                           for _ in ins]
                 genome.graph.add_node(node, kind="output" if out else "hidden", op=op)
@@ -105,7 +105,7 @@ class OptimizerGenome(_Graph):
                 genome.set_inputs(node, ins, decays)
             if nx.is_directed_acyclic_graph(genome.graph):
                 return genome
-        raise GpOptError(f"grammar {grammar.name!r}: no acyclic graph in {_MAX_REDRAWS} draws")
+        raise GpOptError(f"grammar {grammar.name!r}: no acyclic graph in {MAX_RANDOM_DRAWS} draws")
 
     @classmethod
     def from_nodes(cls, nodes: dict[str, tuple], momentum: str = "none", sign: int = 1,
@@ -118,7 +118,7 @@ class OptimizerGenome(_Graph):
         """
         spec = {n: {"op": op, "inputs": [i if isinstance(i, str) else {"from": i[0], "decay": i[1]}
                                          for i in ins]} for n, (op, ins) in nodes.items()}
-        return cls._from_spec(spec, momentum, sign, _grammar(grammar), meta or {}, "genome")
+        return cls._from_spec(spec, momentum, sign, grammar_or_default(grammar), meta or {}, "genome")
 
     # ---------------------------------------------------------------- structure
     def decay(self, src: str, dst: str) -> DecayGenome | None:
@@ -184,7 +184,7 @@ class OptimizerGenome(_Graph):
         if type(schema) is not int or schema != SCHEMA_VERSION:
             raise GenomeError(f"genome: field 'schema' is {echo(schema)}, this version reads the "
                               f"integer {SCHEMA_VERSION}")
-        grammar = _grammar(grammar)
+        grammar = grammar_or_default(grammar)
         if data.get("grammar", grammar.name) != grammar.name:
             raise GenomeError(f"genome: written for grammar {echo(data.get('grammar'))}, "
                               f"loading with {grammar.name!r}")
@@ -207,12 +207,12 @@ class OptimizerGenome(_Graph):
     @classmethod
     def _from_spec(cls, nodes: Any, momentum, sign, grammar: Grammar, meta: dict,
                    where: str) -> "OptimizerGenome":
-        nodes = _nodes_field({"nodes": nodes}, where, NODES_FACTOR * max(grammar.hidden_nodes, 1))
+        nodes = nodes_field({"nodes": nodes}, where, NODES_FACTOR * max(grammar.hidden_nodes, 1))
         genome = cls.empty(grammar, momentum, sign)
         genome.meta = dict(meta)
         parsed = {}
         for node, spec in nodes.items():
-            op, ins = _node_spec(spec, f"{where}: node {node!r}")
+            op, ins = node_spec(spec, f"{where}: node {node!r}")
             srcs, decays = [], []
             for i in ins:
                 if isinstance(i, str):
@@ -225,9 +225,9 @@ class OptimizerGenome(_Graph):
                     decays.append(dec if isinstance(dec, DecayGenome) or dec is None
                                   else DecayGenome.from_dict(dec, grammar, edge))
                 else:
-                    _bad_input(i, where, node)
+                    bad_input(i, where, node)
             parsed[node] = (op, srcs, decays)
-        _add_inner(genome, {n: (op, s) for n, (op, s, _) in parsed.items()}, where)
+        add_inner_nodes(genome, {n: (op, s) for n, (op, s, _) in parsed.items()}, where)
         for node, (_, srcs, decays) in parsed.items():
             for src in srcs:
                 if src not in genome.graph:

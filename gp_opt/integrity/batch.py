@@ -6,7 +6,7 @@ from typing import Any, Sequence
 import torch
 
 from gp_opt.grammar import Grammar
-from gp_opt.integrity.plan import Plan, _Ctx, _full, dropout_mask, operand_program
+from gp_opt.integrity.plan import Plan, PlanCtx, full_like, dropout_mask, operand_program
 
 
 # ---------------------------------------------------------------- batched graph evaluation
@@ -97,7 +97,7 @@ class GraphBatch:
         self.arange = torch.arange(self.C)
         self._cur: list[Any] = [None] * (n_op + self.n_slots)
         self._consts: dict[str, torch.Tensor] = {}
-        self.ctx = _Ctx(self._masks)
+        self.ctx = PlanCtx(self._masks)
         self._group_masks: dict[tuple, torch.Tensor] = {}
 
     def _masks(self, gid, call: int, p: float) -> torch.Tensor:
@@ -148,7 +148,7 @@ class GraphBatch:
                         x = x * dec[t]
                     args.append(x)
                 ctx.begin((j, k), t)
-                out = _full(grp.fn(*args, ctx=ctx), args[0])
+                out = full_like(grp.fn(*args, ctx=ctx), args[0])
                 if grp.full:
                     if dst is not None:
                         dst.copy_(out)

@@ -10,18 +10,18 @@ import torch
 
 from gp_opt.errors import GpOptError
 from gp_opt.genome import OptimizerGenome
-from gp_opt.integrity.config import DEFAULT_CONFIG, IntegrityConfig, IntegrityResult, _schedules
+from gp_opt.integrity.config import DEFAULT_CONFIG, IntegrityConfig, IntegrityResult, schedule_tables
 from gp_opt.integrity.plan import Plan
 from gp_opt.integrity.batch import GraphBatch
 
 
 # ---------------------------------------------------------------- the check
 
-def _failed(reason: str, sign: int = 1) -> IntegrityResult:
+def failed_result(reason: str, sign: int = 1) -> IntegrityResult:
     return IntegrityResult(passed=False, flipped=False, losses={}, sign=sign, reason=reason)
 
 
-def _judge(sign: int, losses: dict, cfg: IntegrityConfig) -> IntegrityResult:
+def judge(sign: int, losses: dict, cfg: IntegrityConfig) -> IntegrityResult:
     lrs = cfg.learning_rates
 
     def ok(s):
@@ -37,7 +37,7 @@ def _judge(sign: int, losses: dict, cfg: IntegrityConfig) -> IntegrityResult:
     return IntegrityResult(False, False, losses, sign, reason)
 
 
-def _prepare(genome: OptimizerGenome, cfg: IntegrityConfig) -> Plan | str:
+def prepare_plan(genome: OptimizerGenome, cfg: IntegrityConfig) -> Plan | str:
     """The genome's plan, or why it cannot be checked (a failure, not an exception)."""
     if cfg.validate:
         try:
@@ -61,7 +61,7 @@ def _run_batch(plans: list[Plan], cfg: IntegrityConfig) -> torch.Tensor:
     row_sign = torch.tensor([1.0] * L + [-1.0] * L, dtype=dtype)
     signs = torch.tensor([float(p.sign) for p in plans], dtype=dtype)
     sign = (signs[:, None] * row_sign[None, :])[:, :, None]                  # [C, R, 1]
-    lrt, mu = _schedules(cfg)                                                 # [steps, R]
+    lrt, mu = schedule_tables(cfg)                                                 # [steps, R]
     coef = (sign[None] * lrt[:, None, :, None]).unbind(0)                     # steps x [C, R, 1]
     kinds = [p.momentum for p in plans]
     present = set(kinds)
@@ -91,7 +91,7 @@ def _losses(row: list[float], sign: int, cfg: IntegrityConfig) -> dict[tuple[int
     return {(sign if r < L else -sign, cfg.learning_rates[r % L]): f for r, f in enumerate(row)}
 
 
-def _sign_of(genome: OptimizerGenome) -> int:
+def sign_of(genome: OptimizerGenome) -> int:
     return genome.sign if genome.sign in (1, -1) else 1
 
 
@@ -108,9 +108,9 @@ def check_many(genomes: Iterable[OptimizerGenome], config: IntegrityConfig | Non
     results: list[IntegrityResult | None] = [None] * len(genomes)
     todo: dict[int, list[tuple[int, Plan]]] = {}
     for i, g in enumerate(genomes):
-        plan = _prepare(g, cfg)
+        plan = prepare_plan(g, cfg)
         if isinstance(plan, str):
-            results[i] = _failed(plan, _sign_of(g))
+            results[i] = failed_result(plan, sign_of(g))
         else:
             todo.setdefault(id(g.grammar), []).append((i, plan))
     with warnings.catch_warnings(), np.errstate(all="ignore"), torch.no_grad():
@@ -120,7 +120,7 @@ def check_many(genomes: Iterable[OptimizerGenome], config: IntegrityConfig | Non
                 chunk = items[start:start + cfg.batch_size]
                 final = _run_batch([p for _, p in chunk], cfg).tolist()
                 for (i, plan), row in zip(chunk, final):
-                    results[i] = _judge(plan.sign, _losses(row, plan.sign, cfg), cfg)
+                    results[i] = judge(plan.sign, _losses(row, plan.sign, cfg), cfg)
     return results  # type: ignore[return-value]
 
 

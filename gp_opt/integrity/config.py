@@ -95,7 +95,7 @@ def momentum_schedule(steps: int, warmup: int, hold: int) -> list[float]:
 
 
 @functools.lru_cache(maxsize=32)
-def _schedules(cfg: IntegrityConfig) -> tuple[torch.Tensor, tuple[float, ...]]:
+def schedule_tables(cfg: IntegrityConfig) -> tuple[torch.Tensor, tuple[float, ...]]:
     """(lr_t for every step and run row ``[steps, 2 * len(learning_rates)]``, mu_t per step)."""
     table = [[lr_schedule(lr, t, cfg.steps, cfg.warmup, cfg.hold, cfg.lr_offset)
               for lr in cfg.learning_rates] for t in range(cfg.steps)]

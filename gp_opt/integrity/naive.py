@@ -8,9 +8,9 @@ import numpy as np
 import torch
 
 from gp_opt.genome import OUTPUT, OptimizerGenome
-from gp_opt.integrity.config import DEFAULT_CONFIG, IntegrityConfig, IntegrityResult, _schedules, lr_schedule
-from gp_opt.integrity.plan import Plan, _Ctx, _full, dropout_mask, operand_program
-from gp_opt.integrity.check import _failed, _judge, _prepare, _sign_of
+from gp_opt.integrity.config import DEFAULT_CONFIG, IntegrityConfig, IntegrityResult, schedule_tables, lr_schedule
+from gp_opt.integrity.plan import Plan, PlanCtx, full_like, dropout_mask, operand_program
+from gp_opt.integrity.check import failed_result, judge, prepare_plan, sign_of
 
 
 # ---------------------------------------------------------------- the naive reference
@@ -28,11 +28,11 @@ class _NaiveRunner:
         for node, op, edges in plan.order:
             ins = [(src, None if dec is None else dec.to(self.dtype).tolist()) for src, dec in edges]
             self.nodes.append((node, grammar.op(op).torch, ins))
-        self.mu = _schedules(cfg)[1]
+        self.mu = schedule_tables(cfg)[1]
 
     def run(self, lr: float, sign: int, row: int) -> float:
         cfg, dtype = self.cfg, self.dtype
-        ctx = _Ctx(lambda node, call, p: dropout_mask(cfg.seed, node, call, p, cfg.steps,
+        ctx = PlanCtx(lambda node, call, p: dropout_mask(cfg.seed, node, call, p, cfg.steps,
                                                       self.shape, dtype)[:, row])
         b = torch.tensor(cfg.shift, dtype=dtype)
         x = torch.tensor(cfg.x0, dtype=dtype)
@@ -46,10 +46,10 @@ class _NaiveRunner:
             for node, fn, ins in self.nodes:
                 args = []
                 for src, dec in ins:
-                    v = _full(vals[src], x)
+                    v = full_like(vals[src], x)
                     args.append(v if dec is None else v * dec[t])
                 ctx.begin(node, t)
-                vals[node] = _full(fn(*args, ctx=ctx), x)
+                vals[node] = full_like(fn(*args, ctx=ctx), x)
             step = (sign * lrs[t]) * vals[OUTPUT]
             if momentum == "none":
                 x = x - step
@@ -68,9 +68,9 @@ def naive_check(genome: OptimizerGenome, config: IntegrityConfig | None = None,
     steps on a 5-vector (12 runs; with ``early_exit`` it stops at the first passing run, as a
     plain loop would). Same maths and dropout masks as :func:`check_many`."""
     cfg = config or DEFAULT_CONFIG
-    plan = _prepare(genome, cfg)
+    plan = prepare_plan(genome, cfg)
     if isinstance(plan, str):
-        return _failed(plan, _sign_of(genome))
+        return failed_result(plan, sign_of(genome))
     L = len(cfg.learning_rates)
     losses = {}
     with warnings.catch_warnings(), np.errstate(all="ignore"), torch.no_grad():
@@ -83,4 +83,4 @@ def naive_check(genome: OptimizerGenome, config: IntegrityConfig | None = None,
             losses[(s, lr)] = f
             if early_exit and math.isfinite(f) and f < cfg.threshold:
                 return IntegrityResult(True, r >= L, losses, s)
-    return _judge(plan.sign, losses, cfg)
+    return judge(plan.sign, losses, cfg)

@@ -38,7 +38,7 @@ def dropout_mask(seed: int, node: str, call: int, p: float, steps: int, shape: t
     return mask
 
 
-class _Ctx:
+class PlanCtx:
     """What ``Op.torch`` calls for engine ops (``ctx.ema(x, beta)``, ``ctx.norm(x)``, ...).
 
     State is kept per (group, call index within the op): an op may hold several states.
@@ -88,7 +88,7 @@ class _Ctx:
         return x * self.masks(gid, call, p)[self.t]
 
 
-def _full(value, like: torch.Tensor) -> torch.Tensor:
+def full_like(value, like: torch.Tensor) -> torch.Tensor:
     """An op or operand result as a full tensor shaped like ``like``."""
     if isinstance(value, torch.Tensor) and value.shape == like.shape:
         return value

@@ -5,7 +5,7 @@ from typing import Sequence
 
 
 from gp_opt import symbolic as S
-from gp_opt.latex.printer import DOCUMENT_PACKAGES, _width, equation_latex, expr_latex, tex_escape
+from gp_opt.latex.printer import DOCUMENT_PACKAGES, printed_width, equation_latex, expr_latex, tex_escape
 from gp_opt.latex.tables import notes_paragraph
 
 
@@ -31,7 +31,7 @@ def simplified_latex(genome, seconds: float, max_width: float | None = None) -> 
     ``a_k``), as the report prints it; the unsimplified form when time runs out. ``None`` when it
     is wider than ``max_width`` characters (one line of an ``align*`` cannot be broken)."""
     expr = S.simplify(S.to_sympy(genome, expand_schedules=False), seconds)
-    if max_width is not None and _width(expr) > max_width:
+    if max_width is not None and printed_width(expr) > max_width:
         return None
     return expr_latex(expr, genome.grammar)
 

@@ -10,8 +10,8 @@ from sympy.printing.latex import LatexPrinter
 
 from gp_opt import functions as F
 from gp_opt import symbolic as S
-from gp_opt.symbolic.build import _DISPLAY_PREFIX, _leaf_latex
-from gp_opt.symbolic.printing import _with_deadline
+from gp_opt.symbolic.build import DISPLAY_PREFIX, leaf_latex
+from gp_opt.symbolic.printing import with_deadline
 from gp_opt.grammar import Grammar
 
 
@@ -61,8 +61,8 @@ def tex_escape(text: str) -> str:
 
 
 # ---------------------------------------------------------------- the printer
-_GREEK = {"lam": r"\lambda", "lambda": r"\lambda", "mu": r"\mu", "beta": r"\beta", "eta": r"\eta"}
-_FUNCTION_NOTES = {
+GREEK = {"lam": r"\lambda", "lambda": r"\lambda", "mu": r"\mu", "beta": r"\beta", "eta": r"\eta"}
+FUNCTION_NOTES = {
     "I1e": r"$\tilde{I}_{1}(x) = e^{-|x|} I_{1}(x)$, the exponentially scaled modified Bessel "
            r"function of the first kind of order 1",
     "EMA": r"$\operatorname{EMA}_{\beta}(x)$: the bias-corrected exponential moving average of $x$ "
@@ -93,9 +93,9 @@ class PaperLatexPrinter(LatexPrinter):
         self._states = {}
         if grammar is not None:
             for name, operand in grammar.operands.items():
-                self._operands[_DISPLAY_PREFIX + name] = (name, _label_latex(operand.label))
+                self._operands[DISPLAY_PREFIX + name] = (name, label_latex(operand.label))
             for state in grammar.states.values():
-                base = _GREEK.get(state.name, state.name)
+                base = GREEK.get(state.name, state.name)
                 self._states[state.name] = (state.name, base)
                 self._states[state.name + "_hat"] = (state.name, r"\hat{%s}" % base)
 
@@ -130,9 +130,9 @@ class PaperLatexPrinter(LatexPrinter):
             return tex
         m = re.fullmatch(r"([A-Za-z]+)_(\d+)", name)
         if m:
-            return "%s_{%s}" % (_GREEK.get(m.group(1), m.group(1)), m.group(2))
-        if name in _GREEK:
-            return _GREEK[name]
+            return "%s_{%s}" % (GREEK.get(m.group(1), m.group(1)), m.group(2))
+        if name in GREEK:
+            return GREEK[name]
         return super()._print_Symbol(expr, style=style)
 
     # -- the grammar's functions
@@ -175,11 +175,11 @@ class PaperLatexPrinter(LatexPrinter):
 
     def _print_ScheduleLeaf(self, expr, exp=None):
         self.used.add(("schedule", expr.schedule_name))
-        text = _leaf_latex(expr.schedule_name)
+        text = leaf_latex(expr.schedule_name)
         return text if exp is None else "%s^{%s}" % (text, exp)
 
 
-def _label_latex(label: str) -> str:
+def label_latex(label: str) -> str:
     """``QH(g^2)`` -> ``\\operatorname{QH}(g^{2})``."""
     m = re.fullmatch(r"([A-Za-z]+)\((.*)\)", label)
     if m:
@@ -192,16 +192,16 @@ def expr_latex(expr: sp.Expr, grammar: Grammar | None, printer: PaperLatexPrinte
                timeout: float | None = S.PRINT_TIMEOUT) -> str:
     """LaTeX of one expression in a grammar's symbols (plain text typeset verbatim past ``timeout``)."""
     printer = printer or PaperLatexPrinter(grammar)
-    return _with_deadline(lambda: printer.doprint(expr), timeout,
+    return with_deadline(lambda: printer.doprint(expr), timeout,
                             lambda: r"\texttt{%s}" % tex_escape(sp.sstr(expr)))
 
 
 # ---------------------------------------------------------------- width and breaking
-def _width(e: sp.Basic) -> float:
+def printed_width(e: sp.Basic) -> float:
     """Rough printed width of ``e`` in characters (a fraction is as wide as its wider part)."""
     if e.is_Symbol:
         name = e.name
-        if name.startswith(_DISPLAY_PREFIX):
+        if name.startswith(DISPLAY_PREFIX):
             return 7.0
         return 2.0 if "_" in name else 1.0
     if e.is_Float:
@@ -211,7 +211,7 @@ def _width(e: sp.Basic) -> float:
     if e.is_Number or not e.args:
         return 2.0
     if e.is_Add:
-        return sum(_width(a) for a in e.args) + 2.0 * (len(e.args) - 1)
+        return sum(printed_width(a) for a in e.args) + 2.0 * (len(e.args) - 1)
     if e.is_Mul:
         num, den = [], []
         for a in e.args:
@@ -224,21 +224,22 @@ def _width(e: sp.Basic) -> float:
                 num.append(a)
 
         def part(xs):
-            return sum(_width(x) + (2.0 if x.is_Add else 0.0) for x in xs) + 0.5 * len(xs)
+            return sum(printed_width(x) + (2.0 if x.is_Add else 0.0) for x in xs) + 0.5 * len(xs)
         return max(part(num), part(den)) + 1.0 if den else part(num)
     if e.is_Pow:
         if e.exp == sp.S.Half:
-            return _width(e.base) + 1.5
+            return printed_width(e.base) + 1.5
         if e.exp.is_number and e.exp.is_negative:
-            return max(1.0, _width(e.base ** (-e.exp))) + 1.0
-        return _width(e.base) + (2.0 if not e.base.is_Atom else 0.0) + 0.7 * _width(e.exp)
+            return max(1.0, printed_width(e.base ** (-e.exp))) + 1.0
+        return printed_width(e.base) + (2.0 if not e.base.is_Atom else 0.0) + 0.7 * printed_width(e.exp)
     if isinstance(e, sp.Abs):
-        return _width(e.args[0]) + 1.0
+        return printed_width(e.args[0]) + 1.0
     name = getattr(e.func, "schedule_name", None)
     if name:
         return 2.0
     head = len(getattr(e.func, "__name__", "f"))
-    return head + 2.0 + sum(_width(a) for a in e.args[:1]) + sum(_width(a) + 1 for a in e.args[1:] if not e.args[1].is_number)
+    return (head + 2.0 + sum(printed_width(a) for a in e.args[:1])
+            + sum(printed_width(a) + 1 for a in e.args[1:] if not e.args[1].is_number))
 
 
 def _subterms(e: sp.Basic):
@@ -256,7 +257,7 @@ def break_long(expr: sp.Expr, max_width: float, prefix: str = "c",
     Repeated subterms are named first (``sympy.cse``), then the widest subterm that fits in
     ``0.75 max_width`` of each piece still too wide.
     """
-    if _width(expr) <= max_width:
+    if printed_width(expr) <= max_width:
         return expr, []
     counter = [start]
 
@@ -273,7 +274,7 @@ def break_long(expr: sp.Expr, max_width: float, prefix: str = "c",
         kept = []
         for sym, sub in repl:
             sub = sub.xreplace(rename)
-            if _width(sub) < 6:            # too small to be worth a name: put it back
+            if printed_width(sub) < 6:            # too small to be worth a name: put it back
                 rename[sym] = sub
             else:
                 kept.append((sym, sub))
@@ -290,12 +291,12 @@ def break_long(expr: sp.Expr, max_width: float, prefix: str = "c",
 
     def shrink(e: sp.Expr) -> sp.Expr:
         for _ in range(12):
-            if _width(e) <= max_width:
+            if printed_width(e) <= max_width:
                 return e
-            fits = [s for s in _subterms(e) if _width(s) <= 0.75 * max_width and _width(s) >= 4]
+            fits = [s for s in _subterms(e) if printed_width(s) <= 0.75 * max_width and printed_width(s) >= 4]
             if not fits:
                 return e
-            best = max(fits, key=_width)
+            best = max(fits, key=printed_width)
             sym = fresh()
             parts.append((sym, best))
             e = e.xreplace({best: sym})

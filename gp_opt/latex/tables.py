@@ -6,9 +6,9 @@ import re
 from typing import Iterable, Sequence
 
 
-from gp_opt.symbolic.build import _leaf_latex
+from gp_opt.symbolic.build import leaf_latex
 from gp_opt.grammar import Grammar
-from gp_opt.latex.printer import (PaperLatexPrinter, TABLE_PACKAGES, _FUNCTION_NOTES, _GREEK, _label_latex,
+from gp_opt.latex.printer import (PaperLatexPrinter, TABLE_PACKAGES, FUNCTION_NOTES, GREEK, label_latex,
                                   equation_latex, format_number, tex_escape)
 
 
@@ -34,7 +34,7 @@ def notes(used: Iterable[tuple[str, ...]], grammar: Grammar | Sequence[Grammar])
     if states:
         items = []
         for s in states:
-            base = _GREEK.get(s.name, s.name)
+            base = GREEK.get(s.name, s.name)
             items.append(r"$\hat{%s}$ = bias-corrected $\operatorname{EMA}_{%s}(%s)$" % (
                 base, format_number(s.beta), printer.doprint(s.input)))
         out.append("; ".join(items))
@@ -42,13 +42,13 @@ def notes(used: Iterable[tuple[str, ...]], grammar: Grammar | Sequence[Grammar])
         if ("operand", name) in used:
             body = printer.doprint(operand.expr)
             # raw moving averages (AggMo) are not bias-corrected: say so once
-            out.append(r"$%s = %s$" % (_label_latex(operand.label), body))
+            out.append(r"$%s = %s$" % (label_latex(operand.label), body))
     raw = [s for s in grammar.states.values()
            if any(("operand", n) in used and s.raw in o.expr.free_symbols for n, o in grammar.operands.items())]
     if raw:
-        out.append(", ".join("$%s$" % _GREEK.get(s.name, s.name) for s in raw) +
+        out.append(", ".join("$%s$" % GREEK.get(s.name, s.name) for s in raw) +
                    " without a hat: the raw (not bias-corrected) moving average")
-    for fn, text in _FUNCTION_NOTES.items():
+    for fn, text in FUNCTION_NOTES.items():
         if ("function", fn) in used:
             out.append(text)
     scheds = sorted((u[1] for u in used if u[0] == "schedule"), key=_schedule_order)
@@ -57,7 +57,7 @@ def notes(used: Iterable[tuple[str, ...]], grammar: Grammar | Sequence[Grammar])
         if sch is None:
             continue
         defn = printer.doprint(sch.expr)
-        out.append(r"$%s = %s$ (%s)" % (_leaf_latex(name), defn, tex_escape(sch.label)))
+        out.append(r"$%s = %s$ (%s)" % (leaf_latex(name), defn, tex_escape(sch.label)))
     return out
 
 

@@ -8,8 +8,8 @@ import numpy as np
 from gp_opt import integrity
 from gp_opt.genome import OUTPUT, DecayGenome
 from gp_opt.grammar import Grammar
-from gp_opt.mutation.graph import (DECAY_KINDS, _MAX_REDRAWS, _active_inner, _copy_decay, _descendants, _pick,
-                                   _probs, _swap_op, _weighted)
+from gp_opt.mutation.graph import (DECAY_KINDS, MAX_REDRAWS, active_inner, copy_decay, descendants, pick,
+                                   mutation_probs, swap_op, weighted_ops)
 
 
 # ---------------------------------------------------------------- decay functions
@@ -21,12 +21,12 @@ def _mut_decay_node(dec: DecayGenome, node: str, kind: str, rng) -> str | None:
     leaves, leaf_w = grammar.schedule_weights()
 
     def draw_source(exclude: set[str]) -> str | None:
-        banned = _descendants(dec, node) | {node, OUTPUT} | exclude
+        banned = descendants(dec, node) | {node, OUTPUT} | exclude
         pool = [s for s in leaves if s not in banned] + [h for h in dec.hidden_nodes() if h not in banned]
         return pool[int(rng.integers(len(pool)))] if pool else None
 
     if kind == "decay_op":
-        return _swap_op(dec, node, grammar.decay_unary, grammar.decay_binary, rng)
+        return swap_op(dec, node, grammar.decay_unary, grammar.decay_binary, rng)
     if kind == "decay_connection":
         pos = int(rng.integers(len(srcs)))
         new = draw_source(set(srcs))
@@ -36,18 +36,18 @@ def _mut_decay_node(dec: DecayGenome, node: str, kind: str, rng) -> str | None:
         dec.set_inputs(node, srcs)
         return f"connection {node}[{pos}]: {old} -> {new}"
     if grammar.ops[cur].arity == 1:
-        names, weights = _weighted(grammar, grammar.decay_binary)
+        names, weights = weighted_ops(grammar, grammar.decay_binary)
         new_src = draw_source(set(srcs))
         if not names or new_src is None:
             return None
-        new = _pick(rng, names, weights)
+        new = pick(rng, names, weights)
         dec.set_op(node, new)
         dec.set_inputs(node, srcs + [new_src])
         return f"arity {node}: {cur} -> {new}"
-    names, weights = _weighted(grammar, grammar.decay_unary)
+    names, weights = weighted_ops(grammar, grammar.decay_unary)
     if not names:
         return None
-    new = _pick(rng, names, weights)
+    new = pick(rng, names, weights)
     k = int(rng.integers(2))
     dec.set_op(node, new)
     dec.set_inputs(node, [srcs[k]])
@@ -56,18 +56,18 @@ def _mut_decay_node(dec: DecayGenome, node: str, kind: str, rng) -> str | None:
 
 def mutate_decay(decay: DecayGenome, rng: np.random.Generator, grammar: Grammar | None = None,
                  probs: Mapping[str, float] | None = None,
-                 max_tries: int = _MAX_REDRAWS) -> tuple[DecayGenome, str] | None:
+                 max_tries: int = MAX_REDRAWS) -> tuple[DecayGenome, str] | None:
     """Mutate a decay function (op change / connection change / unary <-> binary on an active
     node, with ``decay_op`` / ``decay_connection`` / ``decay_arity``), redrawn until the result
     is valid (0 <= d(t) <= 1, SPEC section 4). None if no valid mutation is found."""
     grammar = grammar or decay.grammar
-    p = _probs(grammar, probs)
+    p = mutation_probs(grammar, probs)
     weights = [p[k] for k in DECAY_KINDS]
-    nodes = _active_inner(decay)
+    nodes = active_inner(decay)
     for _ in range(max_tries):
-        kind = _pick(rng, DECAY_KINDS, weights)
+        kind = pick(rng, DECAY_KINDS, weights)
         node = nodes[int(rng.integers(len(nodes)))]
-        child = _copy_decay(decay)
+        child = copy_decay(decay)
         desc = _mut_decay_node(child, node, kind, rng)
         if desc is not None and integrity.decay_in_range(child):
             return child, desc

@@ -8,16 +8,16 @@ import numpy as np
 
 from gp_opt.errors import GpOptError
 from gp_opt.genome import OUTPUT, DecayGenome, OptimizerGenome
-from gp_opt.genome.graph import _Graph
+from gp_opt.genome.graph import GenomeGraph
 from gp_opt.grammar import Grammar
 
 
 KINDS = ("op", "connection", "arity", "momentum", "decay")
 DECAY_KINDS = ("decay_op", "decay_connection", "decay_arity")
-_MAX_REDRAWS = 200
+MAX_REDRAWS = 200
 
 
-def _probs(grammar: Grammar, probs: Mapping[str, float] | None) -> dict[str, float]:
+def mutation_probs(grammar: Grammar, probs: Mapping[str, float] | None) -> dict[str, float]:
     p = dict(grammar.mutation)
     if probs:
         unknown = set(probs) - set(p)
@@ -31,7 +31,7 @@ def _probs(grammar: Grammar, probs: Mapping[str, float] | None) -> dict[str, flo
     return p
 
 
-def _pick(rng: np.random.Generator, names, weights) -> str:
+def pick(rng: np.random.Generator, names, weights) -> str:
     """``names[i]`` with probability ``weights[i] / sum(weights)`` (one uniform draw)."""
     u = rng.random() * sum(weights)
     acc = 0.0
@@ -58,11 +58,11 @@ def _copy_graph(graph: nx.DiGraph) -> nx.DiGraph:
         return graph.copy()
 
 
-def _copy_decay(dec: DecayGenome) -> DecayGenome:
+def copy_decay(dec: DecayGenome) -> DecayGenome:
     return DecayGenome(_copy_graph(dec.graph), dec.grammar)
 
 
-def _copy(genome: OptimizerGenome) -> OptimizerGenome:
+def copy_genome(genome: OptimizerGenome) -> OptimizerGenome:
     """A copy of the update graph that *shares* the parent's decay-function objects: mutation
     never edits a decay function in place (it replaces it with an edited copy), so children and
     parents can share the ones they have in common. Copying them all would be most of the cost of
@@ -71,12 +71,12 @@ def _copy(genome: OptimizerGenome) -> OptimizerGenome:
                            genome.meta)
 
 
-def _weighted(grammar: Grammar, names) -> tuple[list[str], list[float]]:
+def weighted_ops(grammar: Grammar, names) -> tuple[list[str], list[float]]:
     names = [n for n in names if grammar.ops[n].weight > 0]
     return names, [grammar.ops[n].weight for n in names]
 
 
-def _is_hidden(graph: _Graph, node: str) -> bool:
+def is_hidden(graph: GenomeGraph, node: str) -> bool:
     return graph.graph.nodes[node].get("kind") == "hidden"
 
 
@@ -91,23 +91,23 @@ def _reach(adj: dict, start: str) -> set[str]:
     return seen
 
 
-def _active_inner(graph: _Graph) -> list[str]:
+def active_inner(graph: GenomeGraph) -> list[str]:
     """Active inner nodes in the genome's own node order (stable under JSON round trips)."""
     active = _reach(graph.graph._pred, OUTPUT) | {OUTPUT}
     return [n for n in graph.inner_nodes() if n in active]
 
 
-def _descendants(graph: _Graph, node: str) -> set[str]:
+def descendants(graph: GenomeGraph, node: str) -> set[str]:
     return _reach(graph.graph._succ, node)
 
 
-def _hidden_pool(graph: _Graph, node: str, exclude: set[str]) -> list[str]:
+def _hidden_pool(graph: GenomeGraph, node: str, exclude: set[str]) -> list[str]:
     """Hidden nodes that may feed ``node`` without making a cycle, minus ``exclude``."""
-    banned = _descendants(graph, node) | {node, OUTPUT} | exclude
+    banned = descendants(graph, node) | {node, OUTPUT} | exclude
     return [h for h in graph.hidden_nodes() if h not in banned]
 
 
-def _draw_update_source(child: OptimizerGenome, node: str, rng, exclude: set[str],
+def draw_update_source(child: OptimizerGenome, node: str, rng, exclude: set[str],
                         hidden_only: bool) -> str | None:
     grammar = child.grammar
     hidden = _hidden_pool(child, node, exclude)
@@ -117,14 +117,14 @@ def _draw_update_source(child: OptimizerGenome, node: str, rng, exclude: set[str
         operands = []
     use_operand = bool(operands) and (not hidden or rng.random() < grammar.update_init["operand_input"])
     if use_operand:
-        return _pick(rng, [n for n, _ in operands], [w for _, w in operands])
+        return pick(rng, [n for n, _ in operands], [w for _, w in operands])
     if hidden:
         return hidden[int(rng.integers(len(hidden)))]
     return None
 
 
-def _random_unary(grammar: Grammar, rng, exclude: str | None = None) -> str | None:
-    names, weights = _weighted(grammar, [o for o in grammar.update_unary if o != exclude])
+def random_unary(grammar: Grammar, rng, exclude: str | None = None) -> str | None:
+    names, weights = weighted_ops(grammar, [o for o in grammar.update_unary if o != exclude])
     if not names:
         return None
     p_id = grammar.update_init["identity"]
@@ -133,17 +133,17 @@ def _random_unary(grammar: Grammar, rng, exclude: str | None = None) -> str | No
             return "identity"
         k = names.index("identity")
         names, weights = names[:k] + names[k + 1:], weights[:k] + weights[k + 1:]
-    return _pick(rng, names, weights)
+    return pick(rng, names, weights)
 
 
-def _swap_op(graph: _Graph, node: str, unary: list[str], binary: list[str], rng) -> str | None:
+def swap_op(graph: GenomeGraph, node: str, unary: list[str], binary: list[str], rng) -> str | None:
     """The op kind on any graph: ``node``'s op -> another of the same arity, by grammar weight."""
     grammar = graph.grammar
     cur = graph.op(node)
     pool = unary if grammar.ops[cur].arity == 1 else binary
-    names, weights = _weighted(grammar, [o for o in pool if o != cur])
+    names, weights = weighted_ops(grammar, [o for o in pool if o != cur])
     if not names:
         return None
-    new = _pick(rng, names, weights)
+    new = pick(rng, names, weights)
     graph.set_op(node, new)
     return f"op {node}: {cur} -> {new}"

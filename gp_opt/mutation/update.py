@@ -8,15 +8,15 @@ import numpy as np
 from gp_opt.errors import GpOptError
 from gp_opt.genome import OUTPUT, DecayGenome, OptimizerGenome
 from gp_opt.grammar import Grammar
-from gp_opt.mutation.graph import (KINDS, _MAX_REDRAWS, _active_inner, _copy, _draw_update_source, _is_hidden,
-                                   _pick, _probs, _random_unary, _swap_op, _weighted)
+from gp_opt.mutation.graph import (KINDS, MAX_REDRAWS, active_inner, copy_genome, draw_update_source, is_hidden,
+                                   pick, mutation_probs, random_unary, swap_op, weighted_ops)
 from gp_opt.mutation.decay import mutate_decay
 
 
 # ---------------------------------------------------------------- the update-graph kinds
 
 def _mut_op(child: OptimizerGenome, node: str, rng, p) -> str | None:
-    return _swap_op(child, node, child.grammar.update_unary, child.grammar.update_binary, rng)
+    return swap_op(child, node, child.grammar.update_unary, child.grammar.update_binary, rng)
 
 
 def _mut_connection(child: OptimizerGenome, node: str, rng, p) -> str | None:
@@ -27,8 +27,8 @@ def _mut_connection(child: OptimizerGenome, node: str, rng, p) -> str | None:
         return f"swap inputs of {node}: ({srcs[0]}, {srcs[1]}) -> ({srcs[1]}, {srcs[0]})"
     pos = int(rng.integers(len(edges)))
     others = [s for i, s in enumerate(srcs) if i != pos]
-    hidden_only = node == OUTPUT and not any(_is_hidden(child, s) for s in others)
-    new = _draw_update_source(child, node, rng, set(srcs), hidden_only)
+    hidden_only = node == OUTPUT and not any(is_hidden(child, s) for s in others)
+    new = draw_update_source(child, node, rng, set(srcs), hidden_only)
     if new is None:
         return None
     old = srcs[pos]
@@ -43,20 +43,20 @@ def _mut_arity(child: OptimizerGenome, node: str, rng, p) -> str | None:
     edges = child.input_edges(node)
     srcs, decays = [s for s, _ in edges], [d for _, d in edges]
     if grammar.ops[cur].arity == 1:
-        names, weights = _weighted(grammar, grammar.update_binary)
+        names, weights = weighted_ops(grammar, grammar.update_binary)
         if not names:
             return None
-        new_src = _draw_update_source(child, node, rng, set(srcs), hidden_only=False)
+        new_src = draw_update_source(child, node, rng, set(srcs), hidden_only=False)
         if new_src is None:
             return None
-        new = _pick(rng, names, weights)
+        new = pick(rng, names, weights)
         dec = (DecayGenome.random(rng, grammar) if rng.random() < grammar.update_init["decay_edge"]
                else None)
         child.set_op(node, new)
         child.set_inputs(node, srcs + [new_src], decays + [dec])
         return f"arity {node}: {cur}({srcs[0]}) -> {new}({srcs[0]}, {new_src})"
-    keep = [i for i, s in enumerate(srcs) if node != OUTPUT or _is_hidden(child, s)]
-    new = _random_unary(grammar, rng)
+    keep = [i for i, s in enumerate(srcs) if node != OUTPUT or is_hidden(child, s)]
+    new = random_unary(grammar, rng)
     if not keep or new is None:
         return None
     k = keep[int(rng.integers(len(keep)))]
@@ -109,10 +109,10 @@ def mutate(genome: OptimizerGenome, rng: np.random.Generator, grammar: Grammar |
     from it structurally (it may still compute the same thing; see :mod:`gp_opt.dedup`).
     """
     grammar = grammar or genome.grammar
-    return _Mutator(genome, grammar, _probs(grammar, probs))(rng)
+    return Mutator(genome, grammar, mutation_probs(grammar, probs))(rng)
 
 
-class _Mutator:
+class Mutator:
     """:func:`mutate` of one parent with what does not depend on the draw (probabilities, active
     nodes) worked out once: ``mutator(rng) -> (child, description)``. Same draws as ``mutate``."""
 
@@ -120,19 +120,19 @@ class _Mutator:
 
     def __init__(self, genome: OptimizerGenome, grammar: Grammar, p: dict[str, float]):
         self.genome, self.grammar, self.p = genome, grammar, p
-        self.nodes = _active_inner(genome)
+        self.nodes = active_inner(genome)
         self.weights = [p[k] for k in KINDS]
 
     def __call__(self, rng: np.random.Generator) -> tuple[OptimizerGenome, str]:
         genome, grammar, nodes, p = self.genome, self.grammar, self.nodes, self.p
-        for _ in range(_MAX_REDRAWS):
-            kind = _pick(rng, KINDS, self.weights)
+        for _ in range(MAX_REDRAWS):
+            kind = pick(rng, KINDS, self.weights)
             node = nodes[int(rng.integers(len(nodes)))]
-            child = _copy(genome)
+            child = copy_genome(genome)
             if child.grammar is not grammar:
                 child.grammar = grammar
             desc = _UPDATE_KINDS[kind](child, node, rng, p)
             if desc is not None:
                 child.meta = {"mutation": desc}
                 return child, desc
-        raise GpOptError(f"mutation: no mutation applies to {genome!r} in {_MAX_REDRAWS} draws")
+        raise GpOptError(f"mutation: no mutation applies to {genome!r} in {MAX_REDRAWS} draws")

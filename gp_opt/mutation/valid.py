@@ -12,8 +12,8 @@ from gp_opt.errors import GpOptError
 from gp_opt.genome import OUTPUT, OptimizerGenome
 from gp_opt.grammar import Grammar
 from gp_opt.integrity import IntegrityConfig
-from gp_opt.mutation.graph import _probs
-from gp_opt.mutation.update import _Mutator, mutate
+from gp_opt.mutation.graph import mutation_probs
+from gp_opt.mutation.update import Mutator, mutate
 
 
 # ---------------------------------------------------------------- valid children
@@ -176,11 +176,11 @@ def mutate_batch(parents: Sequence[OptimizerGenome], rng: np.random.Generator,
     pools: dict[tuple, list[int]] = {}
     for i, g in enumerate(parents):
         pools.setdefault((id(g), group[i]), []).append(i)
-    mutators: dict[int, _Mutator] = {}
+    mutators: dict[int, Mutator] = {}
     for g in parents:
         if id(g) not in mutators:
             gr = grammar or g.grammar
-            mutators[id(g)] = _Mutator(g, gr, _probs(gr, probs))
+            mutators[id(g)] = Mutator(g, gr, mutation_probs(gr, probs))
     taken: dict[Any, set[str]] = collections.defaultdict(set)
     out: list[OptimizerGenome | GpOptError | None] = [None] * n
     open_ = {pk: list(slots) for pk, slots in pools.items()}   # unserved slots, in order

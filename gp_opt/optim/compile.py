@@ -48,7 +48,7 @@ def _operand_var(name: str) -> str:
     return "o_" + name
 
 
-def _node_var(name: str) -> str:
+def node_var(name: str) -> str:
     return "n_" + name
 
 
@@ -80,11 +80,11 @@ def body_lines(genome: OptimizerGenome, decay_ref: Callable[[int], str] = lambda
         op = grammar.op(genome.op(node))
         args = []
         for pos, (src, dec) in enumerate(genome.input_edges(node)):
-            var = _node_var(src) if src in genome.inner_nodes() else _operand_var(src)
+            var = node_var(src) if src in genome.inner_nodes() else _operand_var(src)
             var = wide.get(var, var)
             if dec is not None:
                 edges.append((src, node, dec))
-                new = f"{_node_var(node)}_in{pos}"
+                new = f"{node_var(node)}_in{pos}"
                 lines.append(f"{new} = {var} * {decay_ref(len(edges) - 1)}  # decay on edge {src} -> {node}")
                 is_full[new] = is_full[var]
                 var = new
@@ -94,11 +94,11 @@ def body_lines(genome: OptimizerGenome, decay_ref: Callable[[int], str] = lambda
                 var = wide[var]
                 is_full[var] = True
             args.append(var)
-        out = _node_var(node)
+        out = node_var(node)
         src = op_source(op, args, node, ctx)
         lines.append(f"{out} = {src}  # {node} = {genome.op(node)}({', '.join(genome.inputs(node))})")
         is_full[out] = any(is_full[a] for a in args) or op.kind != "scalar"
-    u = _node_var(OUTPUT)
+    u = node_var(OUTPUT)
     if not is_full[u]:
         lines.append(f"{u} = {full(u)}")
     return lines, edges, u

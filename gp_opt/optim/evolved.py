@@ -30,7 +30,7 @@ from gp_opt.catalog import load_file
 from gp_opt.genome import OptimizerGenome
 from gp_opt.genome.found import learning_rate
 from gp_opt.optim.compile import CompiledGenome, FlatCtx, compile_genome
-from gp_opt.optim.schedules import _check, base_lr_table, momentum_table
+from gp_opt.optim.schedules import check_steps, base_lr_table, momentum_table
 
 __all__ = ["EvolvedOptimizer"]
 
@@ -222,7 +222,7 @@ class EvolvedOptimizer(torch.optim.Optimizer):
                     f"not differentiable; leave {flag} unset")
         _check_lr(lr, "lr")
         _check_weight_decay(weight_decay, "weight_decay")
-        _check(total_steps, warmup_steps, hold_steps)
+        check_steps(total_steps, warmup_steps, hold_steps)
         defaults = dict(lr=lr, total_steps=int(total_steps), warmup_steps=int(warmup_steps),
                         hold_steps=int(hold_steps), momentum_schedule=momentum_schedule,
                         base_schedule=bool(base_schedule), weight_decay=weight_decay,
@@ -301,7 +301,7 @@ class EvolvedOptimizer(torch.optim.Optimizer):
     def _group_tables(self, group: dict) -> tuple[list[float], list[float]]:
         key = (group["total_steps"], group["warmup_steps"], group["hold_steps"])
         if key not in self._tables:
-            _check(*key)
+            check_steps(*key)
             self._tables[key] = (base_lr_table(*key), momentum_table(*key))
         return self._tables[key]
 

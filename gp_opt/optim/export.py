@@ -29,7 +29,7 @@ from gp_opt.printer import torch_source
 __all__ = ["export_torch", "export_source"]
 
 
-def _class_name(name: str) -> str:
+def class_name(name: str) -> str:
     ident = re.sub(r"\W+", "_", name).strip("_") or "Evolved"
     if ident[0].isdigit():
         ident = "Opt_" + ident
@@ -203,7 +203,7 @@ def export_source(genome: OptimizerGenome, name: str | None = None) -> str:
     """The module's source text (see :func:`export_torch`)."""
     grammar = genome.grammar
     name = name or genome.meta.get("name") or "EvolvedOptimizer"
-    cls = _class_name(str(name))
+    cls = class_name(str(name))
     operands = genome.active_operands()
     exprs = {n: grammar.operands[n].expr for n in operands}
     used = set().union(*(e.free_symbols for e in exprs.values())) if exprs else set()
@@ -232,8 +232,7 @@ def export_source(genome: OptimizerGenome, name: str | None = None) -> str:
              for f in grammar.op(genome.op(n)).expr.atoms(F.GpFunction)}
     kernels = [F.ema_kernel, F.delta_kernel, F.running_max_kernel, F.dropout_kernel, F.norm_kernel]
     kernel_src = "\n\n".join(inspect.getsource(k).rstrip() for k in kernels)
-    sched_src = "\n\n".join(inspect.getsource(f).rstrip() for f in (
-        S._check, S.base_lr_factor, S.base_lr_table, S._linspace, S.momentum_table))
+    sched_src = "\n\n".join(inspect.getsource(f).rstrip() for f in S.EXPORTED_FUNCTIONS)
     decays = "\n\n\n".join(_decay_function(k, dec, f"{s} -> {d}") for k, (s, d, dec) in enumerate(edges))
 
     doc = module_doc_head(genome, f"{cls}: an optimizer discovered with gp_opt, as a standalone PyTorch module.")

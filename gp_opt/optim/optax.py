@@ -52,8 +52,8 @@ from gp_opt.errors import GpOptError
 from gp_opt.genome import DecayGenome, OptimizerGenome
 from gp_opt.grammar import G, W
 from gp_opt.optim import schedules as S
-from gp_opt.optim.compile import _node_var, body_lines
-from gp_opt.optim.export import _class_name, decay_function_source, module_doc_head
+from gp_opt.optim.compile import node_var, body_lines
+from gp_opt.optim.export import class_name, decay_function_source, module_doc_head
 from gp_opt.printer import jax_source
 
 __all__ = ["optax_transformation", "optax_source", "export_optax", "function_name"]
@@ -65,7 +65,7 @@ class MissingJaxError(GpOptError):
 
 def function_name(name: str) -> str:
     """The module's transformation function name: ``Opt6`` -> ``opt6`` (optax's lower-case style)."""
-    ident = _class_name(name)
+    ident = class_name(name)
     snake = re.sub(r"(?<=[a-z0-9])([A-Z])", r"_\1", ident).lower()
     return snake if snake.isidentifier() else ident.lower()
 
@@ -150,7 +150,7 @@ def _computed_once_nodes(genome: OptimizerGenome) -> set[str]:
     overwrites it when the state is donated, instead of XLA:CPU copying both (a train step of a
     genome with a ``delta`` node: about 1.5-2.4x faster; same arithmetic)."""
     grammar = genome.grammar
-    return {_node_var(n) for n in genome.active_inner_nodes()
+    return {node_var(n) for n in genome.active_inner_nodes()
             if any(getattr(type(f), "reads_previous_state", False)
                    for f in grammar.op(genome.op(n)).expr.atoms(sp.Function))}
 
@@ -314,8 +314,7 @@ def _copied_sources() -> tuple[str, str]:
     """The engine kernels and base schedules, copied by ``inspect.getsource`` (read once)."""
     kernels = [F.ema_kernel, F.delta_kernel, F.running_max_kernel, F.dropout_kernel, F.norm_kernel]
     kernel_src = "\n\n".join(inspect.getsource(k).rstrip() for k in kernels)
-    sched_src = "\n\n".join(inspect.getsource(f).rstrip() for f in (
-        S._check, S.base_lr_factor, S.base_lr_table, S._linspace, S.momentum_table))
+    sched_src = "\n\n".join(inspect.getsource(f).rstrip() for f in S.EXPORTED_FUNCTIONS)
     return kernel_src, sched_src
 
 

@@ -37,6 +37,12 @@ def _check(total_steps: int, warmup_steps: int, hold_steps: int) -> tuple[int, i
     return T, W, H
 
 
+#: :func:`_check` under a public name for the modules of this package; the function keeps its
+#: private name because :mod:`gp_opt.optim.export` and the optax export copy its source (and the
+#: schedules' calls to it) into the standalone modules they write, which must not change.
+check_steps = _check
+
+
 def base_lr_factor(t: int, total_steps: int, warmup_steps: int = 0, hold_steps: int = 0) -> float:
     """SPEC section 1's base schedule at 0-based step ``t`` as a multiple of the peak rate.
 
@@ -69,6 +75,11 @@ def momentum_table(total_steps: int, warmup_steps: int = 0, hold_steps: int = 0)
     """The one-cycle momentum ``mu_t`` for ``t = 0..T-1`` (SPEC section 1)."""
     T, W, H = _check(total_steps, warmup_steps, hold_steps)
     return _linspace(MU_HIGH, MU_LOW, W) + [MU_LOW] * H + _linspace(MU_LOW, MU_HIGH, T - W - H)
+
+
+#: The functions a standalone export copies by their source (:mod:`gp_opt.optim.export` and the
+#: optax export), in the order they are written there; they need nothing but ``math``.
+EXPORTED_FUNCTIONS = (_check, base_lr_factor, base_lr_table, _linspace, momentum_table)
 
 
 def schedule_factor_table(name_or_genome: Any, total_steps: int) -> list[float]:

@@ -38,17 +38,17 @@ class RealSymbol(sp.Symbol):
 
 
 _GREEK = {"lam": "lambda"}
-_T_REAL = RealSymbol("t", integer=True, nonnegative=True)
-_TT_REAL = RealSymbol("T", integer=True, positive=True)
+T_REAL = RealSymbol("t", integer=True, nonnegative=True)
+TT_REAL = RealSymbol("T", integer=True, positive=True)
 
 
-def _symbol_maps(grammar: Grammar) -> tuple[dict, dict]:
+def symbol_maps(grammar: Grammar) -> tuple[dict, dict]:
     """(plain -> real, real -> plain) for every base symbol of ``grammar``."""
     key = id(grammar)
     hit = _MAPS.get(key)
     if hit is not None and hit[0] is grammar:
         return hit[1], hit[2]
-    fwd = {G: RealSymbol("g", real=True), W: RealSymbol("w", real=True), t: _T_REAL, T: _TT_REAL}
+    fwd = {G: RealSymbol("g", real=True), W: RealSymbol("w", real=True), t: T_REAL, T: TT_REAL}
     for state in grammar.states.values():
         x = sp.Symbol("_x", real=True)
         nonneg = bool(state.input.xreplace({G: x}).is_nonnegative)
@@ -74,21 +74,21 @@ def symbols(grammar: Grammar | None = None) -> dict[str, sp.Symbol]:
     """
     if grammar is None:
         grammar = load_grammar()
-    fwd, _ = _symbol_maps(grammar)
+    fwd, _ = symbol_maps(grammar)
     return {sym.name: sym for sym in fwd.values()}
 
 
 def real_form(expr: sp.Expr, grammar: Grammar) -> sp.Expr:
     """``expr`` in the grammar's plain symbols (``sympy.Symbol("g")``) rewritten in the symbols
     with assumptions of :func:`symbols` (unevaluated: the form stays as it is)."""
-    fwd, _ = _symbol_maps(grammar)
-    return _xreplace(expr, fwd, False)
+    fwd, _ = symbol_maps(grammar)
+    return xreplace_safe(expr, fwd, False)
 
 
 def plain_form(expr: sp.Expr, grammar: Grammar) -> sp.Expr:
     """The inverse of :func:`real_form`: the grammar's plain symbols."""
-    _, back = _symbol_maps(grammar)
-    return _xreplace(expr, back, False)
+    _, back = symbol_maps(grammar)
+    return xreplace_safe(expr, back, False)
 
 
 # ---------------------------------------------------------------- schedule leaves (unexpanded)
@@ -109,7 +109,7 @@ class ScheduleLeaf(sp.Function):
         return True if self.nonnegative else None
 
     def _latex(self, printer, exp=None):
-        s = _leaf_latex(self.schedule_name)
+        s = leaf_latex(self.schedule_name)
         return s if exp is None else r"%s^{%s}" % (s, exp)
 
     def _sympystr(self, printer):
@@ -119,18 +119,18 @@ class ScheduleLeaf(sp.Function):
         return prettyForm(self.schedule_name)
 
 
-_LEAVES: dict[tuple[str, bool], type] = {}
+LEAF_CLASSES: dict[tuple[str, bool], type] = {}
 
 
 def schedule_leaf(name: str, nonnegative: bool = True) -> type:
     """The sympy function class standing for schedule ``name`` (e.g. ``a4``)."""
     key = (name, nonnegative)
-    if key not in _LEAVES:
-        _LEAVES[key] = type(name, (ScheduleLeaf,), {"schedule_name": name, "nonnegative": nonnegative})
-    return _LEAVES[key]
+    if key not in LEAF_CLASSES:
+        LEAF_CLASSES[key] = type(name, (ScheduleLeaf,), {"schedule_name": name, "nonnegative": nonnegative})
+    return LEAF_CLASSES[key]
 
 
-def _leaf_latex(name: str) -> str:
+def leaf_latex(name: str) -> str:
     m = re.fullmatch(r"([A-Za-z]+)(\d+)(p*)", name)
     if m:
         return "%s%s_{%s}" % (m.group(1), "'" * len(m.group(3)), m.group(2))
@@ -154,7 +154,7 @@ def _schedule_nonnegative(grammar: Grammar, name: str) -> bool:
 
 
 # ---------------------------------------------------------------- building expressions
-def _xreplace(expr: sp.Expr, rule: dict, evaluate: bool = True) -> sp.Expr:
+def xreplace_safe(expr: sp.Expr, rule: dict, evaluate: bool = True) -> sp.Expr:
     """``expr.xreplace(rule)``; unevaluated where sympy refuses to rebuild a node (e.g.
     ``Max(RunMax(1), x)``: a constant it cannot compare), or everywhere with ``evaluate=False``
     (renaming symbols of an expression that is already in canonical form)."""
@@ -256,7 +256,7 @@ def _named_decay(decay: DecayGenome) -> sp.Expr:
     values: dict[str, sp.Expr] = {}
     for node in decay.active_inner_nodes():
         args = [values[s] if s in values else
-                schedule_leaf(s, _schedule_nonnegative(grammar, s))(_T_REAL, _TT_REAL)
+                schedule_leaf(s, _schedule_nonnegative(grammar, s))(T_REAL, TT_REAL)
                 for s in decay.inputs(node)]
         values[node] = _apply(grammar.ops[decay.op(node)], args)
     _DECAYS[key] = values[OUTPUT]
@@ -265,14 +265,14 @@ def _named_decay(decay: DecayGenome) -> sp.Expr:
     return values[OUTPUT]
 
 
-def _expand_leaves(expr: sp.Expr, grammar: Grammar) -> sp.Expr:
+def expand_leaves(expr: sp.Expr, grammar: Grammar) -> sp.Expr:
     """Write every named schedule leaf out as its expression in t, T.
 
     Done last and without re-evaluating the tree around it: evaluating ops on the expanded
     schedules (cosines, ``Mod``) costs far more than the rest of an equation and buys nothing.
     """
     rule = {leaf: _schedule_expr(grammar, leaf.schedule_name) for leaf in expr.atoms(ScheduleLeaf)}
-    return _xreplace(expr, rule, False) if rule else expr
+    return xreplace_safe(expr, rule, False) if rule else expr
 
 
 _SCHEDULES: dict[tuple[int, str], tuple[Grammar, sp.Expr]] = {}
@@ -284,14 +284,14 @@ def _schedule_expr(grammar: Grammar, name: str) -> sp.Expr:
     key = (id(grammar), name)
     hit = _SCHEDULES.get(key)
     if hit is None or hit[0] is not grammar:
-        fwd, _ = _symbol_maps(grammar)
+        fwd, _ = symbol_maps(grammar)
         hit = _SCHEDULES[key] = (grammar, grammar.schedules[name].expr.xreplace(fwd))
     return hit[1]
 
 
 def _decay_real(decay: DecayGenome, expand_schedules: bool) -> sp.Expr:
     named = _named_decay(decay)
-    return _expand_leaves(named, decay.grammar) if expand_schedules else named
+    return expand_leaves(named, decay.grammar) if expand_schedules else named
 
 
 def decay_to_sympy(decay: DecayGenome, expand_schedules: bool = True, real: bool = False) -> sp.Expr:
@@ -308,26 +308,26 @@ def decay_to_sympy(decay: DecayGenome, expand_schedules: bool = True, real: bool
     expr = _decay_real(decay, expand_schedules)
     if real:
         return expr
-    _, back = _symbol_maps(decay.grammar)
-    return _xreplace(expr, back, False)
+    _, back = symbol_maps(decay.grammar)
+    return xreplace_safe(expr, back, False)
 
 
-def _operand_display(grammar: Grammar, name: str) -> sp.Expr | None:
+def operand_display(grammar: Grammar, name: str) -> sp.Expr | None:
     """A short symbol for an operand with a label (``QH(g)``), or None to expand it."""
     operand = grammar.operands[name]
     if operand.label == name or operand.expr.is_Atom:
         return None
-    return sp.Symbol(_DISPLAY_PREFIX + name)
+    return sp.Symbol(DISPLAY_PREFIX + name)
 
 
-_DISPLAY_PREFIX = "operand__"
+DISPLAY_PREFIX = "operand__"
 
 
 def _build(genome: OptimizerGenome, expand_schedules: bool = True, expand_operands: bool = True,
            decay_symbols: bool = False) -> tuple[sp.Expr, list[tuple[str, str, DecayGenome, sp.Symbol]]]:
     """U with real symbols. With ``decay_symbols`` each decay function becomes a symbol ``d_k``."""
     grammar = genome.grammar
-    fwd, _ = _symbol_maps(grammar)
+    fwd, _ = symbol_maps(grammar)
     values: dict[str, sp.Expr] = {}
     decays: list = []
     seen: dict[str, sp.Symbol] = {}
@@ -337,7 +337,7 @@ def _build(genome: OptimizerGenome, expand_schedules: bool = True, expand_operan
             if src in values:
                 value = values[src]
             else:
-                value = (None if expand_operands else _operand_display(grammar, src))
+                value = (None if expand_operands else operand_display(grammar, src))
                 if value is None:
                     value = grammar.operands[src].expr.xreplace(fwd)
             if dec is not None:
@@ -356,7 +356,7 @@ def _build(genome: OptimizerGenome, expand_schedules: bool = True, expand_operan
     if genome.sign < 0:
         out = _mul(out, sp.S.NegativeOne)
     if expand_schedules and not decay_symbols:
-        out = _expand_leaves(out, grammar)
+        out = expand_leaves(out, grammar)
     return out, decays
 
 
@@ -364,7 +364,7 @@ _CACHE: OrderedDict = OrderedDict()
 _CACHE_SIZE = 4096
 
 
-def _cached(kind: str, genome: OptimizerGenome, flags: tuple, compute: Callable):
+def cached_form(kind: str, genome: OptimizerGenome, flags: tuple, compute: Callable):
     d = genome.to_dict()
     d.pop("meta", None)
     key = (kind, id(genome.grammar), genome.grammar.source, json.dumps(d, sort_keys=True), flags)
@@ -392,19 +392,19 @@ def to_sympy(genome: OptimizerGenome, expand_schedules: bool = True,
     for calculus: ``diff`` of ``|x|`` is ``sign(x)`` instead of ``re``/``im`` terms.
     """
     def compute():
-        expr = _real_named(genome, expand_operands)
+        expr = real_named(genome, expand_operands)
         if expand_schedules:
-            expr = _expand_leaves(expr, genome.grammar)
+            expr = expand_leaves(expr, genome.grammar)
         if real:
             return expr
-        _, back = _symbol_maps(genome.grammar)
-        return _xreplace(expr, back, False)
-    return _cached("sympy", genome, (expand_schedules, expand_operands, real), compute)
+        _, back = symbol_maps(genome.grammar)
+        return xreplace_safe(expr, back, False)
+    return cached_form("sympy", genome, (expand_schedules, expand_operands, real), compute)
 
 
-def _real_named(genome: OptimizerGenome, expand_operands: bool = True) -> sp.Expr:
+def real_named(genome: OptimizerGenome, expand_operands: bool = True) -> sp.Expr:
     """U in real symbols with named schedules: what every other form is derived from (cached)."""
-    return _cached("real", genome, (expand_operands,),
+    return cached_form("real", genome, (expand_operands,),
                    lambda: _build(genome, False, expand_operands)[0])
 
 
@@ -419,5 +419,5 @@ def equation(genome: OptimizerGenome) -> tuple[sp.Expr, list[tuple[str, str, sp.
     """The paper-style equation: labelled operands kept (``QH(g)``), each decay function a symbol
     ``d_k``; and the list of decay functions (with schedules named, ``a_4``)."""
     expr, _ = _build(genome, expand_schedules=False, expand_operands=False, decay_symbols=True)
-    _, back = _symbol_maps(genome.grammar)
-    return _xreplace(expr, back, False), decay_functions(genome)
+    _, back = symbol_maps(genome.grammar)
+    return xreplace_safe(expr, back, False), decay_functions(genome)

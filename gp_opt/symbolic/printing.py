@@ -8,7 +8,7 @@ import sympy as sp
 
 from gp_opt.genome import OptimizerGenome
 from gp_opt.grammar import Grammar
-from gp_opt.symbolic.build import _DISPLAY_PREFIX, _operand_display, _xreplace, plain_form, to_sympy
+from gp_opt.symbolic.build import DISPLAY_PREFIX, operand_display, xreplace_safe, plain_form, to_sympy
 
 
 # ---------------------------------------------------------------- printing
@@ -21,16 +21,16 @@ def _display_names(grammar: Grammar) -> dict[sp.Symbol, sp.Symbol]:
         out[state.raw] = sp.Symbol(base)
         out[state.hat] = sp.Symbol(base + "hat")
     for name, operand in grammar.operands.items():
-        if _operand_display(grammar, name) is not None:
+        if operand_display(grammar, name) is not None:
             label = operand.label
-            out[sp.Symbol(_DISPLAY_PREFIX + name)] = sp.Symbol(label)
+            out[sp.Symbol(DISPLAY_PREFIX + name)] = sp.Symbol(label)
     return out
 
 
 def _operand_latex(grammar: Grammar) -> dict[sp.Symbol, str]:
     names = {}
     for name, operand in grammar.operands.items():
-        if _operand_display(grammar, name) is None:
+        if operand_display(grammar, name) is None:
             continue
         label = operand.label
         m = re.fullmatch(r"([A-Za-z]+)\((.*)\)", label)
@@ -52,7 +52,7 @@ class _Deadline(BaseException):
     clauses must not swallow it)."""
 
 
-def _with_deadline(fn: Callable[[], str], timeout: float | None, fallback: Callable[[], str]) -> str:
+def with_deadline(fn: Callable[[], str], timeout: float | None, fallback: Callable[[], str]) -> str:
     """``fn()``, or ``fallback()`` if it runs past ``timeout`` seconds.
 
     sympy's printers call ``fraction``/assumption queries that, on rare expressions and
@@ -89,7 +89,7 @@ def latex_expr(expr: sp.Expr, grammar: Grammar, timeout: float | None = PRINT_TI
 
     Past ``timeout`` seconds the plain-text form is typeset verbatim instead. Plain symbols or
     those with assumptions (``to_sympy(..., real=True)``) print alike."""
-    expr = _xreplace(plain_form(expr, grammar), _display_names(grammar), False)
+    expr = xreplace_safe(plain_form(expr, grammar), _display_names(grammar), False)
 
     def plain():
         text = sp.sstr(expr)
@@ -98,7 +98,7 @@ def latex_expr(expr: sp.Expr, grammar: Grammar, timeout: float | None = PRINT_TI
                      ("~", r"\~{}")):
             text = text.replace(a, b)
         return r"\texttt{%s}" % text
-    return _with_deadline(lambda: sp.latex(expr, symbol_names=_operand_latex(grammar), mul_symbol=None),
+    return with_deadline(lambda: sp.latex(expr, symbol_names=_operand_latex(grammar), mul_symbol=None),
                           timeout, plain)
 
 
@@ -106,8 +106,8 @@ def pretty_expr(expr: sp.Expr, grammar: Grammar, timeout: float | None = PRINT_T
     """Unicode pretty form of an expression in a grammar's symbols (plain text past ``timeout``)."""
     names = _display_names(grammar)
     names = {k: sp.Symbol(_unicode_label(v.name)) for k, v in names.items()}
-    expr = _xreplace(plain_form(expr, grammar), names, False)
-    return _with_deadline(lambda: sp.pretty(expr, use_unicode=True, wrap_line=False), timeout,
+    expr = xreplace_safe(plain_form(expr, grammar), names, False)
+    return with_deadline(lambda: sp.pretty(expr, use_unicode=True, wrap_line=False), timeout,
                           lambda: sp.sstr(expr))
 
 
@@ -120,7 +120,7 @@ def text_expr(expr: sp.Expr, grammar: Grammar) -> str:
     >>> "operand__" in text_expr(to_sympy(g, expand_schedules=False, expand_operands=False), g.grammar)
     False
     """
-    return sp.sstr(_xreplace(plain_form(expr, grammar), _display_names(grammar), False))
+    return sp.sstr(xreplace_safe(plain_form(expr, grammar), _display_names(grammar), False))
 
 
 def to_latex(genome: OptimizerGenome, expand: bool = False) -> str:

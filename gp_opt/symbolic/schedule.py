@@ -7,13 +7,13 @@ import sympy as sp
 
 from gp_opt import functions as F
 from gp_opt.genome import OptimizerGenome
-from gp_opt.symbolic.build import (_TT_REAL, _T_REAL, _cached, _expand_leaves, _real_named, _symbol_maps,
-                                   _xreplace, to_sympy)
+from gp_opt.symbolic.build import (TT_REAL, T_REAL, cached_form, expand_leaves, real_named, symbol_maps,
+                                   xreplace_safe, to_sympy)
 from gp_opt.symbolic.simplify import simplify
 
 
 # ---------------------------------------------------------------- learning-rate schedule factoring
-_TIME = {_T_REAL, _TT_REAL}
+_TIME = {T_REAL, TT_REAL}
 
 
 def _split(e: sp.Expr, eps: sp.Float) -> tuple[sp.Expr, sp.Expr]:
@@ -81,18 +81,18 @@ def factor_schedule(genome: OptimizerGenome, expand_schedules: bool = True,
     (the symbols with assumptions of :func:`gp_opt.symbolic.symbols`).
     """
     def compute():
-        expr = _real_named(genome, expand_operands)
-        _, back = _symbol_maps(genome.grammar)
+        expr = real_named(genome, expand_operands)
+        _, back = symbol_maps(genome.grammar)
         try:
             s, v = _split(expr, sp.Float(genome.grammar.eps))
         except Exception:  # noqa: BLE001 - factoring is best-effort
             s, v = sp.S.One, expr
         if expand_schedules:
-            s, v = _expand_leaves(s, genome.grammar), _expand_leaves(v, genome.grammar)
+            s, v = expand_leaves(s, genome.grammar), expand_leaves(v, genome.grammar)
         if real:
             return s, v
-        return _xreplace(s, back, False), _xreplace(v, back, False)
-    return _cached("factor", genome, (expand_schedules, expand_operands, real), compute)
+        return xreplace_safe(s, back, False), xreplace_safe(v, back, False)
+    return cached_form("factor", genome, (expand_schedules, expand_operands, real), compute)
 
 
 # ---------------------------------------------------------------- canonical keys
@@ -110,4 +110,4 @@ def canonical_key(genome: OptimizerGenome, timeout: float | None = None) -> str:
             expr = simplify(expr, timeout)
         digest = hashlib.sha1(sp.srepr(expr).encode()).hexdigest()
         return f"{genome.momentum}:{digest}"
-    return _cached("key", genome, (timeout,), compute)
+    return cached_form("key", genome, (timeout,), compute)

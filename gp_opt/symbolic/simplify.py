@@ -9,7 +9,7 @@ import time
 import sympy as sp
 
 from gp_opt import functions as F
-from gp_opt.symbolic.build import _LEAVES, _xreplace
+from gp_opt.symbolic.build import LEAF_CLASSES, xreplace_safe
 
 
 # ---------------------------------------------------------------- simplification with a deadline
@@ -18,7 +18,7 @@ def _namespace() -> dict:
     ns: dict = {}
     exec("from sympy import *", ns)  # noqa: S102 - sympy's own names, to read srepr back
     ns.update(F.FUNCTIONS)
-    for cls in _LEAVES.values():
+    for cls in LEAF_CLASSES.values():
         ns[cls.__name__] = cls
     return ns
 
@@ -54,7 +54,7 @@ def _to_real(expr: sp.Expr) -> tuple[sp.Expr, dict]:
             fwd[s] = sp.Symbol(s.name, **base[s.name])
         elif re.fullmatch(r"[a-z]+(_hat)?", s.name):  # moving averages: real
             fwd[s] = sp.Symbol(s.name, real=True)
-    return _xreplace(expr, fwd), {v: k for k, v in fwd.items()}
+    return xreplace_safe(expr, fwd), {v: k for k, v in fwd.items()}
 
 
 def simplify(expr: sp.Expr, timeout: float = 5.0) -> sp.Expr:
@@ -104,4 +104,4 @@ def simplify(expr: sp.Expr, timeout: float = 5.0) -> sp.Expr:
             proc.kill()
         proc.join(1.0)
         recv.close()
-    return _xreplace(best, back, False)
+    return xreplace_safe(best, back, False)
