@@ -12,9 +12,7 @@ about it (torch form, LaTeX, label) is derived here, so the forms can never disa
 """
 from __future__ import annotations
 
-import difflib
 import math
-import re
 from dataclasses import dataclass, field
 from functools import cached_property
 from importlib import resources
@@ -26,6 +24,8 @@ import sympy as sp
 from gp_opt import expression
 from gp_opt import functions as F
 from gp_opt.errors import GrammarError
+from gp_opt.grammar_schema import (BUILTIN_SYMBOLS, GRAMMAR_NAME, MAX_FILE_BYTES, OP_NAME, check_keys,
+                                   check_label, check_name, check_weight)
 from gp_opt.printer import TorchPrinterError, torch_function, torch_source
 
 try:
@@ -185,103 +185,6 @@ class Grammar:
         return out
 
 
-#: Every key a grammar file may hold, per section; anything else is an error naming it
-#: (docs/grammar.md is the reference). Arrays of tables are listed by their entries' keys.
-SECTIONS: dict[str, tuple[str, ...]] = {
-    "top level": ("extends", "name", "version", "eps", "state", "operand", "ops", "update",
-                  "schedule", "decay", "mutation"),
-    "state": ("name", "input", "beta"),
-    "operand": ("name", "expr", "label", "weight"),
-    "ops": ("expr", "arity", "kind", "label", "weight"),
-    "schedule": ("name", "expr", "label", "weight"),
-    "update": ("hidden_nodes", "unary", "binary", "momentum", "init"),
-    "update.init": ("hidden_unary", "output_unary", "identity", "operand_input", "decay_edge"),
-    "decay": ("hidden_nodes", "unary", "binary", "check_steps", "max_init_tries", "init"),
-    "decay.init": ("unary", "output_takes_hidden"),
-    "mutation": ("op", "connection", "swap_inputs", "arity", "momentum", "decay", "decay_delete",
-                 "decay_op", "decay_connection", "decay_arity"),
-}
-_ARRAYS = ("state", "operand", "schedule")
-_TABLES = ("update", "decay", "mutation")
-
-# Names end up in generated Python (variables, comments) and LaTeX: plain identifiers only
-# (an op name may hold a dot, as in drop_0.5); a label is one printable line without backslashes.
-_IDENT = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,31}")
-_OP_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_.]{0,31}")
-_GRAMMAR_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.+-]{0,63}")
-MAX_LABEL_CHARS = 40
-MAX_FILE_BYTES = 1_000_000
-#: symbols every expression may meet: op arguments, eps, gradient, weight, step, run length
-_BUILTIN_SYMBOLS = frozenset({"x", "y", "eps", "g", "w", "t", "T"})
-
-
-def _unknown_keys(src: str, table: Mapping, section: str, where: str) -> None:
-    known = SECTIONS[section]
-    for key in table:
-        if key not in known:
-            close = difflib.get_close_matches(str(key), known, n=1)
-            hint = f"; did you mean {close[0]!r}?" if close else f" (known: {', '.join(known)})"
-            raise GrammarError(f"{src}: {where}: unknown key {key!r}{hint}")
-
-
-def _check_keys(src: str, data: Mapping) -> None:
-    """Every section and key of one grammar file is known and of the right shape (a table, an
-    array of tables); an unknown one is a GrammarError naming the file, the section and the key."""
-    _unknown_keys(src, data, "top level", "top level")
-    for section in _ARRAYS:
-        if section in data:
-            entries = data[section]
-            if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
-                raise GrammarError(f"{src}: {section!r} must be an array of tables ([[{section}]])")
-            for i, entry in enumerate(entries):
-                name = entry.get("name")
-                label = repr(name) if isinstance(name, str) else f"#{i + 1}"
-                _unknown_keys(src, entry, section, f"[[{section}]] {label}")
-    if "ops" in data:
-        if not isinstance(data["ops"], dict):
-            raise GrammarError(f"{src}: 'ops' must be a table of tables ([ops.NAME])")
-        for oname, entry in data["ops"].items():
-            if not isinstance(entry, dict):
-                raise GrammarError(f"{src}: [ops.{oname}] must be a table (expr = \"...\"), got {entry!r}")
-            _unknown_keys(src, entry, "ops", f"[ops.{oname}]")
-    for section in _TABLES:
-        if section in data:
-            if not isinstance(data[section], dict):
-                raise GrammarError(f"{src}: {section!r} must be a table ([{section}])")
-            _unknown_keys(src, data[section], section, f"[{section}]")
-            init = data[section].get("init")
-            if init is not None:
-                if not isinstance(init, dict):
-                    raise GrammarError(f"{src}: [{section}].init must be a table ([{section}.init])")
-                _unknown_keys(src, init, f"{section}.init", f"[{section}.init]")
-
-
-def _name(src: str, value: Any, where: str, pattern: re.Pattern = _IDENT) -> str:
-    if not isinstance(value, str) or not pattern.fullmatch(value):
-        rule = ("letters, digits, '_' and '.'" if pattern is _OP_NAME else
-                "letters, digits, '_', '.', '+' and '-'" if pattern is _GRAMMAR_NAME else
-                "a letter, then letters, digits and '_'")
-        raise GrammarError(f"{src}: {where}: name {value!r} is not allowed (use {rule}, at most "
-                           f"{32 if pattern is not _GRAMMAR_NAME else 64} characters)")
-    return value
-
-
-def _label(src: str, entry: Mapping, default: str, where: str) -> str:
-    value = entry.get("label", default)
-    if (not isinstance(value, str) or not value or len(value) > MAX_LABEL_CHARS
-            or not value.isprintable() or "\\" in value):
-        raise GrammarError(f"{src}: {where}: label {value!r} must be one printable line of at most "
-                           f"{MAX_LABEL_CHARS} characters without backslashes")
-    return value
-
-
-def _weight(src: str, entry: Mapping, where: str) -> float:
-    value = entry.get("weight", 1.0)
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < math.inf:
-        raise GrammarError(f"{src}: {where}: weight = {value!r} must be a finite number >= 0")
-    return float(value)
-
-
 def _parse(src: str, text: str, where: str, allowed: set[sp.Symbol]) -> sp.Expr:
     """``text`` as a sympy expression in the ``allowed`` symbols, read without ``eval``
     (:mod:`gp_opt.expression`): anything but numbers, those symbols, arithmetic and the allowed
@@ -350,7 +253,7 @@ def parse_text(text: str, src: str) -> dict:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise GrammarError(f"{src}: not valid TOML: {' '.join(str(exc).split())}") from None
-    _check_keys(src, data)
+    check_keys(src, data)
     return data
 
 
@@ -392,8 +295,8 @@ def from_dict(data: Mapping[str, Any], source: str = "<grammar>") -> Grammar:
     src = source
     if not isinstance(data, Mapping):
         raise GrammarError(f"{src}: a grammar is a table of sections, got {type(data).__name__}")
-    _check_keys(src, data)
-    name = _name(src, data.get("name", Path(source).stem), "top level", _GRAMMAR_NAME)
+    check_keys(src, data)
+    name = check_name(src, data.get("name", Path(source).stem), "top level", GRAMMAR_NAME)
     version = data.get("version", 1)
     if isinstance(version, bool) or not isinstance(version, int):
         raise GrammarError(f"{src}: top level: version = {version!r} must be an integer")
@@ -405,10 +308,10 @@ def from_dict(data: Mapping[str, Any], source: str = "<grammar>") -> Grammar:
     states: dict[str, State] = {}
     for i, entry in enumerate(_need(src, data, "state", "top level", list)):
         where = f"state #{i + 1}"
-        sname = _name(src, _need(src, entry, "name", where, str), where)
+        sname = check_name(src, _need(src, entry, "name", where, str), where)
         where = f"state {sname!r}"
         taken = {n for s in states.values() for n in (s.name, s.name + "_hat")}
-        if (sname in expression.RESERVED or sname in _BUILTIN_SYMBOLS or sname in taken
+        if (sname in expression.RESERVED or sname in BUILTIN_SYMBOLS or sname in taken
                 or sname + "_hat" in taken):
             raise GrammarError(f"{src}: {where}: the name {sname!r} (or {sname + '_hat'!r}) is taken "
                                f"(functions, constants, x, y, eps, g, w, t, T and other states' names)")
@@ -423,19 +326,19 @@ def from_dict(data: Mapping[str, Any], source: str = "<grammar>") -> Grammar:
 
     operands: dict[str, Operand] = {}
     for i, entry in enumerate(_need(src, data, "operand", "top level", list)):
-        oname = _name(src, _need(src, entry, "name", f"operand #{i + 1}", str), f"operand #{i + 1}")
+        oname = check_name(src, _need(src, entry, "name", f"operand #{i + 1}", str), f"operand #{i + 1}")
         where = f"operand {oname!r}"
         if oname in operands:
             raise GrammarError(f"{src}: {where}: defined twice")
         if oname == "out" or (oname.startswith("h") and oname[1:].isdigit()):
             raise GrammarError(f"{src}: {where}: the names 'out' and 'h<k>' are reserved for graph nodes")
         expr = _parse(src, _need(src, entry, "expr", where), where, base)
-        operands[oname] = Operand(oname, expr, _label(src, entry, oname, where), _weight(src, entry, where))
+        operands[oname] = Operand(oname, expr, check_label(src, entry, oname, where), check_weight(src, entry, where))
 
     ops: dict[str, Op] = {}
     for oname, entry in _need(src, data, "ops", "top level", dict).items():
         where = f"op {oname!r}"
-        _name(src, oname, where, _OP_NAME)
+        check_name(src, oname, where, OP_NAME)
         expr = _parse(src, _need(src, entry, "expr", where), where, {X, Y, EPS})
         expr = expr.xreplace({EPS: sp.Float(eps)})
         arity = 2 if Y in expr.free_symbols else 1
@@ -454,7 +357,7 @@ def from_dict(data: Mapping[str, Any], source: str = "<grammar>") -> Grammar:
             torch_source(expr)
         except TorchPrinterError as exc:
             raise GrammarError(f"{src}: {where}: {exc}") from None
-        ops[oname] = Op(oname, expr, arity, kind, _label(src, entry, oname, where), _weight(src, entry, where))
+        ops[oname] = Op(oname, expr, arity, kind, check_label(src, entry, oname, where), check_weight(src, entry, where))
 
     def op_list(section: Mapping, key: str, where: str, arity: int) -> tuple[str, ...]:
         names = tuple(_need(src, section, key, where, list))
@@ -481,7 +384,7 @@ def from_dict(data: Mapping[str, Any], source: str = "<grammar>") -> Grammar:
 
     schedules: dict[str, Schedule] = {}
     for i, entry in enumerate(_need(src, data, "schedule", "top level", list)):
-        sname = _name(src, _need(src, entry, "name", f"schedule #{i + 1}", str), f"schedule #{i + 1}")
+        sname = check_name(src, _need(src, entry, "name", f"schedule #{i + 1}", str), f"schedule #{i + 1}")
         where = f"schedule {sname!r}"
         if sname in schedules:
             raise GrammarError(f"{src}: {where}: defined twice")
@@ -493,7 +396,7 @@ def from_dict(data: Mapping[str, Any], source: str = "<grammar>") -> Grammar:
             torch_source(expr)
         except TorchPrinterError as exc:
             raise GrammarError(f"{src}: {where}: {exc}") from None
-        schedules[sname] = Schedule(sname, expr, _label(src, entry, sname, where), _weight(src, entry, where))
+        schedules[sname] = Schedule(sname, expr, check_label(src, entry, sname, where), check_weight(src, entry, where))
 
     decay = _need(src, data, "decay", "top level", dict)
     dinit = _need(src, decay, "init", "[decay]", dict)

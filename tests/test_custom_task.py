@@ -61,9 +61,9 @@ def test_search_with_a_function_from_the_working_directory(user_dir):
         genome = OptimizerGenome.from_json(x["individual"])
         assert float(x["record"]["fitness"]) == -len(genome.active_inner_nodes())
     assert json.loads((user_dir / "run" / "run.json").read_text())["config"]["task"] == "user_tasks:size_fitness"
-    # the run names the task, so resume (from the same directory) rebuilds it
-    p = subprocess.run([sys.executable, "-m", "gp_opt.cli", "resume", "run", "-q"], capture_output=True, text=True,
-                       cwd=user_dir, timeout=300)
+    # the run names the task; it is code, so resume imports it when the user names it again
+    p = subprocess.run([sys.executable, "-m", "gp_opt.cli", "resume", "run", "-q", "--task", "user_tasks:size_fitness"],
+                       capture_output=True, text=True, cwd=user_dir, timeout=300)
     assert p.returncode == 0, p.stderr
 
 

@@ -122,3 +122,32 @@ def test_no_module_turns_text_into_sympy_with_eval():
         for m in re.finditer(r"sympify\((?![^)]*strict=True)|parse_expr\(|sp\.S\(\s*['\"]", src):
             offenders.append(f"{path.relative_to(root)}:{src[:m.start()].count(chr(10)) + 1}")
     assert offenders == []
+
+
+def test_the_shipped_grammars_build_exactly_what_sympify_built():
+    """Every expression of the default and paper grammars (trusted files of this repository, so
+    sympify may read them here) gives the same sympy tree through the allow-list parser."""
+    from gp_opt import catalog
+
+    for g in (grammar.load(), catalog.grammar()):
+        syms = {"x": X, "y": sp.Symbol("y"), "eps": sp.Symbol("eps"), "t": sp.Symbol("t"),
+                "T": sp.Symbol("T"), **g.symbols}
+        texts = ([s["input"] for s in g.raw["state"]] + [o["expr"] for o in g.raw["operand"]]
+                 + [o["expr"] for o in g.raw["ops"].values()] + [s["expr"] for s in g.raw["schedule"]])
+        assert len(texts) > 70
+        for text in texts:
+            theirs = sp.sympify(text, locals={**expression.FUNCTIONS, **syms})
+            assert sp.srepr(expression.parse(text, syms)) == sp.srepr(theirs), text
+
+
+def test_a_grammar_file_that_is_not_utf8_or_not_a_file_is_one_line(tmp_path, capsys):
+    from gp_opt.cli import main
+
+    bad = tmp_path / "latin1.toml"
+    bad.write_bytes('extends = "default"\nname = "caf\xe9"\n'.encode("latin-1"))
+    fifo = tmp_path / "pipe.toml"
+    os.mkfifo(fifo)
+    for path, message in ((bad, "not UTF-8"), (fifo, "not a regular file"), (tmp_path, "not a regular file")):
+        assert main(["notation", "--grammar", str(path)]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and message in err and "Traceback" not in err, err
