@@ -270,3 +270,21 @@ def test_from_file_on_a_file_that_is_not_utf8_is_a_genome_error(places):
         EvolvedOptimizer.from_file(places["nonutf8"], [param], lr=0.1)
     with pytest.raises(GenomeError, match="not a regular file"):
         EvolvedOptimizer.from_file(places["pipejson"], [param], lr=0.1)
+
+
+def test_resume_of_a_run_recording_a_huge_seed_is_one_line(places, capsys, tmp_path):
+    # what a search started with such a seed before seeds were bounded left: run.json, and no
+    # candidate (torch refused the seed as the first one was drawn)
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "candidates.jsonl").write_text("")
+    meta = json.loads((places["run"] / "run.json").read_text())
+    meta["config"]["seed"] = 10**23
+    from gp_opt.rundir.core import meta_digest
+    meta["sha256"] = meta_digest(meta)
+    (run / "run.json").write_text(json.dumps(meta))
+    before = _digests(run)
+    code, err = _run(["resume", str(run)], capsys)
+    assert code == 2 and len(err.splitlines()) == 1, err
+    assert "Traceback" not in err and "seed" in err, err
+    assert _digests(run) == before

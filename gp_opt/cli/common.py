@@ -97,9 +97,13 @@ def _int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"expected an integer, got {_echo(text)}") from None
 
 
-def _echo(value, limit: int = 40) -> str:
+def echo(value, limit: int = 40) -> str:
+    """``repr(value)`` cut to ``limit`` characters, for a message that names a bad value."""
     text = repr(value)
     return text if len(text) <= limit else text[:limit] + "..."
+
+
+_echo = echo
 
 
 def int_in(lo: int, hi: int, below: str | None = None):

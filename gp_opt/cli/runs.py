@@ -125,12 +125,27 @@ def _equation(genome, plain: bool) -> str:
     return S.text_expr(expr, genome.grammar) if plain else S.pretty_expr(expr, genome.grammar, timeout=None)
 
 
+def _check_recorded_seed(run_dir) -> None:
+    """A run written before seeds were bounded (or edited) may hold a seed torch cannot take: one
+    line now instead of a traceback once the search has started."""
+    from gp_opt.rundir import RunDir
+
+    try:
+        seed = RunDir.open(run_dir, lock=False).config.get("seed")
+    except GpOptError:
+        return  # resume_search names what is wrong with the directory
+    if not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed <= common.MAX_SEED:
+        raise GpOptError(f"{run_dir}: run.json records seed {common.echo(seed)}; a run's seed is an integer "
+                         f"in 0..{common.MAX_SEED}, so this run cannot be resumed")
+
+
 def cmd_resume(args) -> int:
     """Continue a stopped or killed search from its run directory."""
     from gp_opt.search import resume_search
     from gp_opt.search.executors import executor_from_args, running
     again = (f" --task {shlex.quote(args.task)}" if args.task else "") + (" --trust-task" if args.trust_task else "")
     common.on_interrupt(args.dir, f"gp-opt resume {shlex.quote(str(args.dir))}{again}")
+    _check_recorded_seed(args.dir)
     with running(executor_from_args(args)) as executor:  # None: the run's own --workers
         result = resume_search(args.dir, verbose=not args.quiet, executor=executor, task=args.task,
                                trust_task=args.trust_task)
