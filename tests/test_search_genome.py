@@ -113,7 +113,7 @@ def test_surrogate_children_can_share_ensembles(tmp_path, monkeypatch):
     opts = {"batch_children": True, "screen_steps": 12, "screen_cut_step": 10, "total_steps": 24,
             "warmup_steps": 2, "stop_check_after": 12, "eval_every": 12}
     res = run_search("surrogate", tmp_path / "run", particles=2, steps=1, children=2, seed=0,
-                     init_factor=2, task_options=opts, verbose=False)
+                     init_factor=2, task_options=opts, verbose=False, eval_seeds="fixed")
     assert batches and batches[0] == (6, 4)          # the initial population at init_base, together
     assert any(base == 8 and n >= 2 for base, n in batches[1:])  # a step's children together
     logged = (tmp_path / "run" / CANDIDATES_FILE).read_text().splitlines()

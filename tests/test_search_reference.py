@@ -2,7 +2,10 @@
 holds (timing fields and the checksums that chain them aside): the search's behaviour is pinned,
 so a refactor of the loop that changes it fails here.
 
-The reference logs are in tests/data/search_reference/; after a deliberate change of behaviour,
+The reference logs are in tests/data/search_reference/: ``ALGORITHM.jsonl`` with per-candidate
+evaluation seeds (the default since 2026-12-06, when they were regenerated), and
+``ALGORITHM-fixed.jsonl`` with ``eval_seeds="fixed"``, which must still log what every search
+logged before (every candidate on the task's own seed). After a deliberate change of behaviour,
 regenerate them with ``PYTHONPATH=. python tests/test_search_reference.py`` and say so in the
 commit message."""
 import json
@@ -31,15 +34,19 @@ def stable(obj):
     return obj
 
 
-def search_log(algorithm: str, out: Path) -> list[dict]:
-    run_search("quadratic", out, algorithm=algorithm, **SETTINGS)
+MODES = {"": "per-candidate", "-fixed": "fixed"}  # file suffix -> eval_seeds
+
+
+def search_log(algorithm: str, out: Path, eval_seeds: str) -> list[dict]:
+    run_search("quadratic", out, algorithm=algorithm, eval_seeds=eval_seeds, **SETTINGS)
     return [stable(json.loads(x)) for x in (out / CANDIDATES_FILE).read_text().splitlines()]
 
 
+@pytest.mark.parametrize("suffix", list(MODES))
 @pytest.mark.parametrize("algorithm", ["particle", "regularized"])
-def test_fixed_seed_search_logs_the_reference_candidates(tmp_path, algorithm):
-    expected = [json.loads(x) for x in (REFERENCE / f"{algorithm}.jsonl").read_text().splitlines()]
-    got = search_log(algorithm, tmp_path / algorithm)
+def test_fixed_seed_search_logs_the_reference_candidates(tmp_path, algorithm, suffix):
+    expected = [json.loads(x) for x in (REFERENCE / f"{algorithm}{suffix}.jsonl").read_text().splitlines()]
+    got = search_log(algorithm, tmp_path / algorithm, MODES[suffix])
     assert len(got) == len(expected)
     for line, ref in zip(got, expected):
         assert line == ref, f"candidates.jsonl line {ref['seq']} differs from the reference"
@@ -50,10 +57,11 @@ def regenerate() -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         for algorithm in ("particle", "regularized"):
-            lines = search_log(algorithm, Path(tmp) / algorithm)
-            text = "".join(json.dumps(x, sort_keys=True) + "\n" for x in lines)
-            (REFERENCE / f"{algorithm}.jsonl").write_text(text, encoding="utf-8")
-            print(f"{REFERENCE / algorithm}.jsonl: {len(lines)} candidates", file=sys.stderr)
+            for suffix, eval_seeds in MODES.items():
+                lines = search_log(algorithm, Path(tmp) / (algorithm + suffix), eval_seeds)
+                text = "".join(json.dumps(x, sort_keys=True) + "\n" for x in lines)
+                (REFERENCE / f"{algorithm}{suffix}.jsonl").write_text(text, encoding="utf-8")
+                print(f"{REFERENCE / algorithm}{suffix}.jsonl: {len(lines)} candidates", file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -56,15 +56,33 @@ def _check_task(name: str) -> None:
 
 
 #: search options random search has no use for (given with --algorithm random: an error)
-NOT_FOR_RANDOM = ("max_redraws", "init_from")
+NOT_FOR_RANDOM = ("max_redraws", "init_from", "noise_aware", "race_seeds", "rescore", "max_evaluations")
+#: the settings of noise-aware selection (only with --noise-aware)
+NOISE_OPTIONS = ("race_seeds", "rescore", "max_evaluations")
 
 
 def _check_algorithm_options(args) -> None:
+    if args.eval_seeds is None:
+        args.eval_seeds = "fixed" if args.batch_children else "per-candidate"
+    elif args.eval_seeds == "per-candidate" and args.batch_children:
+        raise GpOptError("--batch-children trains a step's children together on one seed: use it with "
+                         "--eval-seeds fixed (its default), not per-candidate")
     if args.algorithm == "random":
         given = [f"--{k.replace('_', '-')}" for k in NOT_FOR_RANDOM if getattr(args, k, None) is not None]
         if given:
             raise GpOptError(f"{', '.join(given)}: not for --algorithm random (random search draws every "
                              "candidate at random and redraws none)")
+    if not args.noise_aware:
+        given = [f"--{k.replace('_', '-')}" for k in NOISE_OPTIONS if getattr(args, k, None) is not None]
+        if given:
+            raise GpOptError(f"{', '.join(given)}: only with --noise-aware")
+
+
+def _noise(args) -> dict | None:
+    """The noise-aware selection settings of the command line (None: off)."""
+    if not args.noise_aware:
+        return None
+    return {k: getattr(args, k) for k in NOISE_OPTIONS if getattr(args, k) is not None}
 
 
 def cmd_search(args) -> int:
@@ -83,7 +101,7 @@ def cmd_search(args) -> int:
                             init_factor=args.init_factor, algorithm=args.algorithm, grammar=args.grammar,
                             max_redraws=args.max_redraws, key=args.key, workers=args.workers or 0,
                             executor=executor, task_options=options, verbose=not args.quiet,
-                            init_from=args.init_from)
+                            init_from=args.init_from, eval_seeds=args.eval_seeds, noise=_noise(args))
     return _report_best(result, args)
 
 
@@ -196,6 +214,22 @@ def register(sub) -> None:
                    help="particle (the paper's GA, default), regularized (aging evolution) or random (random "
                         "search, the control: the particle GA's expected number of candidates, N x FACTOR "
                         "+ K x N x M, all drawn at random; docs/search.md)")
+    p.add_argument("--eval-seeds", choices=["per-candidate", "fixed"], default=None,
+                   help="per-candidate (default): each candidate is evaluated on its own seed, derived from "
+                        "--seed and its number in the log; fixed (the default with --batch-children, which "
+                        "trains a step's children together on one seed): every candidate on the task's own "
+                        "seed, the behaviour before 2026-12-06; docs/search.md")
+    p.add_argument("--noise-aware", action="store_true", default=None,
+                   help="noise-aware selection (particle, regularized): children near the top get more "
+                        "evaluation seeds before they may displace an elite, elites and the hall of fame "
+                        "are re-scored on fresh seeds, selection uses mean minus standard error over a "
+                        "candidate's evaluations (docs/search.md)")
+    p.add_argument("--race-seeds", type=common.nonneg_int, default=None, metavar="R",
+                   help="with --noise-aware: extra evaluations a child near the top may get (default 2)")
+    p.add_argument("--rescore", type=common.nonneg_int, default=None, metavar="K",
+                   help="with --noise-aware: elites and hall-of-fame entries re-scored per step (default 2)")
+    p.add_argument("--max-evaluations", type=common.positive_int, default=None, metavar="E",
+                   help="with --noise-aware: evaluations of one candidate at most (default 4)")
     p.add_argument("--max-redraws", type=common.nonneg_int, default=None,
                    help="redraws of a child that fails the screen (default 4; not for --algorithm random)")
     p.add_argument("--key", choices=["fingerprint", "canonical", "both"], default="fingerprint",

@@ -23,6 +23,7 @@ The package, one concept a module (each importing only from those above it):
 ``cache``         the fitness cache (key -> record)
 ``log``           the candidate log over :class:`gp_opt.rundir.RunDir`, and its replay
 ``progress``      the progress lines, the clock and the summary
+``noise``         noise-aware selection: its settings, the derived fitness over the log
 ``engine``        ``Engine``: evaluation (cache, replay or ``toolbox.map``, each candidate
                   logged) and ``vary``, the one variation/redraw step
 ``loop``          ``SearchLoop``: what every algorithm does around its selection (set-up,

@@ -37,6 +37,7 @@ def particle_search(toolbox: Any, n_particles: int, n_steps: int, n_children: in
                      expected=init_factor * n_particles + n_steps * n_particles * n_children, **options)
     if run.state is None:
         pop = run.initial(init_factor * n_particles)
+        run.race(pop, 0)
         particles = sorted(pop, key=lambda c: -score(c))[:n_particles]  # stable: first of equals
         for i, p in enumerate(particles):
             p.meta = dict(p.meta, particle=i)
@@ -54,12 +55,14 @@ def particle_search(toolbox: Any, n_particles: int, n_steps: int, n_children: in
         children = run.engine.vary([(particles[p], histories[p], {"phase": "step", "step": step + 1,
                                                                   "particle": p, "slot": j})
                                     for p in range(n_particles) for j in range(n_children)], max_redraws)
+        run.race(children, step + 1)
         for p in range(n_particles):
             ok = [c for c in children[p * n_children:(p + 1) * n_children] if is_ok(c)]
             particles[p] = max(ok, key=score) if ok else particles[p]  # max keeps the first of equals
             run.hof.update(ok)
             run.say(f"step {step + 1}/{n_steps} particle {p + 1}/{n_particles}: now at fitness "
                     f"{fmt_fit(score(particles[p]))}, best so far {run.best_so_far()} | {run.status()}")
+        run.rescore(particles, step + 1)
         run.done(step + 1, particles, [], particles=particles, histories=[h.order for h in histories])
     run.finish("particle search done", [(f"particle {i}", p) for i, p in enumerate(particles)])
     return particles, run.logbook
@@ -81,6 +84,7 @@ def regularized_evolution(toolbox: Any, population_size: int, cycles: int, sampl
                      n_steps=cycles, **options)
     if run.state is None:
         pop = run.initial(population_size)
+        run.race(pop, 0)
         history = History(k for p in pop for k in run.engine.ops.keys(p.payload))
         run.done(0, pop, pop, population=pop, history=history.order)
         run.say(f"init done: best {fmt_fit(max(map(score, pop)))}; {run.status()}")
@@ -91,8 +95,10 @@ def regularized_evolution(toolbox: Any, population_size: int, cycles: int, sampl
                    for _ in range(n_children)]
         children = run.engine.vary([(pop[i], history, {"phase": "cycle", "step": cycle + 1, "particle": None,
                                                        "slot": j}) for j, i in enumerate(parents)], max_redraws)
+        run.race(children, cycle + 1)
         ok = [c for c in children if is_ok(c)]
         pop = (pop + ok)[len(ok):]  # the oldest die
+        run.rescore(pop, cycle + 1)
         run.done(cycle + 1, pop, ok, population=pop, history=history.order)
         run.say(f"cycle {cycle + 1}/{cycles}: best child {fmt_fit(max(map(score, ok), default=float('-inf')))} "
                 f"best so far {run.best_so_far()} | {run.status()}")

@@ -5,6 +5,7 @@ so that nothing else in the search asks a toolbox what it has."""
 from __future__ import annotations
 
 import collections
+import inspect
 from typing import Any, Callable, Iterable, Protocol, Sequence, runtime_checkable
 
 import numpy as np
@@ -104,11 +105,12 @@ class Operators:
         inner = getattr(self.toolbox.map, "inner", self.toolbox.map)  # an installed executor keeps it
         return getattr(inner, "func", inner) is not map  # deap's register wraps it in a partial
 
-    def evaluator(self, phase: str) -> Callable[[Any], Any]:
+    def evaluator(self, phase: str) -> Callable[..., Any]:
         """The fitness of a candidate of ``phase`` (``init``: ``evaluate_init`` where there is one)."""
         if phase == "init" and isinstance(self.toolbox, InitialEvaluate):
             return self.toolbox.evaluate_init
         return self.toolbox.evaluate
+
 
     def random(self, rng: np.random.Generator, n: int, tally: collections.Counter) -> list[Any]:
         if isinstance(self.toolbox, BatchPopulation):
@@ -140,3 +142,14 @@ class Operators:
     def from_dict(self, d: dict[str, Any]) -> Candidate:
         rec = FitnessRecord.from_dict(d["record"]) if d.get("record") is not None else None
         return make_individual(self.deserialize(d["individual"]), d.get("key"), rec, d.get("meta"))
+
+
+def accepts_seed(fn: Callable[..., Any]) -> bool:
+    """Whether ``fn`` takes the evaluation seed: ``fn(payload, seed=...)`` (a ``seed`` parameter or
+    ``**kwargs``). The tasks of :mod:`gp_opt.tasks` and the surrogate evaluator do; a plain
+    function ``fn(payload)`` is called without one."""
+    try:
+        params = inspect.signature(fn).parameters.values()
+    except (TypeError, ValueError):
+        return False
+    return any(p.name == "seed" or p.kind is inspect.Parameter.VAR_KEYWORD for p in params)

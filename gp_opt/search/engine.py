@@ -13,7 +13,7 @@ import logging
 import math
 import time
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any, Iterable, Iterator
 
 import numpy as np
 
@@ -21,8 +21,9 @@ from ..errors import CheckpointError, GpOptError
 from ..fitness import FitnessRecord, OK
 from .cache import FitnessCache
 from .candidate import Candidate, History, is_ok, make_individual
-from .contract import Operators
+from .contract import Operators, accepts_seed
 from .log import CandidateLog
+from .noise import REEVAL, Evaluations, NoiseSettings
 from .progress import Progress
 
 log = logging.getLogger("gp_opt.search")
@@ -45,7 +46,7 @@ class Engine:
     checkpoint)."""
 
     COUNTERS = ("candidates", "evals", "cache_hits", "rejected", "integrity_rejections", "invalid",
-                "duplicates", "mutation_failures")
+                "duplicates", "mutation_failures", "reevaluations")
 
     #: before starting an evaluation, the known lines go to disk if the evaluations they hold
     #: took longer than this (slow work is never left unwritten while more work runs); cheap
@@ -53,10 +54,13 @@ class Engine:
     SYNC_BEFORE_EVAL_S = 0.002
 
     def __init__(self, toolbox: Any, rng: np.random.Generator, rundir: Any, verbose: bool,
-                 eval_seed: int | None = None):
+                 eval_seed: int | None = None, noise: NoiseSettings | None = None):
         self.ops = Operators(toolbox)
         self.rng = rng
         self.eval_seed = eval_seed
+        #: noise-aware selection (None: off): candidates carry their derived record
+        self.noise = noise
+        self.evaluations = Evaluations()
         self.tally: collections.Counter = collections.Counter({k: 0 for k in self.COUNTERS})
         self.timings: collections.Counter = collections.Counter()
         self.cache = FitnessCache()
@@ -155,9 +159,10 @@ class Engine:
         to_eval: list[tuple[Any, int | None]] = []
         first_of: dict[str, int] = {}
         for i, (slot, ks) in enumerate(zip(slots, keys)):
-            dup = next((first_of[k] for k in ks if k in first_of), None)
+            again = slot.meta.get("phase") == REEVAL  # a repeated evaluation: never from the cache
+            dup = None if again else next((first_of[k] for k in ks if k in first_of), None)
             replayed = self.log.replayed_record(self.log.n_logged + i)
-            if self.cache.get(ks) is not None:
+            if not again and self.cache.get(ks) is not None:
                 plan.append(("hit", None))
             elif dup is not None:
                 plan.append(("dup", dup))
@@ -165,7 +170,7 @@ class Engine:
                 plan.append(("replay", replayed))
             else:
                 plan.append(("eval", None))
-                to_eval.append((slot.payload, self.seed_of(self.log.n_logged + i)))
+                to_eval.append((slot.payload, self.seed_of(self.log.n_logged + i, slot.meta.get("phase", ""))))
             for k in ks:
                 first_of.setdefault(k, i)
         results = self.start_evaluations(slots[0].meta.get("phase") if slots else "", to_eval)
@@ -199,9 +204,11 @@ class Engine:
             self.flush()  # also when an evaluation raised: the lines known so far are kept
         return out
 
-    def seed_of(self, seq: int) -> int | None:
-        """The evaluation seed of candidate ``seq`` (None: the evaluator's own)."""
-        return None if self.eval_seed is None else evaluation_seed(self.eval_seed, seq)
+    def seed_of(self, seq: int, phase: str = "") -> int | None:
+        """The evaluation seed of candidate ``seq`` (None: the evaluator's own, or it takes none)."""
+        if self.eval_seed is None or not accepts_seed(self.ops.evaluator(phase)):
+            return None
+        return evaluation_seed(self.eval_seed, seq)
 
     def start_evaluations(self, phase: str, items: list[tuple[Any, int | None]]) -> Iterator[tuple[Any, float | None]]:
         """Submit ``(payload, seed)`` items to ``toolbox.map`` now; yield ``(result, CPU seconds)``
@@ -219,18 +226,38 @@ class Engine:
         """File a candidate whose record is known: cache, counters, log line."""
         hit = how in ("hit", "dup")
         seq = self.log.n_logged
-        write = self.log.settle(ks[0] if ks else None, hit)
-        self.cache.put(ks, rec, hit)
+        key = ks[0] if ks else None
+        write = self.log.settle(key, hit)
+        again = slot.meta.get("phase") == REEVAL
+        if not again:  # the cache keeps a candidate's first record, as the log replays it
+            self.cache.put(ks, rec, hit)
+        if not hit:
+            self.evaluations.add(key, rec)
         self.tally["candidates"] += 1
         self.tally["cache_hits" if hit else "evals"] += 1
+        self.tally["reevaluations"] += again
         if rec.status != OK:
             self.tally["rejected"] += 1
         if write:
             t_log = time.perf_counter()
             self.log.add(seq, slot.meta, ks, self.ops.serialize(slot.payload), rec, hit, slot.mutate_seconds,
-                         cpu_seconds=cpu, eval_seed=self.seed_of(seq) if how == "eval" else None)
+                         cpu_seconds=cpu, eval_seed=self.seed_of(seq, slot.meta.get("phase", "")) if how == "eval" else None)
             self.timings["log"] += time.perf_counter() - t_log
-        return make_individual(slot.payload, ks[0] if ks else None, rec, dict(slot.meta, seq=seq, cache_hit=hit))
+        selected = (self.evaluations.derived(key) or rec) if self.noise is not None else rec
+        return make_individual(slot.payload, key, selected, dict(slot.meta, seq=seq, cache_hit=hit))
+
+    def reevaluate(self, cands: list[Candidate], step: int) -> None:
+        """One more evaluation of each candidate, on its fresh seed, logged (``phase: reeval``)."""
+        self.evaluate([Slot(c.payload, {"phase": REEVAL, "step": step, "particle": None, "slot": i,
+                                        "attempt": 0}) for i, c in enumerate(cands)])
+
+    def refresh(self, cands: Iterable[Candidate | None]) -> None:
+        """Give each candidate its derived record (noise-aware selection)."""
+        for c in cands:
+            rec = self.evaluations.derived(c.key) if c is not None else None
+            if rec is not None:
+                c.record = rec
+                c.fitness.values = (float(rec.fitness),)
 
     def flush(self) -> None:
         t_log = time.perf_counter()
@@ -263,7 +290,8 @@ class Engine:
         self.tally.update({k: 0 for k in self.COUNTERS})
         self.tally.update({k: int(v) for k, v in state["counters"].items()})
         self.progress.resumed(float(state.get("seconds", 0.0)))
-        self.cache.prime(lines[:n])
+        self.cache.prime([line for line in lines[:n] if line.get("phase") != REEVAL])
+        self.evaluations.rebuild(lines[:n])
         self.log.restart(n, lines)
 
 

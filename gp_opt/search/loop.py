@@ -13,6 +13,7 @@ from deap import tools
 from ..errors import CheckpointError, GpOptError
 from .candidate import Candidate, default_stats, is_ok, same_key, score
 from .engine import Engine
+from .noise import RACE_RANK, NoiseSettings
 from .progress import fmt_fit
 
 if TYPE_CHECKING:
@@ -36,6 +37,11 @@ class RunOptions(TypedDict, total=False):
     rng: np.random.Generator | int | None
     #: filled with this session's wall seconds by part
     timings: dict[str, float] | None
+    #: the evaluation seeds: candidate ``seq`` is evaluated on
+    #: ``engine.evaluation_seed(eval_seed, seq)`` (None, the default: on the evaluator's own seed)
+    eval_seed: int | None
+    #: noise-aware selection (:mod:`.noise`; None, the default: off)
+    noise: NoiseSettings | None
     #: a resumed run (:func:`gp_opt.search.resume_search` passes it)
     _resume: Resume | None
 
@@ -57,7 +63,8 @@ class SearchLoop:
         self.timings_out = options.get("timings")
         rng = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
         self.name = name
-        self.engine = Engine(toolbox, rng, rundir, verbose)
+        self.engine = Engine(toolbox, rng, rundir, verbose, eval_seed=options.get("eval_seed"),
+                             noise=options.get("noise"))
         self.rundir = rundir
         self.stats = stats if stats is not None else default_stats()
         self.hof = halloffame if halloffame is not None else tools.HallOfFame(10, similar=same_key)
@@ -123,6 +130,41 @@ class SearchLoop:
                 "logbook": list(self.logbook), **self.engine.state()})
             self.engine.timings["checkpoint"] += time.perf_counter() - t0
 
+    def race(self, new: list[Candidate | None], gen: int) -> None:
+        """Noise-aware selection (off: nothing): the ``new`` candidates near the top get more
+        evaluations before they may displace an elite (:mod:`.noise`)."""
+        noise, engine = self.engine.noise, self.engine
+        if noise is None:
+            return
+        cap = min(1 + noise.race_seeds, noise.max_evaluations)
+        for _ in range(noise.race_seeds):
+            ranked = sorted(by_key(list(self.hof.items) + [c for c in new if is_ok(c)]), key=lambda c: -score(c))
+            bar = score(ranked[RACE_RANK - 1]) if len(ranked) >= RACE_RANK else float("-inf")
+            fresh = {id(c) for c in new}
+            todo = [c for c in ranked if id(c) in fresh and score(c) >= bar
+                    and engine.evaluations.count(c.key) < cap]
+            if not todo:
+                return
+            engine.reevaluate(todo, gen)
+            engine.refresh(new)
+
+    def rescore(self, elites: list[Candidate], gen: int) -> None:
+        """Noise-aware selection (off: nothing): the best of ``elites`` and the hall of fame get
+        one more evaluation each, then both carry their derived records (the hall of fame
+        re-sorted by them)."""
+        noise, engine = self.engine.noise, self.engine
+        if noise is None:
+            return
+        pool = sorted(by_key(list(self.hof.items) + [c for c in elites if is_ok(c)]), key=lambda c: -score(c))
+        todo = [c for c in pool if engine.evaluations.count(c.key) < noise.max_evaluations][:noise.rescore]
+        if todo:
+            engine.reevaluate(todo, gen)
+        engine.refresh(elites)
+        items = list(self.hof.items)
+        engine.refresh(items)
+        self.hof.clear()
+        self.hof.update([c for c in items if is_ok(c)])
+
     def best_so_far(self) -> str:
         return fmt_fit(score(self.hof[0]) if len(self.hof) else float("-inf"))
 
@@ -141,6 +183,18 @@ class SearchLoop:
         if timings is not None:
             timings.update({k: float(v) for k, v in self.engine.timings.items()})
             timings["total"] = time.perf_counter() - self.engine.progress.started
+
+
+def by_key(cands: list[Candidate]) -> list[Candidate]:
+    """The first candidate of each key (one optimizer once), in order."""
+    seen: set[Any] = set()
+    out = []
+    for c in cands:
+        k = c.key if c.key is not None else id(c)
+        if k not in seen:
+            seen.add(k)
+            out.append(c)
+    return out
 
 
 def positive(**kw: int) -> None:

@@ -79,7 +79,8 @@ class Progress:
     def tally_text(self) -> str:
         """The counters in words a newcomer reads (used by the step lines and the summary)."""
         t = self.tally
-        return (f"{t['candidates']} scored ({t['evals']} trained, {t['cache_hits']} cache hits), "
+        again = f", {t['reevaluations']} of them re-evaluations" if t["reevaluations"] else ""
+        return (f"{t['candidates']} scored ({t['evals']} trained{again}, {t['cache_hits']} cache hits), "
                 f"{t['rejected']} did not pass; before scoring {t['integrity_rejections']} rejected "
                 f"by the integrity check, {t['duplicates']} duplicates skipped")
 

@@ -13,13 +13,18 @@ from ..errors import CheckpointError, GpOptError
 from .algorithms import particle_search, random_search, regularized_evolution
 from .candidate import Candidate, same_key
 from .loop import positive
+from .noise import NoiseSettings
 from .toolbox import make_toolbox, toolbox_from_config
 from .toy import make_toy_toolbox
 
 
 ALGORITHMS = ("particle", "regularized", "random")
+#: how candidates get their evaluation seeds: ``per-candidate`` (from the run's seed and the
+#: candidate's ``seq``: :func:`gp_opt.search.engine.evaluation_seed`) or ``fixed`` (the task's own
+#: seed for every candidate: the behaviour before 2026-12-06, and that of runs made before)
+EVAL_SEEDS = ("per-candidate", "fixed")
 #: run_search options that random search has no use for
-NOT_FOR_RANDOM = ("max_redraws", "population_size", "cycles", "sample_size", "init_from")
+NOT_FOR_RANDOM = ("max_redraws", "population_size", "cycles", "sample_size", "init_from", "noise")
 TOY_TASK = "toy"
 
 
@@ -70,7 +75,10 @@ def _run(toolbox: base.Toolbox, cfg: dict[str, Any], rundir: Any, verbose: bool,
         executor.start()
         executor.install(toolbox)  # toolbox.map now submits through the executor
         options = dict(halloffame=hof, rundir=rundir, verbose=verbose, timings=timings, _resume=resume,
-                       rng=np.random.default_rng(cfg["seed"]))
+                       rng=np.random.default_rng(cfg["seed"]),
+                       # a run made before evaluation seeds existed has none in its config: fixed
+                       eval_seed=cfg["seed"] if cfg.get("eval_seeds", "fixed") == "per-candidate" else None,
+                       noise=NoiseSettings.from_config(cfg.get("noise")))
         if cfg["algorithm"] == "random":
             pop, lb = random_search(toolbox, cfg["init_factor"] * cfg["particles"], cfg["steps"],
                                     cfg["particles"] * cfg["children"], **options)
@@ -96,7 +104,8 @@ def run_search(task: str, out_dir: str | os.PathLike | None, particles: int, ste
                cycles: int | None = None, sample_size: int | None = None,
                task_options: dict[str, Any] | None = None, key: str = "fingerprint",
                workers: int = 0, executor: Any = None, verbose: bool = True,
-               toolbox: base.Toolbox | None = None, init_from: Any = None) -> SearchResult:
+               toolbox: base.Toolbox | None = None, init_from: Any = None,
+               eval_seeds: str = "per-candidate", noise: Any = None) -> SearchResult:
     """Run a search into the new run directory ``out_dir`` (None: no directory, nothing saved).
 
     ``task`` is a task name of :mod:`gp_opt.tasks` (genomes are searched) or ``"toy"`` (small
@@ -111,17 +120,26 @@ def run_search(task: str, out_dir: str | os.PathLike | None, particles: int, ste
     :class:`~gp_opt.search.executors.Executor`, e.g. ``RayExecutor()``; its owner closes it) runs
     them elsewhere, and is started before the run directory is made (a cluster that cannot be
     reached leaves nothing behind). ``init_from`` (catalog names or genome files, a list or
-    ``"Adam,Opt6"``) adds those optimizers to the initial population (:mod:`.warmstart`)."""
+    ``"Adam,Opt6"``) adds those optimizers to the initial population (:mod:`.warmstart`).
+    ``eval_seeds``: ``"per-candidate"`` (each candidate evaluated on its own seed, derived from
+    ``seed`` and its ``seq``: :func:`gp_opt.search.engine.evaluation_seed`) or ``"fixed"`` (every
+    candidate on the task's own seed, as before 2026-12-06). ``noise``: noise-aware selection for
+    the particle GA and regularized evolution (:mod:`.noise`): ``True`` (the defaults), a dict or
+    a :class:`~gp_opt.search.noise.NoiseSettings` (``race_seeds``, ``rescore``,
+    ``max_evaluations``); None (default): off."""
     if algorithm not in ALGORITHMS:
         raise GpOptError(f"unknown algorithm {algorithm!r}; use one of {', '.join(ALGORITHMS)}")
+    if eval_seeds not in EVAL_SEEDS:
+        raise GpOptError(f"unknown eval_seeds {eval_seeds!r}; use one of {', '.join(EVAL_SEEDS)}")
     positive(particles=particles, steps=steps, children=children, init_factor=init_factor)
     if algorithm == "random":
         given = [name for name, v in zip(NOT_FOR_RANDOM, (max_redraws, population_size, cycles, sample_size,
-                                                          init_from)) if v is not None]
+                                                          init_from, noise)) if v not in (None, False)]
         if given:
             raise GpOptError(f"{', '.join(given)}: not for random search (algorithm 'random' draws every "
                              "candidate at random and redraws none)")
     max_redraws = 4 if max_redraws is None else max_redraws
+    noise_settings = NoiseSettings.from_config(noise)
     if toolbox is None:
         if task == TOY_TASK:
             toolbox = make_toy_toolbox(seed=seed, **(task_options or {}))
@@ -133,7 +151,8 @@ def run_search(task: str, out_dir: str | os.PathLike | None, particles: int, ste
            "hof_size": hof_size, "population_size": pop_size, "cycles": cycles or steps,
            "sample_size": sample_size or max(2, min(pop_size, pop_size // 4 or 1)),
            "children_per_cycle": particles * children if algorithm == "regularized" else children,
-           "workers": workers, "toolbox": getattr(toolbox, "config", None)}
+           "workers": workers, "toolbox": getattr(toolbox, "config", None), "eval_seeds": eval_seeds,
+           "noise": noise_settings.to_config() if noise_settings is not None else None}
     if init_from:
         if task == TOY_TASK:
             raise GpOptError("--init-from needs a genome task, not the toy task")

@@ -206,7 +206,7 @@ def toolbox_from_config(cfg: dict[str, Any], run_dir: str | os.PathLike | None =
     kind = cfg.get("kind")
     if kind == "toy":
         return make_toy_toolbox(dim=cfg["dim"], seed=cfg["seed"], delay=cfg.get("delay", 0.0),
-                                eval_log=cfg.get("eval_log"))
+                                eval_log=cfg.get("eval_log"), noise=cfg.get("noise", 0.0))
     if kind == "genome":
         if cfg.get("task") is None:
             raise CheckpointError("this run used a custom evaluate function; pass toolbox= to resume it")

@@ -16,16 +16,19 @@ from ..fitness import FitnessRecord
 class ToyEvaluate:
     """Cheap fitness of an integer vector: ``-sum((x - target)^2)``; a vector whose first entry is
     ``reject_value`` fails the 'screen'. Optional ``delay`` seconds per evaluation and an
-    ``eval_log`` file getting one line per real evaluation (used by the kill-and-resume test)."""
+    ``eval_log`` file getting one line per real evaluation (used by the kill-and-resume test).
+    ``noise``: the standard deviation of a normal noise added to the fitness, drawn from the
+    evaluation seed (a noisy fitness for the noise-aware selection's tests)."""
 
     def __init__(self, dim: int = 8, seed: int = 0, delay: float = 0.0, eval_log: str | None = None,
-                 reject_value: int = 7):
+                 reject_value: int = 7, noise: float = 0.0):
         self.target = np.random.default_rng(seed + 1).integers(-10, 11, size=dim)
         self.delay = delay
         self.eval_log = eval_log
         self.reject_value = reject_value
+        self.noise = noise
 
-    def __call__(self, payload: tuple[int, ...]) -> FitnessRecord:
+    def __call__(self, payload: tuple[int, ...], seed: int | None = None) -> FitnessRecord:
         t0 = time.perf_counter()
         if self.delay:
             time.sleep(self.delay)
@@ -34,12 +37,16 @@ class ToyEvaluate:
                 fh.write(toy_key(payload) + "\n")
                 fh.flush()
                 os.fsync(fh.fileno())
+        extra = {"seed": seed} if seed is not None else {}
         if payload[0] == self.reject_value:
             return FitnessRecord.rejected("toy screen: first entry is the reject value",
-                                          seconds=time.perf_counter() - t0)
+                                          seconds=time.perf_counter() - t0, extra=extra)
         x = np.asarray(payload)
         fit = -float(((x - self.target) ** 2).sum())
-        return FitnessRecord(fitness=fit, stages=[{"sse": -fit}], seconds=time.perf_counter() - t0)
+        sse = -fit
+        if self.noise:
+            fit += self.noise * float(np.random.default_rng(seed or 0).standard_normal())
+        return FitnessRecord(fitness=fit, stages=[{"sse": sse}], seconds=time.perf_counter() - t0, extra=extra)
 
 
 def toy_key(payload: tuple[int, ...]) -> str:
@@ -81,19 +88,20 @@ def _toy_mutate(payload: tuple[int, ...], rng: np.random.Generator, history: Any
 
 
 def make_toy_toolbox(dim: int = 8, seed: int = 0, delay: float = 0.0, eval_log: str | None = None,
-                     evaluate: Callable[[Any], Any] | None = None) -> base.Toolbox:
+                     evaluate: Callable[[Any], Any] | None = None, noise: float = 0.0) -> base.Toolbox:
     """A toolbox over small integer vectors (a stand-in for genomes in tests, demos and the
     overhead benchmark): 'integrity' rejects vectors whose sum is a multiple of 5."""
     tb = base.Toolbox()
     tb.register("individual", _toy_random, dim=dim)
     tb.register("population", _toy_population, dim=dim)
     tb.register("mutate", _toy_mutate)
-    tb.register("evaluate", evaluate if evaluate is not None else ToyEvaluate(dim, seed, delay, eval_log))
+    tb.register("evaluate", evaluate if evaluate is not None else ToyEvaluate(dim, seed, delay, eval_log, noise=noise))
     tb.register("map", map)
     tb.register("serialize", list)
     tb.register("deserialize", tuple)
     tb.register("key", toy_key)
-    tb.config = {"kind": "toy", "dim": dim, "seed": seed, "delay": delay, "eval_log": eval_log}
+    tb.config = {"kind": "toy", "dim": dim, "seed": seed, "delay": delay, "eval_log": eval_log,
+                 **({"noise": noise} if noise else {})}
     return tb
 
 
