@@ -88,14 +88,15 @@ def _runs(args, options):
 
 
 def _lines(run_dir: Path) -> list[dict]:
-    lines = []
-    with open(run_dir / "candidates.jsonl", encoding="utf-8") as fh:
-        for text in fh:
-            try:
-                lines.append(json.loads(text))
-            except ValueError:
-                break
-    return sorted(lines, key=lambda ln: ln["seq"])
+    """The run's candidates.jsonl, every line checked (an edited line is refused; a cut last line
+    is left out), in the order the search logged them."""
+    from gp_opt.rundir import RunDir
+
+    rd = RunDir.open(run_dir, lock=False)
+    try:
+        return rd.read_candidates(repair=False)
+    finally:
+        rd.close()
 
 
 def _entries(lines: list[dict], top: int) -> list[dict]:
@@ -119,20 +120,20 @@ class Judge:
     """Scores genomes on seeds once each, appended to ``judge.jsonl`` as it goes."""
 
     def __init__(self, out: Path, task):
+        from gp_opt.rundir import JsonLog
+        from gp_opt.rundir.jsonlog import print_notes
+
         self.path, self.task = out / "judge.jsonl", task
+        # the project's checked log: an edited score is refused, a cut last line moved aside and redone
+        self.log = JsonLog(self.path, "benchmarks.search_efficacy:judge.jsonl", root=out, legacy=True)
         self.done: dict[tuple[str, int], float] = {}
-        if self.path.exists():
-            for text in self.path.read_text(encoding="utf-8").splitlines():
-                try:
-                    row = json.loads(text)
-                except ValueError:
-                    break
-                self.done[(row["key"], row["seed"])] = float(row["score"])
+        for row in self.log.read():
+            self.done[(row["key"], row["seed"])] = float(row["score"])
+        print_notes(self.log.notes)
         self.cpu = 0.0
 
     def score(self, line: dict, seed: int) -> float:
         from gp_opt.genome import OptimizerGenome
-        from gp_opt.rundir.files import dumps, sync
 
         key = line.get("key") or line["individual"]
         if (key, seed) not in self.done:
@@ -142,10 +143,7 @@ class Judge:
             rec = self.task(genome, seed=seed)
             self.cpu += time.process_time() - t0
             value = float(rec.fitness) if rec.ok and math.isfinite(rec.fitness) else -math.inf
-            with open(self.path, "a", encoding="utf-8") as fh:
-                fh.write(dumps({"key": key, "seed": seed, "score": value, "status": rec.status}) + "\n")
-                fh.flush()
-                sync(fh.fileno())
+            self.log.append({"key": key, "seed": seed, "score": value, "status": rec.status})
             self.done[(key, seed)] = value
         return self.done[(key, seed)]
 
