@@ -152,7 +152,7 @@ def _check_recorded_seed(run_dir) -> None:
         seed = RunDir.open(run_dir, lock=False).config.get("seed")
     except GpOptError:
         return  # resume_search names what is wrong with the directory
-    if not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed <= common.MAX_SEED:
+    if seed is not None and (not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed <= common.MAX_SEED):
         raise GpOptError(f"{run_dir}: run.json records seed {common.echo(seed)}; a run's seed is an integer "
                          f"in 0..{common.MAX_SEED}, so this run cannot be resumed")
 
