@@ -7,9 +7,10 @@ Layout of ``DIR``:
 - ``candidates.jsonl`` -- append-only, one JSON line per candidate as soon as its fitness is known
   (evaluated or taken from the cache): ``seq`` (0, 1, 2, ...), ids (phase, step, particle, slot,
   attempt), ``key``, ``individual`` (JSON), ``record`` (:class:`FitnessRecord` dict with its
-  stages), ``cache_hit``, timings. Lines are flushed and fdatasync'ed before the search starts
-  another slow evaluation and at the end of every batch (cheap ones known together share one
-  write and one sync).
+  stages), ``cache_hit``, timings and ``crc`` (a :class:`~gp_opt.rundir.jsonlog.JsonLog` chained
+  from the ``run_id``). Lines are flushed and fdatasync'ed before the search starts another slow
+  evaluation and at the end of every batch (cheap ones known together share one write and one
+  sync).
 - ``checkpoint.json`` -- the algorithm state after the last finished time step (positions,
   histories, hall of fame, logbook, counters, ``n_logged`` and the numpy / python / torch RNG
   states), written atomically: temp file, fsync, ``os.replace``, fsync of the directory. It carries
@@ -18,7 +19,9 @@ Layout of ``DIR``:
 Resuming loads the checkpoint, rebuilds the fitness cache from the first ``n_logged`` lines of the
 log, and *replays* the lines after them: the restored RNG re-generates the same children, and those
 already in the log take their fitness from it instead of being evaluated again. A half-written last
-line (a kill mid-write) is dropped. Every problem with the directory raises
+line (a kill mid-write) is moved to ``candidates.jsonl.damaged`` and evaluated again. Readers
+(``eliminate``, ``report``, ``show``) compare the log with the checkpoint
+(:meth:`RunDir.log_shortfall`). Every problem with the directory raises
 :class:`gp_opt.errors.CheckpointError` with a one-line message.
 """
 from __future__ import annotations
@@ -365,9 +368,9 @@ def enclosing_run(folder: str | os.PathLike) -> Path | None:
 @contextlib.contextmanager
 def lock_output(folder: str | os.PathLike, own_lock: bool = True) -> Iterator[Path]:
     """Hold the writer locks a verb needs to write into ``folder`` (created if missing): the lock of
-    the run directory it lies in, if any (``transfer -o RUN/transfer`` waits for no one: a live
-    ``eliminate`` on RUN refuses it, naming its PID), then ``folder``'s own (``own_lock``; two
-    identical ``transfer -o DIR`` at once: the second is refused). A folder inside a run reached
+    the run directory it lies in, if any (``transfer -o RUN/transfer`` while a live ``eliminate``
+    writes RUN: refused, naming its PID), then ``folder``'s own (``own_lock``; two identical
+    ``transfer -o DIR`` at once: the second is refused). Neither waits. A folder inside a run reached
     through a symbolic link is refused (:func:`~gp_opt.rundir.files.check_inside`)."""
     folder = Path(folder)
     run = enclosing_run(folder)
