@@ -51,6 +51,11 @@ def test_a_custom_grammar_run_is_used_from_another_folder_without_grammar(tmp_pa
     shutil.copy(run / "best.json", there / "alone.json")
     g = catalog.load_file(there / "alone.json")
     assert g.grammar.name == "mine" and "cube" in g.grammar.ops
+    import torch
+
+    from gp_opt.optim import EvolvedOptimizer
+    opt = EvolvedOptimizer.from_file(there / "alone.json", [torch.nn.Parameter(torch.ones(3))], total_steps=5)
+    assert opt.genome.grammar.name == "mine"
     # an edited copy is refused by every reader, in one line
     (run / GRAMMAR_FILE).write_text(text.replace("x**3", "x**5"))
     for argv in (["resume", "../here/run"], ["report", "../here/run"]):
