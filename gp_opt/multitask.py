@@ -97,7 +97,8 @@ class MultiTaskFitness:
     batch_children = False
 
     def __init__(self, tasks: dict[str, Callable[..., FitnessRecord]], rule: str = "relative",
-                 references: dict[str, dict[str, Any]] | None = None):
+                 references: dict[str, dict[str, Any]] | None = None,
+                 resolve: Callable[[Any, Any], Any] | None = None):
         if rule not in RULES:
             raise GpOptError(f"multitask_rule {rule!r} is not one of {', '.join(RULES)}")
         if not tasks:
@@ -107,6 +108,8 @@ class MultiTaskFitness:
         if not self.references or any(not refs for refs in self.references.values()):
             raise GpOptError("a multi-task fitness needs a reference optimizer for each task")
         self._cache: dict[tuple[str, str, int], FitnessRecord] = {}
+        # a candidate given by name becomes what each task takes (gp_opt.tasks.NamedOptimizer)
+        self.resolve = resolve if resolve is not None else (lambda candidate, task: candidate)
 
     def _reference(self, task: str, name: str, seed: int) -> FitnessRecord:
         key = (task, name, seed)
@@ -123,7 +126,7 @@ class MultiTaskFitness:
         records = {}
         info: dict[str, Any] = {"rule": self.rule, "seed": s, "scores": {}, "references": {}}
         for name, task in self.tasks.items():
-            rec = task(candidate, seed=s)
+            rec = task(self.resolve(candidate, task), seed=s)
             records[name] = rec
             if not rec.ok or not math.isfinite(rec.fitness):
                 rec.reason = f"task {name}: {rec.reason or rec.status}"

@@ -450,7 +450,8 @@ def get_task(name: str, **options: Any) -> Task:
         return task
     candidate = None
     if baseline is not None:
-        candidate = reference_optimizer(str(baseline), surrogate=hasattr(task, "for_initial_population"))
+        candidate = (NamedOptimizer(str(baseline)) if is_multitask(name)
+                     else reference_optimizer(str(baseline), surrogate=wants_names(task)))
     return SeededFitness(task, k, candidate, None if baseline is None else str(baseline))
 
 
@@ -472,9 +473,28 @@ def _multitask(name: str, options: dict[str, Any]) -> Any:
         refs = [str(rule.get("multitask_reference", DEFAULT_REFERENCE))]
     for r in refs:
         check_reference_name(r)
-    references = {n: {r: reference_optimizer(r, surrogate=hasattr(t, "for_initial_population")) for r in refs}
-                  for n, t in tasks.items()}
-    return MultiTaskFitness(tasks, rule_name, references)
+    references = {n: {r: reference_optimizer(r, surrogate=wants_names(t)) for r in refs} for n, t in tasks.items()}
+    return MultiTaskFitness(tasks, rule_name, references, resolve=_resolve_named)
+
+
+def _resolve_named(candidate: Any, task: Any) -> Any:
+    """A :class:`NamedOptimizer` as ``task`` takes it; anything else as it is."""
+    if isinstance(candidate, NamedOptimizer):
+        return reference_optimizer(candidate.name, surrogate=wants_names(task))
+    return candidate
+
+
+def wants_names(task: Any) -> bool:
+    """Whether ``task`` takes stock optimizers by name (the surrogate) rather than as factories."""
+    return hasattr(task, "for_initial_population") and not hasattr(task, "fitness_seeds")
+
+
+@dataclass(frozen=True)
+class NamedOptimizer:
+    """A stock or catalog optimizer by name, for an evaluator that resolves it per task (a
+    multi-task fitness: the surrogate takes names, a cheap task factories)."""
+
+    name: str
 
 
 # ---------------------------------------------------------------------------------------------

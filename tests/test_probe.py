@@ -117,3 +117,15 @@ def test_probe_bad_input_is_one_line(tmp_path, capsys, argv, msg):
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(err) == 1 and msg in err[0], err
     assert not out.exists()
+
+
+@pytest.mark.parametrize("task, options", [
+    ("quadratic", {"steps": 10, "fitness_seeds": 2}),                                   # a wrapped cheap task
+    ("quadratic+rosenbrock", {"quadratic.steps": 10, "rosenbrock.steps": 10}),          # a multi-task list
+])
+def test_stock_panel_entries_reach_wrapped_and_multi_task_evaluators(tmp_path, task, options):
+    res = run_probe(ProbeSettings(task=task, options=options, panel=("Adam", "SGD", "Opt6"), random=0,
+                                  seeds=(0, 1)), tmp_path / "p")
+    assert all(r["status"] == "ok" for r in res.rows), [r["reason"] for r in res.rows]
+    if "+" in task:  # Adam relative to itself: exactly 0 on every seed
+        assert [r["fitness"] for r in res.rows if r["name"] == "Adam"] == [0.0, 0.0]

@@ -36,8 +36,11 @@ def check_names(names: list[str]) -> None:
                          f"({', '.join(sorted(STOCK_OPTIMIZERS))}) or catalog names (gp-opt catalog)")
 
 
-def panel_candidate(name: str, surrogate: bool) -> Any:
-    """What a task evaluates for panel entry ``name`` (see :func:`gp_opt.tasks.reference_optimizer`)."""
-    from gp_opt.tasks import reference_optimizer
+def panel_candidate(name: str, kind: str) -> Any:
+    """What an evaluator of ``kind`` (``surrogate``, ``task`` or ``multi``) evaluates for panel
+    entry ``name`` (see :func:`gp_opt.tasks.reference_optimizer`)."""
+    from gp_opt.tasks import NamedOptimizer, reference_optimizer
 
-    return reference_optimizer(name, surrogate)
+    if kind == "multi":
+        return NamedOptimizer(name)
+    return reference_optimizer(name, surrogate=kind == "surrogate")

@@ -60,8 +60,17 @@ class ProbeResult:
     settings: dict[str, Any]
 
 
-def _is_surrogate(evaluator: Any) -> bool:
-    return hasattr(evaluator, "for_initial_population")
+def _panel_kind(evaluator: Any) -> str:
+    """How the evaluator takes a named optimizer: ``surrogate`` (names), ``multi`` (resolved per
+    task) or ``task`` (factories); a ``--fitness-seeds`` wrapper takes what its task takes."""
+    from gp_opt.multitask import MultiTaskFitness
+    from gp_opt.seeded import SeededFitness
+
+    while isinstance(evaluator, SeededFitness):
+        evaluator = evaluator.task
+    if isinstance(evaluator, MultiTaskFitness):
+        return "multi"
+    return "surrogate" if hasattr(evaluator, "for_initial_population") else "task"
 
 
 def _metrics(rec: Any) -> dict[str, float]:
@@ -110,7 +119,7 @@ def run_probe(settings: ProbeSettings, out_dir: str | os.PathLike,
 
     out = Path(out_dir)
     evaluator = get_task(settings.task, **settings.options)  # bad task/options: one line, before anything
-    surrogate = _is_surrogate(evaluator)
+    kind = _panel_kind(evaluator)
     genomes = random_genomes(settings.random, settings.random_seed)
     doc = _settings_doc(settings, genomes)
     done: list[dict[str, Any]] = []
@@ -125,7 +134,7 @@ def run_probe(settings: ProbeSettings, out_dir: str | os.PathLike,
         genomes = [OptimizerGenome.from_json(json.dumps(g)) for g in old["random_genomes"]]
     elif out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise GpOptError(f"--out {out}: exists and is not a probe directory (no {SETTINGS_FILE}); use a new folder")
-    entries: list[tuple[str, Any]] = [(n, panel_candidate(n, surrogate)) for n in settings.panel]
+    entries: list[tuple[str, Any]] = [(n, panel_candidate(n, kind)) for n in settings.panel]
     entries += [(f"random{i + 1}", g) for i, g in enumerate(genomes)]
     pending: list[dict[str, Any]] = []  # evaluations held back until one is ok (nothing written before)
     started = (out / SETTINGS_FILE).exists()
