@@ -94,7 +94,7 @@ def _int(text: str) -> int:
     try:
         return int(str(text).strip())
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer, got {_echo(text)}") from None
+        raise argparse.ArgumentTypeError(f"expected an integer, got {echo(text)}") from None
 
 
 def echo(value, limit: int = 40) -> str:
@@ -102,8 +102,6 @@ def echo(value, limit: int = 40) -> str:
     text = repr(value)
     return text if len(text) <= limit else text[:limit] + "..."
 
-
-_echo = echo
 
 
 def int_in(lo: int, hi: int, below: str | None = None):
@@ -117,9 +115,9 @@ def int_in(lo: int, hi: int, below: str | None = None):
     def parse(text: str) -> int:
         value = _int(text)
         if value < lo:
-            raise argparse.ArgumentTypeError(f"{below or f'must be at least {lo}'}, got {_echo(value)}")
+            raise argparse.ArgumentTypeError(f"{below or f'must be at least {lo}'}, got {echo(value)}")
         if value > hi:
-            raise argparse.ArgumentTypeError(f"must be at most {hi}, got {_echo(value)}")
+            raise argparse.ArgumentTypeError(f"must be at most {hi}, got {echo(value)}")
         return value
 
     parse.__name__ = f"integer in {lo}..{hi}"  # argparse's fallback message names the type
@@ -146,11 +144,11 @@ def float_in(lo: float, hi: float, lo_open: bool = False):
         try:
             value = float(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a number, got {_echo(text)}") from None
+            raise argparse.ArgumentTypeError(f"expected a number, got {echo(text)}") from None
         low = value <= lo if lo_open else value < lo
         if not math.isfinite(value) or low or value > hi:
             bounds = f"{'>' if lo_open else '>='} {lo:g}" + (f" and <= {hi:g}" if math.isfinite(hi) else "")
-            raise argparse.ArgumentTypeError(f"must be a finite number {bounds}, got {_echo(text)}")
+            raise argparse.ArgumentTypeError(f"must be a finite number {bounds}, got {echo(text)}")
         return value
 
     parse.__name__ = f"number in [{lo:g}, {hi:g}]"
@@ -169,7 +167,7 @@ def items(text: str | None, what: str) -> list[str]:
         return []
     values = [t.strip() for t in str(text).split(",") if t.strip()]
     if not values:
-        raise GpOptError(f"{what} {_echo(text)}: no value given (leave the option out for its default)")
+        raise GpOptError(f"{what} {echo(text)}: no value given (leave the option out for its default)")
     return values
 
 
@@ -218,7 +216,7 @@ def check_device(value: str, what: str = "--device") -> str:
     try:
         dev = torch.device(value)
     except (RuntimeError, TypeError, ValueError):
-        raise GpOptError(f"{what} {_echo(value)}: not a device; use one of {DEVICES}") from None
+        raise GpOptError(f"{what} {echo(value)}: not a device; use one of {DEVICES}") from None
     if dev.type == "cuda":
         if not torch.cuda.is_available():
             why = "this torch is built without CUDA" if torch.version.cuda is None else "no GPU is visible"
@@ -320,7 +318,7 @@ def parse_items(items) -> list[tuple[str, object, str]]:
         key, sep, text = str(item).partition("=")
         key = key.strip()
         if not sep or not key:
-            raise GpOptError(f"--set {_echo(item)}: expected KEY=VALUE, e.g. --set steps=100")
+            raise GpOptError(f"--set {echo(item)}: expected KEY=VALUE, e.g. --set steps=100")
         try:
             value = json.loads(text, parse_constant=lambda c: (_ for _ in ()).throw(ValueError(c)))
         except (ValueError, RecursionError):
@@ -336,11 +334,11 @@ def check_option(key: str, value, text: str, ann: str, owner: str, item: str | N
     key as the user wrote it, e.g. ``charlm.steps``) otherwise."""
     item = item or key
     if not _type_ok(ann, value):
-        raise GpOptError(f"--set {item}={_echo(text)}: {key} must be {_describe(ann)} for {owner}")
+        raise GpOptError(f"--set {item}={echo(text)}: {key} must be {_describe(ann)} for {owner}")
     field = key.rpartition(".")[2]  # a multi-task list's TASK.FIELD
     why = _check_range(field, value)
     if why:
-        raise GpOptError(f"--set {item}={_echo(text)}: {key} {why}")
+        raise GpOptError(f"--set {item}={echo(text)}: {key} {why}")
     if field == "device":
         check_device(value, "--set device")
     if field in ("fitness_baseline", "multitask_reference"):
@@ -349,11 +347,11 @@ def check_option(key: str, value, text: str, ann: str, owner: str, item: str | N
     if field == "multitask_rule":
         from gp_opt.multitask import RULES
         if value not in RULES:
-            raise GpOptError(f"--set {item}={_echo(text)}: use one of {', '.join(RULES)}")
+            raise GpOptError(f"--set {item}={echo(text)}: use one of {', '.join(RULES)}")
     if field == "preset":
         from gp_opt.surrogate.protocol import preset_names
         if value not in preset_names():
-            raise GpOptError(f"--set {item}={_echo(value)}: use one of {', '.join(preset_names())}")
+            raise GpOptError(f"--set {item}={echo(value)}: use one of {', '.join(preset_names())}")
     if isinstance(value, list) and ann.startswith("tuple"):
         value = [float(v) for v in value]
     return value
@@ -414,7 +412,7 @@ def check_set(parsed, fields: dict[str, str] | None, owner: str) -> dict:
             options[key] = value
             continue
         if key not in fields:
-            raise GpOptError(f"--set {_echo(key)}: {owner} has no such option; it accepts "
+            raise GpOptError(f"--set {echo(key)}: {owner} has no such option; it accepts "
                              f"{', '.join(sorted(fields))}")
         options[key] = check_option(key, value, text, fields[key], owner)
     return options
