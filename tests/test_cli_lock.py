@@ -1,7 +1,6 @@
 """One writer per run directory, with real processes through the command line: a resume while
 the search runs and two resumes at once are refused (exit 2, one line naming the writer's PID),
 and the run then ends identical to an uninterrupted one."""
-import json
 import os
 import signal
 import subprocess
@@ -10,6 +9,8 @@ import time
 from pathlib import Path
 
 import pytest
+
+from support.runs import checkpoint_hof, log_lines, without_timing
 
 ROOT = Path(__file__).resolve().parents[1]
 ARGS = ["--task", "toy", "--particles", "2", "--steps", "4", "--children", "3", "--init-factor", "3",
@@ -46,25 +47,9 @@ def _fire(*procs):
         proc.stdin.flush()
 
 
-def _lines(run):
-    p = Path(run) / "candidates.jsonl"
-    return [json.loads(x) for x in p.read_text().splitlines()] if p.exists() else []
-
-
-def _stable(line):
-    out = {k: v for k, v in line.items() if k not in ("time", "seconds", "crc")}
-    out["record"] = {k: v for k, v in line["record"].items() if k != "seconds"}
-    return out
-
-
-def _hof(run):
-    return [(i["key"], i["record"]["fitness"])
-            for i in json.loads((Path(run) / "checkpoint.json").read_text())["state"]["hof"]["items"]]
-
-
 def _wait_lines(run, n, proc, timeout=60):
     t0 = time.monotonic()
-    while len(_lines(run)) < n:
+    while len(log_lines(run, missing_ok=True)) < n:
         assert proc.poll() is None, proc.communicate()
         assert time.monotonic() - t0 < timeout
         time.sleep(0.01)
@@ -91,8 +76,8 @@ def test_a_resume_while_the_search_runs_is_refused_and_the_search_ends_as_if_alo
     assert f"is being written by process {search.pid}" in err
     _, serr = search.communicate(timeout=120)
     assert search.returncode == 0, serr
-    assert [_stable(x) for x in _lines(run)] == [_stable(x) for x in _lines(reference)]
-    assert _hof(run) == _hof(reference)
+    assert [without_timing(x) for x in log_lines(run)] == [without_timing(x) for x in log_lines(reference)]
+    assert checkpoint_hof(run) == checkpoint_hof(reference)
 
 
 def test_two_resumes_at_once_one_refused_then_identical_to_uninterrupted(reference, tmp_path):
@@ -110,8 +95,8 @@ def test_two_resumes_at_once_one_refused_then_identical_to_uninterrupted(referen
     winner, loser_err = (a, err_b) if a.returncode == 0 else (b, err_a)
     assert loser_err.count("\n") == 1 and f"being written by process {winner.pid}" in loser_err
     # nothing interleaved, nothing evaluated twice: the log is line for line the uninterrupted one
-    assert [_stable(x) for x in _lines(run)] == [_stable(x) for x in _lines(reference)]
-    assert _hof(run) == _hof(reference)
+    assert [without_timing(x) for x in log_lines(run)] == [without_timing(x) for x in log_lines(reference)]
+    assert checkpoint_hof(run) == checkpoint_hof(reference)
     # and the finished run resumes again (nobody holds the lock now)
     again = _cli("resume", str(run), "--quiet")
     assert again.wait(timeout=60) == 0

@@ -11,9 +11,7 @@ from gp_opt.errors import GpOptError
 from gp_opt.search import resume_search, run_search
 from gp_opt.search.warmstart import parse_init_from, prepare_init_from
 
-
-def _lines(run):
-    return [json.loads(x) for x in (run / "candidates.jsonl").read_text().splitlines()]
+from support.runs import log_lines
 
 
 def test_parse_init_from():
@@ -28,7 +26,7 @@ def test_warm_started_candidates_are_logged_first(tmp_path):
     run = tmp_path / "run"
     res = run_search("quadratic", run, 2, 1, 2, seed=0, init_factor=2, verbose=False,
                      task_options={"steps": 10}, init_from=f"Adam,Opt6,{genome_file}")
-    lines = _lines(run)
+    lines = log_lines(run)
     init = [x for x in lines if x["phase"] == "init"]
     assert len(init) == 3 + 2 * 2  # the warm starts come on top of the random ones
     assert [x.get("origin") for x in init[:3]] == ["Adam", "Opt6", "Opt10"]
@@ -46,14 +44,14 @@ def test_warm_started_candidates_are_logged_first(tmp_path):
     assert [d["name"] for d in cfg["init_from"]] == ["Adam", "Opt6", "Opt10"]
     again = resume_search(run, verbose=False)
     assert [c.key for c in again.halloffame] == [c.key for c in res.halloffame]
-    assert len(_lines(run)) == len(lines)
+    assert len(log_lines(run)) == len(lines)
 
 
 def test_a_warm_start_twice_is_a_cache_hit(tmp_path):
     run = tmp_path / "run"
     run_search("quadratic", run, 2, 1, 1, seed=1, init_factor=1, verbose=False, task_options={"steps": 10},
                init_from=["Opt6", "Opt6"])
-    init = [x for x in _lines(run) if x["phase"] == "init"]
+    init = [x for x in log_lines(run) if x["phase"] == "init"]
     assert init[0]["key"] == init[1]["key"] and not init[0]["cache_hit"] and init[1]["cache_hit"]
 
 
@@ -76,7 +74,7 @@ def test_cli_init_from(tmp_path, capsys):
     from gp_opt.cli import main
     assert main(["search", "--task", "quadratic", "--particles", "2", "--steps", "1", "--children", "1",
                  "--init-factor", "1", "--init-from", "Opt6", "--out", str(tmp_path / "r"), "-q"]) == 0
-    assert _lines(tmp_path / "r")[0]["origin"] == "Opt6"
+    assert log_lines(tmp_path / "r")[0]["origin"] == "Opt6"
     assert main(["search", "--task", "quadratic", "--particles", "2", "--steps", "1", "--children", "1",
                  "--init-from", "Bogus", "--out", str(tmp_path / "r2"), "-q"]) == 2
     assert "'Bogus'" in capsys.readouterr().err and not (tmp_path / "r2").exists()

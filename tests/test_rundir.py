@@ -13,26 +13,14 @@ from gp_opt.rundir import CANDIDATES_FILE, CHECKPOINT_FILE, RUN_FILE, RunDir, at
 from gp_opt.rundir.core import meta_digest
 from gp_opt.search import resume_search, run_search
 
+from support.runs import log_lines, result_hof, without_timing
+
 ROOT = Path(__file__).resolve().parents[1]
 ARGS = dict(particles=3, steps=5, children=4, seed=11, init_factor=6)
 
 
 def _small_run(path, **kw):
     return run_search("toy", path, **dict(ARGS, **kw), verbose=False)
-
-
-def _hof(res):
-    return [(i.key, i.record.fitness) for i in res.halloffame]
-
-
-def _lines(path):
-    return [json.loads(x) for x in (Path(path) / CANDIDATES_FILE).read_text().splitlines()]
-
-
-def _stable(line):
-    """A log line without its wall-clock fields."""
-    return {k: v for k, v in line.items() if k not in ("time", "seconds", "crc")} | {
-        "record": {k: v for k, v in line["record"].items() if k != "seconds"}}
 
 
 # --------------------------------------------------------------------------------------------
@@ -45,7 +33,7 @@ def test_run_directory_layout(tmp_path):
     meta = json.loads((d / RUN_FILE).read_text())
     assert meta["format"] == "gp_opt.run" and meta["version"] == 1
     assert meta["config"]["particles"] == 3 and meta["config"]["toolbox"]["kind"] == "toy"
-    lines = _lines(d)
+    lines = log_lines(d)
     assert [x["seq"] for x in lines] == list(range(len(lines)))
     assert {"individual", "record", "key", "cache_hit", "phase", "step", "particle", "slot", "attempt",
             "seconds"} <= set(lines[0])
@@ -57,10 +45,10 @@ def test_run_directory_layout(tmp_path):
 
 def test_resuming_a_finished_run_evaluates_nothing(tmp_path):
     a = _small_run(tmp_path / "run")
-    n = len(_lines(tmp_path / "run"))
+    n = len(log_lines(tmp_path / "run"))
     b = resume_search(tmp_path / "run", verbose=False)
-    assert _hof(a) == _hof(b)
-    assert len(_lines(tmp_path / "run")) == n
+    assert result_hof(a) == result_hof(b)
+    assert len(log_lines(tmp_path / "run")) == n
 
 
 def test_refuses_to_overwrite_a_run(tmp_path):
@@ -138,8 +126,9 @@ def test_a_half_written_last_line_is_dropped_and_the_run_resumes(tmp_path):
     with open(tmp_path / "run" / CANDIDATES_FILE, "a") as fh:
         fh.write('{"seq": 999, "key": "half')
     res = resume_search(tmp_path / "run", verbose=False)
-    assert _hof(res) == _hof(full)
-    assert [_stable(x) for x in _lines(tmp_path / "run")] == [_stable(x) for x in _lines(tmp_path / "full")]
+    assert result_hof(res) == result_hof(full)
+    assert ([without_timing(x) for x in log_lines(tmp_path / "run")]
+            == [without_timing(x) for x in log_lines(tmp_path / "full")])
 
 
 def test_atomic_write_keeps_the_old_file_when_the_write_fails(tmp_path, monkeypatch):
@@ -216,7 +205,7 @@ def test_sigkill_at_any_moment_then_resume_gives_the_uninterrupted_result(tmp_pa
     # the reference: the same run, never interrupted (in this process, same seed, same toolbox)
     ref = run_search("toy", tmp_path / "ref", particles=3, steps=5, children=4, seed=11, init_factor=6,
                      verbose=False, task_options={"eval_log": str(tmp_path / "ref.evals")})
-    ref_lines = _lines(tmp_path / "ref")
+    ref_lines = log_lines(tmp_path / "ref")
 
     out, evals = tmp_path / "run", tmp_path / "run.evals"
     # kill 1: inside the initial population (before the first checkpoint); kills 2 and 3: inside
@@ -241,11 +230,11 @@ def test_sigkill_at_any_moment_then_resume_gives_the_uninterrupted_result(tmp_pa
     assert any(k > 0 for k in in_flight), in_flight
     res = resume_search(out, verbose=False)
     assert not logged & set(evals.read_text().splitlines()[before:])
-    assert _hof(res) == _hof(ref)
+    assert result_hof(res) == result_hof(ref)
     assert [p.key for p in res.population] == [p.key for p in ref.population]
     assert list(res.logbook) == list(ref.logbook)
     # nothing lost, nothing twice: the log is line for line the uninterrupted one
-    assert [_stable(x) for x in _lines(out)] == [_stable(x) for x in ref_lines]
+    assert [without_timing(x) for x in log_lines(out)] == [without_timing(x) for x in ref_lines]
     # every candidate was evaluated; a repeat only for one in flight when a kill hit (not yet logged)
     n_evaluated = sum(not x["cache_hit"] for x in ref_lines)
     total = len(evals.read_text().splitlines())
@@ -259,14 +248,14 @@ def test_cheap_candidates_share_a_sync_and_slow_ones_are_written_before_the_next
     real = rd.sync
     monkeypatch.setattr(rd, "sync", lambda fd: syncs.append(fd) or real(fd))
     res = _small_run(tmp_path / "fast", steps=2)            # toy evaluations take microseconds
-    n = len(_lines(tmp_path / "fast"))
+    n = len(log_lines(tmp_path / "fast"))
     assert n == res.logbook[0]["nevals"] + res.logbook[0]["hits"] + \
         sum(r["nevals"] + r["hits"] for r in res.logbook[1:])
     assert len(syncs) < n / 3                                 # batches, not one sync per line
     syncs.clear()
     run_search("toy", tmp_path / "slow", **dict(ARGS, steps=1, init_factor=2), verbose=False,
                task_options={"delay": 0.005})
-    evaluated = sum(not x["cache_hit"] for x in _lines(tmp_path / "slow"))
+    evaluated = sum(not x["cache_hit"] for x in log_lines(tmp_path / "slow"))
     assert len(syncs) >= evaluated - 2  # written before every further slow evaluation
 
     rdir = RunDir.open(tmp_path / "slow")

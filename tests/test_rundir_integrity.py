@@ -11,6 +11,8 @@ from gp_opt.rundir import CANDIDATES_FILE, CHECKPOINT_FILE, RUN_FILE, dumps
 from gp_opt.rundir.jsonlog import line_crc
 from gp_opt.search import resume_search, run_search
 
+from support.runs import log_lines, result_hof, without_timing
+
 ARGS = dict(particles=2, steps=3, children=3, seed=5, init_factor=4)
 
 
@@ -23,19 +25,6 @@ def _digests(d):
     reads anything)."""
     return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(Path(d).iterdir())
             if p.is_file() and p.name != ".lock"}
-
-
-def _hof(res):
-    return [(i.key, i.record.fitness) for i in res.halloffame]
-
-
-def _stable(line):
-    return {k: v for k, v in line.items() if k not in ("time", "seconds", "crc")} | {
-        "record": {k: v for k, v in line["record"].items() if k != "seconds"}}
-
-
-def _lines(d):
-    return [json.loads(x) for x in (Path(d) / CANDIDATES_FILE).read_text().splitlines()]
 
 
 def _write_lines(d, lines):
@@ -74,7 +63,7 @@ def _copy(src, dst):
 
 def test_an_edited_fitness_in_the_log_is_refused_by_line(finished, tmp_path):
     d = _copy(finished[0], tmp_path / "run")
-    lines = _lines(d)
+    lines = log_lines(d)
     lines[3]["record"]["fitness"] = 1e9
     _write_lines(d, lines)
     msg = _refused(d, r"line 4 \(seq 3\) was edited or comes from another run")
@@ -85,7 +74,7 @@ def test_a_line_from_another_run_is_refused(finished, tmp_path):
     d = _copy(finished[0], tmp_path / "run")
     other = tmp_path / "other"
     _run(other, seed=6)
-    lines, foreign = _lines(d), _lines(other)
+    lines, foreign = log_lines(d), log_lines(other)
     lines[2] = foreign[2]
     _write_lines(d, lines)
     _refused(d, r"line 3 \(seq 2\) was edited or comes from another run")
@@ -93,7 +82,7 @@ def test_a_line_from_another_run_is_refused(finished, tmp_path):
 
 def test_a_log_line_without_record_is_refused_naming_the_field(finished, tmp_path):
     d = _copy(finished[0], tmp_path / "run")
-    lines = _lines(d)
+    lines = log_lines(d)
     run_id = json.loads((d / RUN_FILE).read_text())["run_id"]
     prev = run_id
     for i, line in enumerate(lines):  # drop line 1's record and re-sign the chain like a forger
@@ -133,7 +122,7 @@ def test_edited_and_re_signed_checkpoint_fields_are_refused_by_name(finished, tm
 
 def test_a_refusing_resume_trims_no_torn_tail(finished, tmp_path):
     d = _copy(finished[0], tmp_path / "run")
-    lines = _lines(d)
+    lines = log_lines(d)
     lines[0]["key"] = "edited"
     _write_lines(d, lines)
     with open(d / CANDIDATES_FILE, "a") as fh:
@@ -153,8 +142,8 @@ def test_a_cut_last_line_the_checkpoint_counts_is_evaluated_again(finished, tmp_
     err = capsys.readouterr().err
     assert "counts the cut last line" in err and "candidates.jsonl.damaged" in err
     assert (d / "candidates.jsonl.damaged").read_bytes() == cut[last_start:] + b"\n"
-    assert _hof(res) == _hof(ref)
-    assert [_stable(x) for x in _lines(d)] == [_stable(x) for x in _lines(ref_dir)]
+    assert result_hof(res) == result_hof(ref)
+    assert [without_timing(x) for x in log_lines(d)] == [without_timing(x) for x in log_lines(ref_dir)]
 
 
 def test_a_torn_tail_after_the_checkpoint_is_moved_aside_and_said(finished, tmp_path, capsys):
@@ -165,5 +154,5 @@ def test_a_torn_tail_after_the_checkpoint_is_moved_aside_and_said(finished, tmp_
     res = resume_search(d, verbose=False)
     assert "moved the cut last line" in capsys.readouterr().err
     assert (d / "candidates.jsonl.damaged").read_text() == '{"seq": 99, "key": "half\n'
-    assert _hof(res) == _hof(ref)
-    assert _lines(d)[-1]["seq"] == len(_lines(ref_dir)) - 1
+    assert result_hof(res) == result_hof(ref)
+    assert log_lines(d)[-1]["seq"] == len(log_lines(ref_dir)) - 1

@@ -4,14 +4,11 @@ with the CPU seconds of its evaluation -- at the GA's expected number of candida
 import json
 from pathlib import Path
 
-from gp_opt.rundir import CANDIDATES_FILE
 from gp_opt.search import run_search
 
+from support.runs import log_lines
+
 N, K, M, FACTOR = 2, 3, 3, 3
-
-
-def _lines(run):
-    return [json.loads(x) for x in (Path(run) / CANDIDATES_FILE).read_text().splitlines()]
 
 
 def _counters(run):
@@ -19,7 +16,7 @@ def _counters(run):
 
 
 def _check_accounting(run, evaluated_keys):
-    lines, counts = _lines(run), _counters(run)
+    lines, counts = log_lines(run), _counters(run)
     assert counts["candidates"] == len(lines)
     assert counts["evals"] == sum(not x["cache_hit"] for x in lines) == len(evaluated_keys)
     assert counts["cache_hits"] == sum(x["cache_hit"] for x in lines)
@@ -56,7 +53,7 @@ def test_random_search_hits_the_cache_and_resumes_to_the_same_result(tmp_path):
     run = tmp_path / "run"
     res = run_search("toy", run, N, K, M, seed=1, init_factor=FACTOR * 2, algorithm="random", verbose=False,
                      task_options={"dim": 1})
-    lines = _lines(run)
+    lines = log_lines(run)
     hits = [x for x in lines if x["cache_hit"]]
     assert hits and all(x["seconds"]["evaluate"] == 0.0 for x in hits)
     first = {x["key"]: x["record"] for x in lines if not x["cache_hit"]}
@@ -66,4 +63,4 @@ def test_random_search_hits_the_cache_and_resumes_to_the_same_result(tmp_path):
 
     again = resume_search(run, verbose=False)
     assert [c.key for c in again.halloffame] == [c.key for c in res.halloffame]
-    assert _lines(run) == lines
+    assert log_lines(run) == lines

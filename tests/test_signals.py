@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from support.runs import checkpoint_hof, log_lines, without_timing
+
 ROOT = Path(__file__).resolve().parents[1]
 ARGS = ["--task", "toy", "--particles", "2", "--steps", "4", "--children", "3", "--init-factor", "3",
         "--seed", "9", "--quiet"]
@@ -23,22 +25,6 @@ def _cli(*argv):
                PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
     return subprocess.Popen([sys.executable, "-m", "gp_opt.cli", *argv], env=env, text=True,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-
-
-def _lines(run):
-    p = Path(run) / "candidates.jsonl"
-    return [json.loads(x) for x in p.read_text().splitlines()] if p.exists() else []
-
-
-def _stable(line):
-    out = {k: v for k, v in line.items() if k not in ("time", "seconds", "crc")}
-    out["record"] = {k: v for k, v in line["record"].items() if k != "seconds"}
-    return out
-
-
-def _hof(run):
-    return [(i["key"], i["record"]["fitness"])
-            for i in json.loads((Path(run) / "checkpoint.json").read_text())["state"]["hof"]["items"]]
 
 
 @pytest.fixture(scope="module")
@@ -60,7 +46,7 @@ def test_a_signal_stops_cleanly_and_resume_ends_like_the_uninterrupted_run(refer
     run = tmp_path / "run"
     proc = _cli("search", *ARGS, *SLOW, "--out", str(run))
     t0 = time.monotonic()
-    while len(_lines(run)) < after:
+    while len(log_lines(run, missing_ok=True)) < after:
         assert proc.poll() is None, proc.communicate()
         assert time.monotonic() - t0 < 120
         time.sleep(0.005)
@@ -84,21 +70,21 @@ def test_a_signal_stops_cleanly_and_resume_ends_like_the_uninterrupted_run(refer
     _, err = resumed.communicate(timeout=120)
     assert resumed.returncode == 0, err
     assert "note:" not in err  # nothing was cut, nothing to repair
-    assert [_stable(x) for x in _lines(run)] == [_stable(x) for x in _lines(reference)]
-    assert _hof(run) == _hof(reference)
+    assert [without_timing(x) for x in log_lines(run)] == [without_timing(x) for x in log_lines(reference)]
+    assert checkpoint_hof(run) == checkpoint_hof(reference)
 
 
 def test_sigterm_during_resume_also_says_how_to_continue(reference, tmp_path):
     run = tmp_path / "run"
     proc = _cli("search", *ARGS, *SLOW, "--out", str(run))
-    while len(_lines(run)) < N_INIT + 1:
+    while len(log_lines(run, missing_ok=True)) < N_INIT + 1:
         assert proc.poll() is None, proc.communicate()
         time.sleep(0.005)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
-    n = len(_lines(run))
+    n = len(log_lines(run, missing_ok=True))
     resumed = _cli("resume", str(run), "--quiet")
-    while len(_lines(run)) < n + 2:
+    while len(log_lines(run, missing_ok=True)) < n + 2:
         assert resumed.poll() is None, resumed.communicate()
         time.sleep(0.005)
     resumed.send_signal(signal.SIGTERM)

@@ -1,0 +1,5 @@
+"""Helpers shared by the test files (imported as ``support.<module>``; no test file imports another).
+
+- :mod:`support.runs`: a run directory's candidate log and hall of fame, read the way the
+  resume and equality tests compare them.
+"""

@@ -1,0 +1,46 @@
+"""A run directory as the tests read it: its candidate log, the log without wall-clock fields, and
+its hall of fame (from the checkpoint or from a search result)."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from gp_opt.rundir import CANDIDATES_FILE
+
+#: fields that hold wall-clock times (``crc`` chains them too), dropped before two logs are compared
+TIMING_FIELDS = ("time", "seconds", "mutate_seconds", "crc")
+
+
+def log_lines(run: str | Path, missing_ok: bool = False) -> list[dict[str, Any]]:
+    """Every line of ``run``'s ``candidates.jsonl`` as a dict; ``missing_ok``: [] when there is none
+    yet (a run killed before its first record)."""
+    p = Path(run) / CANDIDATES_FILE
+    if missing_ok and not p.exists():
+        return []
+    return [json.loads(x) for x in p.read_text().splitlines()]
+
+
+def without_timing(line: dict[str, Any]) -> dict[str, Any]:
+    """A log line without its wall-clock fields, at the top, in the record and in its stages."""
+    out = {k: v for k, v in line.items() if k not in TIMING_FIELDS}
+    record = line.get("record")
+    if isinstance(record, dict):
+        out["record"] = {k: v for k, v in record.items() if k not in TIMING_FIELDS}
+        if isinstance(record.get("stages"), list):
+            out["record"]["stages"] = [{k: v for k, v in st.items() if k not in TIMING_FIELDS}
+                                       for st in record["stages"]]
+    return out
+
+
+def checkpoint_hof(run: str | Path, individuals: bool = False) -> list[tuple]:
+    """``(key, fitness)`` of each hall-of-fame entry in ``run``'s checkpoint (with its individual
+    when ``individuals``); an empty hall of fame fails, so two missing ones never compare equal."""
+    items = json.loads((Path(run) / "checkpoint.json").read_text())["state"]["hof"]["items"]
+    assert items, f"{run}: empty hall of fame"
+    return [(i["key"], i["record"]["fitness"]) + ((i["individual"],) if individuals else ()) for i in items]
+
+
+def result_hof(result: Any) -> list[tuple]:
+    """``(key, fitness)`` of each hall-of-fame entry of a search result."""
+    return [(i.key, i.record.fitness) for i in result.halloffame]
