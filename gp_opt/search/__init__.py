@@ -32,6 +32,8 @@ The package, one concept a module (each importing only from those above it):
 ``toy``           the toy task (integer vectors): a cheap demo of the machinery
 ``toolbox``       :func:`make_toolbox` for genomes, :func:`toolbox_from_config`
 ``executors``     where evaluations run: in-process, a local pool, Ray (``docs/cluster.md``)
+``taskspec``      what a run records of a fitness given from Python (``module:attr`` or a
+                  Python callable)
 ``run``           :func:`run_search`, :func:`resume_search` over a :mod:`gp_opt.rundir` directory
 ================  ============================================================================
 """

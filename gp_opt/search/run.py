@@ -14,6 +14,7 @@ from .algorithms import particle_search, random_search, regularized_evolution
 from .candidate import Candidate, same_key
 from .loop import positive
 from .noise import NoiseSettings
+from .taskspec import CALLABLE_PREFIX, check_json, task_spec
 from .toolbox import make_toolbox, toolbox_from_config
 from .toy import make_toy_toolbox
 
@@ -98,7 +99,7 @@ def _run(toolbox: base.Toolbox, cfg: dict[str, Any], rundir: Any, verbose: bool,
     return SearchResult(rundir.path if rundir is not None else None, pop, lb, hof, cfg["algorithm"], timings)
 
 
-def run_search(task: str, out_dir: str | os.PathLike | None, particles: int, steps: int, children: int,
+def run_search(task: Any, out_dir: str | os.PathLike | None, particles: int, steps: int, children: int,
                seed: int = 0, init_factor: int = 10, algorithm: str = "particle", grammar: Any = None, *,
                max_redraws: int | None = None, hof_size: int = 10, population_size: int | None = None,
                cycles: int | None = None, sample_size: int | None = None,
@@ -108,8 +109,14 @@ def run_search(task: str, out_dir: str | os.PathLike | None, particles: int, ste
                eval_seeds: str = "per-candidate", noise: Any = None) -> SearchResult:
     """Run a search into the new run directory ``out_dir`` (None: no directory, nothing saved).
 
-    ``task`` is a task name of :mod:`gp_opt.tasks` (genomes are searched) or ``"toy"`` (small
-    integer vectors: a demo of the machinery). ``algorithm="regularized"`` spends the same budget:
+    ``task`` is a task name of :mod:`gp_opt.tasks` or ``module:attribute`` (genomes are searched),
+    ``"toy"`` (small integer vectors: a demo of the machinery), or the fitness itself: a
+    :class:`gp_opt.tasks.Task` (class or instance) or any callable ``genome -> FitnessRecord |
+    float``. One importable by name is recorded as its ``module:attribute`` (a Task's fields as
+    task options) and resumes like a ``--task module:attribute`` run; one that is not (a lambda,
+    a function defined in ``__main__``) is recorded as ``python callable NAME`` and resumes only
+    from Python, with ``toolbox=`` (:mod:`.taskspec`). With ``toolbox=`` the toolbox's own config
+    says what the task was (``task`` is then not used). ``algorithm="regularized"`` spends the same budget:
     a population of ``init_factor * particles`` and ``steps`` cycles of ``particles * children``
     children unless ``population_size``/``cycles``/``sample_size`` say otherwise.
     ``algorithm="random"`` (random search, the control) evaluates the particle search's expected
@@ -141,12 +148,14 @@ def run_search(task: str, out_dir: str | os.PathLike | None, particles: int, ste
     max_redraws = 4 if max_redraws is None else max_redraws
     noise_settings = NoiseSettings.from_config(noise)
     if toolbox is None:
-        if task == TOY_TASK:
-            toolbox = make_toy_toolbox(seed=seed, **(task_options or {}))
-        else:
-            toolbox = make_toolbox(task, grammar, task_options=task_options, key=key)
+        name, options = (task, task_options) if isinstance(task, str) else task_spec(task, task_options)
+        if name == TOY_TASK:
+            toolbox = make_toy_toolbox(seed=seed, **(options or {}))
+        else:  # a name, module:attribute, or (name None) a Python callable no name imports
+            toolbox = make_toolbox(task if name is None else name, grammar, task_options=options, key=key)
     pop_size = population_size or init_factor * particles
-    cfg = {"algorithm": algorithm, "task": task, "particles": particles, "steps": steps,
+    cfg = {"algorithm": algorithm, "task": recorded_task(getattr(toolbox, "config", None)),
+           "particles": particles, "steps": steps,
            "children": children, "seed": int(seed), "init_factor": init_factor, "max_redraws": max_redraws,
            "hof_size": hof_size, "population_size": pop_size, "cycles": cycles or steps,
            "sample_size": sample_size or max(2, min(pop_size, pop_size // 4 or 1)),
@@ -154,7 +163,7 @@ def run_search(task: str, out_dir: str | os.PathLike | None, particles: int, ste
            "workers": workers, "toolbox": getattr(toolbox, "config", None), "eval_seeds": eval_seeds,
            "noise": noise_settings.to_config() if noise_settings is not None else None}
     if init_from:
-        if task == TOY_TASK:
+        if cfg["task"] == TOY_TASK:
             raise GpOptError("--init-from needs a genome task, not the toy task")
         from .warmstart import prepare_init_from
         reader = toolbox.deserialize
@@ -163,11 +172,24 @@ def run_search(task: str, out_dir: str | os.PathLike | None, particles: int, ste
         cfg["init_from"] = prepare_init_from(init_from, getattr(reader, "grammar", None), verbose=verbose)
     from ..rundir import RunDir
 
+    check_json(cfg)  # before anything is made: a value run.json cannot hold is one line
     if executor is not None:
         executor.start()
     rundir = (RunDir.create(out_dir, cfg, grammar_text=getattr(toolbox, "grammar_text", None))
               if out_dir is not None else None)
     return _run(toolbox, cfg, rundir, verbose, None, executor if executor is not None else workers)
+
+
+def recorded_task(config: dict[str, Any] | None) -> str:
+    """What run.json's ``task`` says of a toolbox's fitness: its name or ``module:attribute``,
+    ``toy``, ``python callable NAME`` or ``custom toolbox`` (a toolbox without a config)."""
+    if config is None:
+        return "custom toolbox"
+    if config.get("kind") == "toy":
+        return TOY_TASK
+    if config.get("task") is not None:
+        return str(config["task"])
+    return CALLABLE_PREFIX + str(config.get("callable", "?"))
 
 
 def _note(text: str) -> None:

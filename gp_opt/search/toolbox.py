@@ -176,6 +176,7 @@ def make_toolbox(task: str | Callable[[Any], Any] = "quadratic", grammar: Any = 
         evaluate = get_task(task, **(task_options or {}))
     elif callable(task):
         task_name, evaluate = None, task
+        from .taskspec import callable_name
     else:
         raise GpOptError(f"task must be a task name or a callable, got {type(task).__name__}")
     key_fn = _GenomeKey(key)
@@ -195,6 +196,7 @@ def make_toolbox(task: str | Callable[[Any], Any] = "quadratic", grammar: Any = 
     tb.register("key", key_fn)
     tb.register("key_many", key_fn.many)
     tb.config = {"kind": "genome", "task": task_name, "task_options": task_options or {}, "key": key,
+                 **({"callable": callable_name(task)} if task_name is None else {}),
                  "grammar": grammar_rec, "mutate_options": mutate_options or {}}
     tb.grammar_text = grammar_text
     return tb
@@ -209,7 +211,8 @@ def toolbox_from_config(cfg: dict[str, Any], run_dir: str | os.PathLike | None =
                                 eval_log=cfg.get("eval_log"), noise=cfg.get("noise", 0.0))
     if kind == "genome":
         if cfg.get("task") is None:
-            raise CheckpointError("this run used a custom evaluate function; pass toolbox= to resume it")
+            from .taskspec import refuse_resume
+            raise refuse_resume(run_dir if run_dir is not None else "this run", cfg)
         from ..rundir.carried import run_grammar
         return make_toolbox(cfg["task"], run_grammar(run_dir, cfg), task_options=cfg.get("task_options"),
                             key=cfg.get("key", "fingerprint"), mutate_options=cfg.get("mutate_options"))
