@@ -12,14 +12,14 @@ import argparse
 import sys
 from typing import Sequence
 
-from gp_opt.cli import genomes, pipeline, probe, report, runs, transfer, understand
+from gp_opt.cli import genomes, pipeline, probe, rediscover, report, runs, transfer, understand
 from gp_opt.cli import common
 from gp_opt.errors import GpOptError
 
 EXIT_USAGE = 2
 
 #: The modules whose ``register(sub)`` adds verbs, in the order ``--help`` lists them.
-COMMANDS = [genomes, runs, pipeline, report, transfer, probe, understand]
+COMMANDS = [genomes, runs, pipeline, report, transfer, probe, understand, rediscover]
 
 
 def build_parser() -> argparse.ArgumentParser:

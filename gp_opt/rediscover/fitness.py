@@ -1,0 +1,88 @@
+"""The rediscovery fitness (how closely a candidate reproduces the target's behaviour) and the
+judge of success (is the candidate the target?)."""
+from __future__ import annotations
+
+import functools
+import math
+import time
+from typing import Any, Callable, Iterable
+
+from gp_opt import behaviour
+from gp_opt.fitness import FitnessRecord
+from gp_opt.genome import OptimizerGenome
+
+#: a candidate this close on the search panel is judged (symbolically, then on the verification
+#: panel): the same update computed in another order differs by about 1e-15 (float64), a 1e-6 w
+#: weight-decay term already by about 2e-6; near twins between are many in a search and each
+#: judgment costs a verification-panel run
+NEAR = 1e-7
+
+
+class RediscoveryFitness:
+    """``fitness(genome) -> FitnessRecord`` with fitness ``-distance`` to the target on ``panel``
+    (:func:`gp_opt.behaviour.distance`) and ``extra["distance"]``; a candidate whose
+    trajectories turn NaN/inf (infinite distance) is a failed candidate.
+
+    ``map(func, genomes)`` scores a whole batch in one call when ``func`` is this fitness
+    (``batch_children``: the search registers it as ``toolbox.map``). Deterministic, and a pure
+    function of the genome: the same genome gets the same record in any batch.
+    """
+
+    batch_children = True
+
+    def __init__(self, target: OptimizerGenome, panel: behaviour.Panel = behaviour.SEARCH_PANEL):
+        self.target = target
+        self.panel = panel
+        self.reference = behaviour.fingerprint([target], panel)
+        if self.reference.reasons[0] is not None or not bool(self.reference.finite[0].any()):
+            from gp_opt.errors import GpOptError
+            raise GpOptError(f"target: not finite on any run of the {panel.name} panel")
+
+    def _records(self, genomes: list[Any], seconds: float) -> list[FitnessRecord]:
+        d = behaviour.distance(genomes, self.reference, self.panel)
+        each = seconds / max(len(genomes), 1)
+        out = []
+        for x in d.tolist():
+            if math.isfinite(x):
+                out.append(FitnessRecord(fitness=-x, seconds=each, extra={"distance": x}))
+            else:
+                out.append(FitnessRecord.failed("trajectory not finite (or the genome cannot run) on the "
+                                                f"{self.panel.name} panel", seconds=each))
+        return out
+
+    def evaluate_many(self, genomes: Iterable[Any]) -> list[FitnessRecord]:
+        genomes = list(genomes)
+        t0 = time.perf_counter()
+        d = self._records(genomes, 0.0)
+        each = (time.perf_counter() - t0) / max(len(genomes), 1)
+        for r in d:
+            r.seconds = each
+        return d
+
+    def __call__(self, genome: Any) -> FitnessRecord:
+        return self.evaluate_many([genome])[0]
+
+    def map(self, func: Callable[[Any], Any], items: Iterable[Any]) -> list[Any]:
+        """A ``toolbox.map``: one batched call when ``func`` is this fitness, else plain ``map``."""
+        items = list(items)
+        inner = func
+        while isinstance(inner, functools.partial) and not inner.args and not inner.keywords:
+            inner = inner.func   # deap's Toolbox.register wraps every function in a partial
+        if inner is self:
+            return self.evaluate_many(items)
+        return [func(x) for x in items]
+
+
+def judge(candidate: OptimizerGenome, target: OptimizerGenome,
+          tol: float = behaviour.DEFAULT_TOLERANCE) -> str | None:
+    """``"symbolic"`` if the candidate's canonical key equals the target's (the same equation
+    after sympy's canonical simplification, momentum and sign included), else ``"behavioural"``
+    if the two behave identically within ``tol`` on the verification panel, else None."""
+    from gp_opt import symbolic
+
+    try:
+        if symbolic.canonical_key(candidate) == symbolic.canonical_key(target):
+            return "symbolic"
+    except Exception:  # noqa: BLE001 - a symbolic failure leaves the behavioural test
+        pass
+    return "behavioural" if behaviour.behaviourally_equal(candidate, target, tol) else None
