@@ -69,7 +69,12 @@ def finished_run(tmp_path_factory):
     from gp_opt.search import run_search
 
     out = tmp_path_factory.mktemp("finished") / "run"
-    run_search("quadratic", out, 1, 1, 1, init_factor=1, task_options={"steps": 5}, verbose=False)
+    from gp_opt.rundir import RunDir
+    from gp_opt.winner import save_winners
+
+    result = run_search("quadratic", out, 1, 1, 1, init_factor=1, task_options={"steps": 5}, verbose=False)
+    meta = RunDir.open(out, lock=False).meta
+    assert save_winners(out, result.halloffame.items, meta["config"], meta["run_id"]) is not None
     return out
 
 
@@ -94,11 +99,13 @@ def test_a_run_pointing_its_grammar_outside_runs_nothing_and_says_why(finished_r
     evil.write_text('extends = "default"\n[ops.neg]\nexpr = "x + 0*__import__(\'os\').system(\'touch '
                     + str(marker) + '\')"\n')
     run = _legacy_run(finished_run, tmp_path / "rx", str(evil))
-    for argv in (["resume", str(run)], ["report", str(run)], ["eliminate", str(run)]):
+    for argv in (["resume", str(run)], ["report", str(run)], ["eliminate", str(run)], ["show", str(run)],
+                 ["export", str(run), "--torch", str(tmp_path / "x.py")]):
         rc = main(argv)
         line = _one_line(capsys.readouterr().err)
         assert rc == 2 and "names it by path" in line and "grammar.toml" in line, (argv, line)
     assert not marker.exists()
+    assert not (run / "report").exists() and not (run / "elimination").exists()  # nothing written
     with pytest.raises(CheckpointError, match="names it by path"):
         run_grammar(run, {"grammar": str(evil)})
 

@@ -23,16 +23,21 @@ def grammar(args):
 
 
 def load(spec: str, args):
-    """A catalog name or genome file; a run directory stands for its ``best.json``."""
+    """A catalog name or genome file; a run directory stands for its ``best.json``, read in the
+    run's own grammar (its checked copy, :func:`gp_opt.rundir.run_grammar`) unless ``--grammar``."""
     from gp_opt import catalog
+    chosen = grammar(args)
     if Path(spec).is_dir() and (Path(spec) / "run.json").is_file():
+        from gp_opt.rundir import RunDir, run_grammar
         from gp_opt.winner import BEST_FILE
         best = Path(spec) / BEST_FILE
         if not best.is_file():
             raise GpOptError(f"{spec}: the run has no {BEST_FILE} yet (no candidate passed, or it is "
                              f"still running); 'gp-opt show {spec}' says where it stands")
+        if chosen is None:
+            chosen = run_grammar(spec, RunDir.open(spec, lock=False).config.get("toolbox"))
         spec = str(best)
-    return catalog.load(spec, grammar(args))
+    return catalog.load(spec, chosen)
 
 
 def title(genome, spec: str) -> str:

@@ -14,12 +14,14 @@ def cmd_show(args) -> int:
     from gp_opt import symbolic as S
     head = []
     spec = args.genome
-    if Path(spec).is_dir():  # a run directory: its state, then its best genome
-        head, spec = _run_lines(Path(spec))
-        if spec is None:
+    if Path(spec).is_dir():  # a run directory: its state, then its best genome (in the run's grammar)
+        head, best = _run_lines(Path(spec))
+        if best is None:
             common.write(args, "\n".join(head))
             return 0
-    genome = common.load(spec, args)
+        genome, spec = common.load(spec, args), best
+    else:
+        genome = common.load(spec, args)
     gm = genome.grammar
     lines = head + [f"{common.title(genome, spec)}  (grammar {gm.name})"]
     if genome.meta.get("description"):

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from gp_opt.catalog import carry_grammar
+from gp_opt.rundir.carried import run_grammar
 
 from .candidates import Entry, best_candidates, check_baselines, genome_file
 from .ranking import entry_stats, rank_entries
@@ -76,6 +77,7 @@ def eliminate(run_dir: str | os.PathLike, settings: EliminationSettings | None =
     try:
         run_cfg = rundir.config
         lines = read_search_log(rundir)
+        run_grammar(run_dir, run_cfg.get("toolbox"))  # the run's grammar copy, checked before any write
         store = RecordStore(run_dir, rundir.run_id)
         ckpt = read_checkpoint(store, settings)
         cands, notes = pick_candidates(lines, run_cfg, settings, run_dir, say)

@@ -140,6 +140,11 @@ def _write_report(run_dir: str | Path, out: str | Path | None = None, top_k: int
     for f in formats:  # before the folder is made: a refused report leaves nothing behind
         if f not in FIGURE_FORMATS:
             raise ReportError(f"unknown figure format {f!r}; use {', '.join(FIGURE_FORMATS)}")
+    is_genome = (data.config.get("toolbox") or {}).get("kind", "genome") == "genome"
+    grammar = None
+    if is_genome:  # the run's own copy of its grammar (never a path run.json names), before any write
+        from gp_opt.rundir.carried import run_grammar
+        grammar = run_grammar(data.path, data.config.get("toolbox"))
     out_dir = Path(out) if out is not None else run_dir / REPORT_DIR
     _writable_dir(out_dir)
 
@@ -156,7 +161,6 @@ def _write_report(run_dir: str | Path, out: str | Path | None = None, top_k: int
     counters = (data.state or {}).get("counters", {}) or {}
     stats = step_stats(data)
     unique = _unique_ok(data)
-    is_genome = (cfg.get("toolbox") or {}).get("kind", "genome") == "genome"
 
     # ---- the run
     n = len(data.candidates)
@@ -225,10 +229,6 @@ def _write_report(run_dir: str | Path, out: str | Path | None = None, top_k: int
 
     # ---- top-k and the Pareto front
     entries: list[Entry] = []
-    grammar = None
-    if is_genome:  # the run's own copy of its grammar (never a path run.json names)
-        from gp_opt.rundir.carried import run_grammar
-        grammar = run_grammar(data.path, cfg.get("toolbox"))
     if is_genome:
         say(f"size of {len(unique)} unique optimizers")
         for c in unique:
