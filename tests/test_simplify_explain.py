@@ -112,3 +112,40 @@ def test_symbolic_difference_of_a_schedule():
                          "out": {"op": "identity", "inputs": ["a4"]}}}}, "h0"]}})
     text = E.symbolic_difference(sched, catalog.get("Adam"), "Adam")
     assert text.startswith("the update of Adam under the learning-rate schedule a4")
+
+
+def test_latex_prune_uses_the_simplified_genome_and_says_so(capsys):
+    assert main(["latex", "Opt1", "--prune"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("% Opt1: simplified behaviourally (gp-opt simplify): ops 43 -> 5")
+    assert "U = \\operatorname{QH}(g) + 10^{-5} w" in out
+    assert "clip" not in out.split("\n", 1)[1]
+
+
+OPT1_FIRST = '''
+from gp_opt import catalog
+OPT1 = catalog.get("Opt1").to_dict()["nodes"]
+def opt1_first(genome):
+    """Opt1 (started from with --init-from) scores 1, everything else 0."""
+    return 1.0 if genome.to_dict()["nodes"] == OPT1 else 0.0
+'''
+
+
+def test_report_prune_uses_the_simplified_genome_and_says_so(tmp_path):
+    import subprocess
+    import sys
+    (tmp_path / "opt1_tasks.py").write_text(OPT1_FIRST)
+    run = [sys.executable, "-m", "gp_opt.cli"]
+    p = subprocess.run(run + ["search", "--task", "opt1_tasks:opt1_first", "--init-from", "Opt1", "--particles", "2",
+                              "--steps", "1", "--children", "1", "--init-factor", "1", "-q", "--out", "run"],
+                       capture_output=True, text=True, cwd=tmp_path, timeout=300)
+    assert p.returncode == 0, p.stderr
+    p = subprocess.run(run + ["report", "run", "--top", "1", "--prune", "1", "--no-pdf", "--simplify", "0"],
+                       capture_output=True, text=True, cwd=tmp_path, timeout=300)
+    assert p.returncode == 0, p.stderr
+    md = (tmp_path / "run" / "report" / "report.md").read_text()
+    assert "Simplified behaviourally (`gp-opt simplify`" in md and "ops 43 -> 5" in md
+    found = catalog.load(tmp_path / "run" / "report" / "top1.json")
+    simple = catalog.load(tmp_path / "run" / "report" / "top1-simplified.json")
+    assert found.to_dict()["nodes"] == catalog.get("Opt1").to_dict()["nodes"]
+    assert prune.op_count(simple) == 5

@@ -118,14 +118,25 @@ def cmd_latex(args) -> int:
     if args.simplify and (args.table or args.expand):
         raise GpOptError(f"--simplify {args.simplify:g}: not with --table or --expand")
     rows = [(common.title(g, spec), g) for spec in args.genomes for g in [common.load(spec, args)]]
+    said = []
+    if args.prune:   # the behaviourally simplified genomes stand in for the originals, and it is said
+        from gp_opt.prune import simplify_genome
+        simplified = []
+        for name, g in rows:
+            result = simplify_genome(g, seconds=0)
+            said.append(f"% {name}: simplified behaviourally (gp-opt simplify): {result.summary()}"
+                        + ("; removed: " + "; ".join(result.edits) if result.edits else ""))
+            simplified.append((name, result.genome))
+        rows = simplified
+    head = "".join(line + "\n" for line in said)   # LaTeX comments: valid before any document
     if args.table:
         text = L.latex_table(rows, caption=args.caption, form=args.form)
-        common.write(args, L.standalone(text) if args.standalone else text)
+        common.write(args, head + (L.standalone(text) if args.standalone else text))
         return 0
     if args.standalone:
-        common.write(args, L.equations_document(rows, title=args.caption, simplify=args.simplify))
+        common.write(args, head + L.equations_document(rows, title=args.caption, simplify=args.simplify))
         return 0
-    parts = []
+    parts = list(said)
     for name, genome in rows:
         if len(rows) > 1:
             parts.append(f"% {name}")
@@ -217,6 +228,9 @@ def register(sub) -> None:
     p.add_argument("--standalone", action="store_true", help="a complete document (compiles with pdflatex)")
     p.add_argument("--caption", metavar="TEXT", help="table caption / document title")
     p.add_argument("--expand", action="store_true", help="write every operand and schedule out (not with --table)")
+    p.add_argument("--prune", action="store_true",
+                   help="first simplify each genome behaviourally (gp-opt simplify); a %% comment line "
+                        "per genome says so and what was removed")
     p.add_argument("--simplify", type=common.seconds, default=0.0, metavar="SECONDS",
                    help="also U simplified by sympy (operands written out, schedules kept), at most SECONDS "
                         "per optimizer (default 0: off; not with --table or --expand)")

@@ -22,7 +22,7 @@ def cmd_report(args) -> int:
     if unknown:  # checked before the report folder is made
         raise GpOptError(f"--formats {unknown[0]!r}: not a figure format; use {', '.join(FIGURE_FORMATS)}")
     result = make_report(args.run_dir, out=args.out, top_k=args.top, formats=formats, pdf=not args.no_pdf,
-                         simplify_seconds=args.simplify, verbose=args.verbose)
+                         simplify_seconds=args.simplify, verbose=args.verbose, prune_top=args.prune)
     if result.pdf_note:
         print(result.pdf_note, file=sys.stderr)
     print(result.out_dir)
@@ -80,6 +80,10 @@ def register(sub) -> None:
                    help="figure formats, comma-separated: png (always), pdf, svg")
     p.add_argument("--simplify", type=common.seconds, default=1.0, metavar="SECONDS",
                    help="sympy simplify budget per top-k / Pareto optimizer (default 1; 0: off)")
+    p.add_argument("--prune", type=common.int_in(0, 10_000), default=0, metavar="K",
+                   help="simplify the first K of the top-k behaviourally first (gp-opt simplify; about "
+                        "5-10 s each): their equations are the simplified genome's, and the report says so "
+                        "(default 0: off)")
     p.add_argument("--no-pdf", action="store_true", help="do not compile report.pdf")
     p.add_argument("-v", "--verbose", action="store_true", help="progress lines with timings")
     p.set_defaults(func=cmd_report)

@@ -25,7 +25,8 @@ from gp_opt.report.sections import (_baseline_update, _compile, _elimination_sec
 # ---------------------------------------------------------------- writing
 def make_report(run_dir: str | Path, out: str | Path | None = None, top_k: int = 10,
                 formats: tuple[str, ...] = ("png",), pdf: bool = True, simplify_seconds: float = 1.0,
-                pareto_max: int = 10, simplify_total: float = 8.0, verbose: bool = False) -> ReportResult:
+                pareto_max: int = 10, simplify_total: float = 8.0, verbose: bool = False,
+                prune_top: int = 0) -> ReportResult:
     """Write the report of ``run_dir`` into ``out`` (default ``run_dir/report``), holding the run
     directory's writer lock like every writer (a live search or ``eliminate`` refuses it, naming
     its PID). Nothing is written through a symbolic link: a report folder inside the run reached
@@ -33,6 +34,10 @@ def make_report(run_dir: str | Path, out: str | Path | None = None, top_k: int =
 
     ``simplify_seconds`` bounds sympy's simplify per top-k / Pareto optimizer and
     ``simplify_total`` all of them together (the rest are shown unsimplified).
+    ``prune_top``: the first that many of the top-k are first simplified behaviourally
+    (:func:`gp_opt.prune.simplify_genome`, about 5-10 s each): their equations, figures and
+    ``top{k}-simplified.json`` are the simplified genome's, and the text says so; ``top{k}.json``
+    stays the genome as found.
     ``formats``: figure formats (PNG always, plus ``pdf``/``svg`` for papers). ``pdf``: also
     compile ``report.tex`` when ``pdflatex`` is installed. Raises :class:`GpOptError` (one line)
     for a directory that is not a run, is being written, has no successful candidate, or when
@@ -43,7 +48,7 @@ def make_report(run_dir: str | Path, out: str | Path | None = None, top_k: int =
     with _report_lock(run_dir, out_dir):
         return _write_report(run_dir, out_dir, top_k=top_k, formats=formats, pdf=pdf,
                              simplify_seconds=simplify_seconds, pareto_max=pareto_max,
-                             simplify_total=simplify_total, verbose=verbose)
+                             simplify_total=simplify_total, verbose=verbose, prune_top=prune_top)
 
 
 @contextlib.contextmanager
@@ -110,11 +115,13 @@ FIGURE_FORMATS = ("png", "pdf", "svg")
 
 def _write_report(run_dir: str | Path, out: str | Path | None = None, top_k: int = 10,
                   formats: tuple[str, ...] = ("png",), pdf: bool = True, simplify_seconds: float = 1.0,
-                  pareto_max: int = 10, simplify_total: float = 8.0, verbose: bool = False) -> ReportResult:
+                  pareto_max: int = 10, simplify_total: float = 8.0, verbose: bool = False,
+                  prune_top: int = 0) -> ReportResult:
     """Write the report of ``run_dir`` into ``out`` (default ``run_dir/report``).
 
     ``simplify_seconds`` bounds sympy's simplify per top-k / Pareto optimizer and
     ``simplify_total`` all of them together (the rest are shown unsimplified).
+    ``prune_top``: as in :func:`make_report`.
     ``formats``: figure formats (PNG always, plus ``pdf``/``svg`` for papers). ``pdf``: also
     compile ``report.tex`` when ``pdflatex`` is installed. Raises :class:`GpOptError` (one line)
     for a directory that is not a run, is being written, has no successful candidate, or when
@@ -263,6 +270,22 @@ def _write_report(run_dir: str | Path, out: str | Path | None = None, top_k: int
             left = min(simplify_seconds, budget_end - time.perf_counter())
             e.simplified = S.simplify(expr, left) if left > 0 else expr
             e.ops = _complexity(e.simplified)
+    pruned: dict[int, Any] = {}
+    if is_genome and prune_top:
+        from gp_opt.prune import simplify_genome
+        for e in top[:prune_top]:
+            say(f"behavioural simplification of candidate {e.cand.seq}")
+            try:
+                result = simplify_genome(e.genome, seconds=0)
+            except GpOptError as exc:
+                data.notes.append(f"candidate {e.cand.seq}: not simplified behaviourally ({exc})")
+                continue
+            pruned[id(e)] = (e.genome, result)
+            if result.edits:
+                e.genome = result.genome
+                expr = S.to_sympy(e.genome, expand_schedules=False)
+                e.simplified = S.simplify(expr, simplify_seconds) if simplify_seconds > 0 else expr
+                e.ops = _complexity(e.simplified)
     rank = {id(e): k + 1 for k, e in enumerate(top)}
 
     md += [f"## The top {len(top) if is_genome else min(top_k, len(unique))} "
@@ -284,7 +307,8 @@ def _write_report(run_dir: str | Path, out: str | Path | None = None, top_k: int
         if all(g.grammar is not x for x in grammars):
             grammars.append(g.grammar)
         from gp_opt.catalog import carry_grammar  # a custom grammar travels inside the file
-        (out_dir / f"top{k}.json").write_text(carry_grammar(g).to_json(indent=2) + "\n")
+        found, result = pruned.get(id(e), (g, None))
+        (out_dir / f"top{k}.json").write_text(carry_grammar(found).to_json(indent=2) + "\n")
         eq = L.equation_latex(g, max_width=70, schedule=True)
         used |= eq.used
         md += [f"### #{k}: fitness {_fmt(c.fitness, 5)} (candidate {c.seq}, step {c.step})", "",
@@ -292,6 +316,14 @@ def _write_report(run_dir: str | Path, out: str | Path | None = None, top_k: int
                f"size {_fmt(e.size)} ops as written, {_fmt(e.ops)} after simplification (sympy "
                f"`count_ops`), key `{c.key}`, genome [`top{k}.json`](top{k}.json)", "",
                f"$$U = {eq.update}$$", ""]
+        if result is not None and result.edits:
+            (out_dir / f"top{k}-simplified.json").write_text(carry_grammar(g).to_json(indent=2) + "\n")
+            md[-2:-2] = [f"Simplified behaviourally (`gp-opt simplify`; the genome as found is "
+                         f"[`top{k}.json`](top{k}.json), this one [`top{k}-simplified.json`](top{k}-simplified.json)): "
+                         f"{result.summary()}; removed: " + "; ".join(result.edits), ""]
+        elif result is not None:
+            md[-2:-2] = [f"Behavioural simplification removed nothing: every node changes the behaviour "
+                         f"(tolerance {result.tol:g}).", ""]
         for sym, part in eq.where:
             md += [f"$$\\text{{where }} {sym} = {part}$$", ""]
         if eq.decays:
