@@ -144,3 +144,24 @@ def test_the_grammar_copy_reads_back_the_same_grammar():
         assert back.raw == g.raw and catalog.builtin_twin(back) is g
     with pytest.raises(GrammarError, match=r"copy\.toml: \[\[operand\]\] 'g': unknown key 'exp'"):
         grammar_copy.from_text('[[operand]]\nname = "g"\nexp = "g"\n', "copy.toml")
+
+
+def test_the_grammar_copy_is_never_read_through_a_link_or_a_pipe(finished_run, tmp_path):
+    import os
+
+    run = tmp_path / "run"
+    shutil.copytree(finished_run, run)
+    toolbox = json.loads((run / "run.json").read_text())["config"]["toolbox"]
+    assert run_grammar(run, toolbox) is grammar.load()
+    outside = tmp_path / "outside.toml"
+    shutil.move(run / GRAMMAR_FILE, outside)  # the same bytes, so the same sha256, but outside
+    os.symlink(outside, run / GRAMMAR_FILE)
+    with pytest.raises(CheckpointError, match="symbolic link"):
+        run_grammar(run, toolbox)
+    (run / GRAMMAR_FILE).unlink()
+    os.mkfifo(run / GRAMMAR_FILE)  # would block a plain open()
+    with pytest.raises(CheckpointError, match="not a regular file"):
+        run_grammar(run, toolbox)
+    (run / GRAMMAR_FILE).unlink()
+    with pytest.raises(CheckpointError, match="cannot read the run's grammar copy"):
+        run_grammar(run, toolbox)

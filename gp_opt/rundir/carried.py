@@ -44,19 +44,16 @@ def write_grammar(run_dir: str | os.PathLike, record: dict[str, str], text: str)
 
 
 def _read_copy(path: Path) -> str:
-    """The copy's text; a link, a non-regular file or one that is not UTF-8 is refused."""
+    """The copy's text; a link, a named pipe or other non-regular file, or text that is not UTF-8
+    is refused in one line."""
+    from .files import open_nofollow
+
     try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+        fd = open_nofollow(path, os.O_RDONLY)
     except OSError as exc:
-        if path.is_symlink():
-            raise CheckpointError(f"{path} is a symbolic link; a run's grammar copy must be a plain "
-                                  f"file inside the run directory") from None
         raise CheckpointError(f"{path}: cannot read the run's grammar copy: {exc.strerror or exc}; "
                               f"restore it from a backup of the run") from None
     with os.fdopen(fd, "rb") as fh:
-        import stat
-        if not stat.S_ISREG(os.fstat(fh.fileno()).st_mode):
-            raise CheckpointError(f"{path} is not a regular file")
         data = fh.read(2_000_001)
     try:
         return data.decode("utf-8")
