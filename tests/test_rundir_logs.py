@@ -211,3 +211,20 @@ def test_an_edited_probe_evaluation_is_refused(tmp_path):
     log.write_text(lines[0] + lines[1].replace(json.dumps(doc["fitness"]), "0.5") + "".join(lines[2:]))
     with pytest.raises(CheckpointError, match=r"evaluations\.jsonl line 2 was edited"):
         run_probe(settings, out)
+
+
+def test_cli_resume_refuses_a_symlinked_lock_in_one_line(tmp_path, capsys):
+    """The sweep's case: RUN/.lock linked to a file outside was cut to a PID by resume (exit 0)."""
+    from gp_opt.cli import main
+    from gp_opt.search import run_search
+
+    run = tmp_path / "run"
+    run_search("toy", run, particles=2, steps=1, children=2, seed=0, init_factor=2, verbose=False)
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious data\n")
+    os.unlink(run / ".lock")
+    os.symlink(victim, run / ".lock")
+    assert main(["resume", str(run), "--quiet"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and ".lock is a symbolic link" in err
+    assert victim.read_text() == "precious data\n"
