@@ -12,12 +12,12 @@ against the official layout (:func:`read_batch`).
 >>> import io, pickle
 >>> class Payload:
 ...     def __reduce__(self):
-...         return (print, ("this never runs",))
+...         return (eval, ("'this never runs'",))
 >>> try:
 ...     safe_load(io.BytesIO(pickle.dumps(Payload())), "evil")
 ... except DataError as e:
 ...     print(e)
-evil: refused: the pickle calls builtins.print; a CIFAR batch file holds only dicts, strings, lists of ints and numpy arrays
+evil: refused: the pickle calls builtins.eval; a CIFAR batch file holds only dicts, strings, lists of ints and numpy arrays
 """
 from __future__ import annotations
 
