@@ -78,3 +78,15 @@ def test_sigkill_then_resume_matches_the_uninterrupted_noise_aware_run(tmp_path)
     assert stable[0] == stable[1]
     hof = json.loads((ref / "checkpoint.json").read_text())["state"]["hof"]["items"]
     assert out.strip() == str([(i["key"], i["record"]["fitness"]) for i in hof])
+
+
+def test_readers_of_the_log_rank_on_the_derived_fitness(tmp_path):
+    from gp_opt.search.noise import with_derived_records
+
+    res = eval(f"run_search('toy', tmp_path / 'run', {SETTINGS}, task_options={{'noise': 3.0}})")
+    best: dict = {}
+    for line in with_derived_records(_lines(tmp_path / "run")):  # as the report and the funnel read it
+        if line["record"]["status"] == "ok":
+            best[line["key"]] = max(best.get(line["key"], -math.inf), line["record"]["fitness"])
+    top = sorted(best.items(), key=lambda kv: -kv[1])[:len(res.halloffame)]
+    assert [k for k, _ in top] == [c.key for c in res.halloffame]

@@ -34,7 +34,10 @@ def best_candidates(lines: list[dict[str, Any]], run_cfg: dict[str, Any], n: int
     from gp_opt.genome import OptimizerGenome
     from gp_opt.rundir.carried import run_grammar
 
+    from gp_opt.search.noise import with_derived_records  # a noise-aware run: its derived fitness
+
     grammar = run_grammar(run_dir, run_cfg.get("toolbox"))
+    lines = with_derived_records(lines)
     skip = {s.lower() for s in exclude_names}
     best: dict[str, dict[str, Any]] = {}
     for line in lines:

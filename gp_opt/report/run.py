@@ -94,8 +94,10 @@ def load_run(path: str | Path) -> RunData:
             print(f"note: {short}; the report covers the {rd.n_lines} lines there", file=sys.stderr, flush=True)
     finally:
         rd.close()
+    from ..search.noise import with_derived_records  # a noise-aware run ranks on its derived fitness
+
     cands = []
-    for line in lines:
+    for line in with_derived_records(lines):
         rec = line.get("record") if isinstance(line.get("record"), dict) else {}
         phase_step = 0 if line.get("phase") == "init" else int(line.get("step") or 0)
         cands.append(Candidate(seq=int(line["seq"]), step=phase_step, key=str(line.get("key")),

@@ -129,3 +129,19 @@ class Evaluations:
         first = recs[0]
         return FitnessRecord(fitness=mean - se, stages=first.stages, best_lr=first.best_lr, seconds=first.seconds,
                              extra={**first.extra, "evaluations": n, "mean": mean, "se": se})
+
+
+def with_derived_records(lines: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A run's log lines with every evaluated candidate's record replaced by its derived one --
+    for readers that rank a run's candidates by their records (the report, the funnel), so that
+    they rank on what the search selected on and not on a candidate's luckiest evaluation. The
+    lines themselves are unchanged where the run has no repeated evaluation."""
+    if not any(line.get("phase") == REEVAL for line in lines):
+        return lines
+    evaluations = Evaluations()
+    evaluations.rebuild(lines)
+    out = []
+    for line in lines:
+        rec = evaluations.derived(line.get("key"))
+        out.append(dict(line, record=rec.to_dict()) if rec is not None else line)
+    return out
