@@ -8,7 +8,9 @@ from gp_opt.errors import GpOptError
 
 
 def cmd_show(args) -> int:
-    """Pretty equation, momentum, sign, decay functions, factored schedule."""
+    """Pretty equation, momentum, sign, decay functions, factored schedule, and the optimizer's
+    card: state buffers per parameter, elementwise kernels per step (gp_opt.card) and, with
+    --time, the step time against torch.optim.Adam(foreach=True)."""
     from pathlib import Path
 
     from gp_opt import symbolic as S
@@ -56,6 +58,8 @@ def cmd_show(args) -> int:
                   "update:", common.indent(S.pretty_expr(update, gm))]
     for dev in genome.meta.get("deviations", []):
         lines.append(f"deviation: {dev}")
+    from gp_opt.card import card, card_lines  # what it costs to run (issue 23)
+    lines += card_lines(card(genome, time_numel=args.time))
     if args.expand:
         lines += ["", "U (every operand and schedule written out) =",
                   common.indent(S.pretty(genome, expand=True))]
@@ -144,7 +148,8 @@ def cmd_latex(args) -> int:
             parts.append("U = " + L.expr_latex(S.to_sympy(genome), genome.grammar))
             continue
         lines, used = L.equation_lines(genome)
-        parts += lines
+        from gp_opt.card import card, card_latex  # what it costs to run (issue 23)
+        parts += lines + ["% " + card_latex(card(genome))]
         if args.simplify:
             parts.append("% simplified (sympy; operands written out)\nU = " + L.simplified_latex(genome, args.simplify))
         parts += ["% " + note for note in L.notes(used, genome.grammar)]
@@ -215,6 +220,10 @@ def register(sub) -> None:
     p.add_argument("--expand", action="store_true", help="also print U with every operand and schedule written out")
     p.add_argument("--simplify", type=common.seconds, default=0, metavar="SECONDS",
                    help="simplify the equation for at most SECONDS (default: off)")
+    p.add_argument("--time", type=common.count(2 ** 28, lo=1024), nargs="?", const=2 ** 20, default=None,
+                   metavar="PARAMETERS",
+                   help="also measure the step time against torch.optim.Adam(foreach=True) on this "
+                        "machine's CPU at PARAMETERS float32 parameters (default 1048576; 1024 to 2^28)")
     p.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of stdout")
     common.add_grammar_option(p)
     p.set_defaults(func=cmd_show)

@@ -54,9 +54,10 @@ def equation_block(name: str, genome, max_width: float = 70.0, simplify: float =
         simple = simplified_latex(genome, simplify, max_width)
         rows.append(r"&\text{simplified:} && " + (r"U = %s" % simple if simple is not None else
                                                   r"\text{(sympy's form is wider than a line: left out)}"))
-    head = r"\paragraph{%s} momentum %s%s." % (tex_escape(name), genome.momentum,
-                                              ", sign flipped by the integrity check (included in $U$)"
-                                              if genome.sign < 0 else "")
+    from gp_opt.card import card, card_latex  # what it costs to run (issue 23)
+    head = r"\paragraph{%s} momentum %s%s. %s" % (tex_escape(name), genome.momentum,
+                                                 ", sign flipped by the integrity check (included in $U$)"
+                                                 if genome.sign < 0 else "", card_latex(card(genome)))
     body = "\n".join([head, r"\begin{align*}", " \\\\\n".join(rows), r"\end{align*}"])
     return body, eq.used
 

@@ -340,6 +340,8 @@ def _write_report(run_dir: str | Path, out: str | Path | None = None, top_k: int
             md += [f"Simplified (sympy, at most {simplify_seconds:g} s; operands written out, schedules "
                    "kept as $a_k$):", "",
                    f"$$U = {simp}$$", ""] if len(simp) < 1500 else []
+        from gp_opt.card import card, card_lines  # what it costs to run (issue 23)
+        md += ["Cost: " + "; ".join(card_lines(card(g))) + ".", ""]
         md += _record_md(c.record)
         x = np.linspace(-3, 3, 241)
         figs = [
