@@ -94,7 +94,16 @@ class Operators:
             missing = [n for n in REQUIRED if not hasattr(toolbox, n)]
             raise GpOptError(f"the toolbox lacks {', '.join(missing)}")
         self.toolbox = toolbox
+        # resolved once: an isinstance check against a runtime protocol costs ~70 us
         self.batch_mutate = toolbox.mutate_batch if isinstance(toolbox, BatchMutation) else None
+        self._key = toolbox.key if isinstance(toolbox, Keyed) else None
+        self._key_many = toolbox.key_many if isinstance(toolbox, BatchKeyed) else None
+        serializing = isinstance(toolbox, Serializing)
+        self._serialize = toolbox.serialize if serializing else None
+        self._deserialize = toolbox.deserialize if serializing else None
+        self._population = toolbox.population if isinstance(toolbox, BatchPopulation) else None
+        self._evaluate_init = toolbox.evaluate_init if isinstance(toolbox, InitialEvaluate) else None
+        self._takes_seed: dict[str, bool] = {}
         self.init_from: Sequence[tuple[str, Any]] = getattr(toolbox, "init_from", None) or ()
 
     def map(self, func: Callable[[Any], Any], items: list[Any]) -> Iterable[Any]:
@@ -107,32 +116,38 @@ class Operators:
 
     def evaluator(self, phase: str) -> Callable[..., Any]:
         """The fitness of a candidate of ``phase`` (``init``: ``evaluate_init`` where there is one)."""
-        if phase == "init" and isinstance(self.toolbox, InitialEvaluate):
-            return self.toolbox.evaluate_init
+        if phase == "init" and self._evaluate_init is not None:
+            return self._evaluate_init
         return self.toolbox.evaluate
 
+    def takes_seed(self, phase: str) -> bool:
+        """Whether the fitness of ``phase`` takes ``seed=`` (:func:`accepts_seed`, asked once each)."""
+        which = "init" if phase == "init" and self._evaluate_init is not None else "evaluate"
+        if which not in self._takes_seed:
+            self._takes_seed[which] = accepts_seed(self.evaluator(phase))
+        return self._takes_seed[which]
 
     def random(self, rng: np.random.Generator, n: int, tally: collections.Counter) -> list[Any]:
-        if isinstance(self.toolbox, BatchPopulation):
-            return list(self.toolbox.population(rng, n, tally))
+        if self._population is not None:
+            return list(self._population(rng, n, tally))
         return [self.toolbox.individual(rng) for _ in range(n)]
 
     def mutate(self, payload: Any, rng: np.random.Generator, history: Any, tally: collections.Counter) -> Any:
         return self.toolbox.mutate(payload, rng, history, tally)
 
     def keys(self, payload: Any) -> list[str]:
-        return key_list(self.toolbox.key(payload)) if isinstance(self.toolbox, Keyed) else []
+        return key_list(self._key(payload)) if self._key is not None else []
 
     def keys_many(self, payloads: list[Any]) -> list[list[str]]:
-        if not isinstance(self.toolbox, BatchKeyed) or not payloads:
+        if self._key_many is None or not payloads:
             return [self.keys(p) for p in payloads]
-        return [key_list(k) for k in self.toolbox.key_many(list(payloads))]
+        return [key_list(k) for k in self._key_many(list(payloads))]
 
     def serialize(self, payload: Any) -> Any:
-        return self.toolbox.serialize(payload) if isinstance(self.toolbox, Serializing) else payload
+        return self._serialize(payload) if self._serialize is not None else payload
 
     def deserialize(self, value: Any) -> Any:
-        return self.toolbox.deserialize(value) if isinstance(self.toolbox, Serializing) else value
+        return self._deserialize(value) if self._deserialize is not None else value
 
     def to_dict(self, ind: Candidate) -> dict[str, Any]:
         """A candidate as the checkpoint holds it."""

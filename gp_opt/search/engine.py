@@ -21,7 +21,7 @@ from ..errors import CheckpointError, GpOptError
 from ..fitness import FitnessRecord, OK
 from .cache import FitnessCache
 from .candidate import Candidate, History, is_ok, make_individual
-from .contract import Operators, accepts_seed
+from .contract import Operators
 from .log import CandidateLog
 from .noise import REEVAL, Evaluations, NoiseSettings
 from .progress import Progress
@@ -206,7 +206,7 @@ class Engine:
 
     def seed_of(self, seq: int, phase: str = "") -> int | None:
         """The evaluation seed of candidate ``seq`` (None: the evaluator's own, or it takes none)."""
-        if self.eval_seed is None or not accepts_seed(self.ops.evaluator(phase)):
+        if self.eval_seed is None or not self.ops.takes_seed(phase):
             return None
         return evaluation_seed(self.eval_seed, seq)
 
@@ -238,7 +238,7 @@ class Engine:
         self.tally["reevaluations"] += again
         if rec.status != OK:
             self.tally["rejected"] += 1
-        if write:
+        if write and self.log.rundir is not None:  # (serializing a genome costs: only for a log)
             t_log = time.perf_counter()
             self.log.add(seq, slot.meta, ks, self.ops.serialize(slot.payload), rec, hit, slot.mutate_seconds,
                          cpu_seconds=cpu, eval_seed=self.seed_of(seq, slot.meta.get("phase", "")) if how == "eval" else None)
