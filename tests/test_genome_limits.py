@@ -109,3 +109,13 @@ def test_output_is_strict_json():
         g.to_json()
     g.meta["score"] = 0.5
     assert json.loads(g.to_json())["meta"]["score"] == 0.5
+
+
+def test_a_hidden_node_name_with_a_trailing_newline_is_refused():
+    """``^h\\d+$`` matched "h1\\n" (``$`` admits a final newline); names reach generated code."""
+    text = catalog.get("Opt6").to_json()
+    hidden = next(n for n in json.loads(text)["nodes"] if n != "out")
+    renamed = text.replace(f'"{hidden}"', json.dumps(hidden + "\n"))
+    assert OptimizerGenome.from_json(text.replace(f'"{hidden}"', '"h77"'))  # a plain rename loads
+    with pytest.raises(GenomeError, match="node"):
+        OptimizerGenome.from_json(renamed)

@@ -19,7 +19,7 @@ def nodes_field(data: Any, where: str, max_hidden: int | None = None) -> dict:
         raise GenomeError(f"{where}: {len(nodes) - 1} hidden nodes; this grammar allows at most "
                           f"{max_hidden} ({NODES_FACTOR} x its hidden_nodes)")
     for node in nodes:
-        if node != OUTPUT and (len(node) > MAX_NAME_CHARS or not HIDDEN_NAME.match(str(node))):
+        if node != OUTPUT and (len(node) > MAX_NAME_CHARS or not HIDDEN_NAME.fullmatch(str(node))):
             raise GenomeError(f"{where}: node name {echo(node)} must be 'out' or 'h<k>' "
                               f"(at most {MAX_NAME_CHARS} characters)")
     if OUTPUT not in nodes:

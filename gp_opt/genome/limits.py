@@ -11,7 +11,7 @@ from gp_opt.errors import GenomeError
 
 SCHEMA_VERSION = 1
 OUTPUT = "out"
-HIDDEN_NAME = re.compile(r"^h\d+$")
+HIDDEN_NAME = re.compile(r"h\d+")
 MAX_RANDOM_DRAWS = 10_000
 
 # Limits of a genome file (a genome is a few hundred bytes; these stop a damaged or hostile file
