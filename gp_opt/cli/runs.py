@@ -101,7 +101,8 @@ def cmd_search(args) -> int:
                             init_factor=args.init_factor, algorithm=args.algorithm, grammar=args.grammar,
                             max_redraws=args.max_redraws, key=args.key, workers=args.workers or 0,
                             executor=executor, task_options=options, verbose=not args.quiet,
-                            init_from=args.init_from, eval_seeds=args.eval_seeds, noise=_noise(args))
+                            init_from=args.init_from, eval_seeds=args.eval_seeds, noise=_noise(args),
+                            fix_update=args.fix_update)
     return _report_best(result, args)
 
 
@@ -133,6 +134,10 @@ def _report_best(result, args) -> int:
               + (f"  (lr {lr:g} by default)" if lr else ""))
         print("U =")
         print(common.indent(_equation(genome, getattr(args, "plain", False))))
+        fixed = (meta["config"].get("toolbox") or {}).get("fix_update")
+        if fixed is not None:
+            from gp_opt.search.schedule_only import schedule_lines
+            print("\n".join(schedule_lines(genome, str(path), fixed)))
     return 0
 
 
@@ -246,6 +251,10 @@ def register(sub) -> None:
     add_fitness_seed_options(p)
     p.add_argument("--init-from", metavar="NAMES", help="warm start: catalog names or genome files, comma-separated "
                    "(e.g. Adam,Opt6,best.json), added to the initial population")
+    p.add_argument("--fix-update", metavar="NAME|FILE",
+                   help="schedule-only search: the update equation of this catalog name or genome file is "
+                        "fixed (its decay functions dropped) and only decay functions, so the learning-rate "
+                        "schedule, evolve; the winner's schedule works with any torch optimizer as an EvolvedLR")
     p.add_argument("--out", required=True, metavar="DIR", help="the run directory (must be new or empty)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
     p.add_argument("--plain", action="store_true", help="plain progress lines and a one-line equation (for logs)")

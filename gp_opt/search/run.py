@@ -106,7 +106,7 @@ def run_search(task: Any, out_dir: str | os.PathLike | None, particles: int, ste
                task_options: dict[str, Any] | None = None, key: str = "fingerprint",
                workers: int = 0, executor: Any = None, verbose: bool = True,
                toolbox: base.Toolbox | None = None, init_from: Any = None,
-               eval_seeds: str = "per-candidate", noise: Any = None) -> SearchResult:
+               eval_seeds: str = "per-candidate", noise: Any = None, fix_update: Any = None) -> SearchResult:
     """Run a search into the new run directory ``out_dir`` (None: no directory, nothing saved).
 
     ``task`` is a task name of :mod:`gp_opt.tasks` or ``module:attribute`` (genomes are searched),
@@ -133,7 +133,9 @@ def run_search(task: Any, out_dir: str | os.PathLike | None, particles: int, ste
     candidate on the task's own seed, as before 2026-12-06). ``noise``: noise-aware selection for
     the particle GA and regularized evolution (:mod:`.noise`): ``True`` (the defaults), a dict or
     a :class:`~gp_opt.search.noise.NoiseSettings` (``race_seeds``, ``rescore``,
-    ``max_evaluations``); None (default): off."""
+    ``max_evaluations``); None (default): off. ``fix_update`` (a catalog name, a genome file or a
+    genome): a schedule-only search, the update equation fixed and only its decay functions (so
+    the learning-rate schedule) evolved (:mod:`.schedule_only`)."""
     if algorithm not in ALGORITHMS:
         raise GpOptError(f"unknown algorithm {algorithm!r}; use one of {', '.join(ALGORITHMS)}")
     if eval_seeds not in EVAL_SEEDS:
@@ -147,12 +149,23 @@ def run_search(task: Any, out_dir: str | os.PathLike | None, particles: int, ste
                              "candidate at random and redraws none)")
     max_redraws = 4 if max_redraws is None else max_redraws
     noise_settings = NoiseSettings.from_config(noise)
+    if fix_update is not None and (toolbox is not None or init_from or task == TOY_TASK):
+        raise GpOptError("--fix-update: not with a toolbox of your own, --init-from or the toy task "
+                         "(the initial population is the fixed update with random decay functions)")
     if toolbox is None:
         name, options = (task, task_options) if isinstance(task, str) else task_spec(task, task_options)
+        fixed = None
+        if fix_update is not None:
+            from ..grammar import Grammar, load as load_grammar
+            from .schedule_only import fixed_update
+            target = grammar if isinstance(grammar, Grammar) else load_grammar(grammar)
+            fixed = fixed_update(fix_update, target).to_dict()
+            grammar = target
         if name == TOY_TASK:
             toolbox = make_toy_toolbox(seed=seed, **(options or {}))
         else:  # a name, module:attribute, or (name None) a Python callable no name imports
-            toolbox = make_toolbox(task if name is None else name, grammar, task_options=options, key=key)
+            toolbox = make_toolbox(task if name is None else name, grammar, task_options=options, key=key,
+                                   fix_update=fixed)
     pop_size = population_size or init_factor * particles
     cfg = {"algorithm": algorithm, "task": recorded_task(getattr(toolbox, "config", None)),
            "particles": particles, "steps": steps,

@@ -152,7 +152,8 @@ class _GenomeFromJson:
 
 def make_toolbox(task: str | Callable[[Any], Any] = "quadratic", grammar: Any = None, *,
                  task_options: dict[str, Any] | None = None, key: str = "fingerprint",
-                 mutate_options: dict[str, Any] | None = None) -> base.Toolbox:
+                 mutate_options: dict[str, Any] | None = None,
+                 fix_update: dict[str, Any] | None = None) -> base.Toolbox:
     """A toolbox over :class:`gp_opt.genome.OptimizerGenome`.
 
     ``individual``/``population``: random genomes passing the integrity check;
@@ -162,7 +163,9 @@ def make_toolbox(task: str | Callable[[Any], Any] = "quadratic", grammar: Any = 
     them, e.g. ``probs``, ``max_tries``, ``min_batch``); ``evaluate``: ``task`` -- a task name of :mod:`gp_opt.tasks` (``task_options``
     override its fields) or any callable genome -> FitnessRecord (e.g. a surrogate evaluator);
     ``key``: ``"fingerprint"`` (default), ``"canonical"`` or ``"both"``; ``grammar``: a Grammar,
-    a path to a grammar file, or None for the default."""
+    a path to a grammar file, or None for the default. ``fix_update`` (a genome's JSON dict, see
+    :func:`gp_opt.search.schedule_only.fixed_update`): a schedule-only search, only the decay
+    functions of that update evolve (:mod:`.schedule_only`)."""
     from ..grammar import Grammar, load as load_grammar
     from ..rundir.carried import grammar_record
     from ..tasks import get_task
@@ -180,10 +183,16 @@ def make_toolbox(task: str | Callable[[Any], Any] = "quadratic", grammar: Any = 
     else:
         raise GpOptError(f"task must be a task name or a callable, got {type(task).__name__}")
     key_fn = _GenomeKey(key)
+    population: Any = _GenomePopulation(grammar)
+    if fix_update is not None:
+        from .schedule_only import FixedUpdatePopulation
+        from .schedule_only import mutate_options as schedule_only_options
+        population = FixedUpdatePopulation(grammar, fix_update)
+        mutate_options = schedule_only_options(mutate_options)
 
     tb = base.Toolbox()
     tb.register("individual", lambda rng: tb.population(rng, 1)[0])
-    tb.register("population", _GenomePopulation(grammar))
+    tb.register("population", population)
     tb.register("mutate", _GenomeMutate(key_fn, grammar, dict(mutate_options or {})))
     tb.register("mutate_batch", _GenomeMutateBatch(key_fn, grammar, dict(mutate_options or {})))
     tb.register("evaluate", evaluate)
@@ -197,7 +206,8 @@ def make_toolbox(task: str | Callable[[Any], Any] = "quadratic", grammar: Any = 
     tb.register("key_many", key_fn.many)
     tb.config = {"kind": "genome", "task": task_name, "task_options": task_options or {}, "key": key,
                  **({"callable": callable_name(task)} if task_name is None else {}),
-                 "grammar": grammar_rec, "mutate_options": mutate_options or {}}
+                 "grammar": grammar_rec, "mutate_options": mutate_options or {},
+                 **({"fix_update": fix_update} if fix_update is not None else {})}
     tb.grammar_text = grammar_text
     return tb
 
@@ -215,5 +225,6 @@ def toolbox_from_config(cfg: dict[str, Any], run_dir: str | os.PathLike | None =
             raise refuse_resume(run_dir if run_dir is not None else "this run", cfg)
         from ..rundir.carried import run_grammar
         return make_toolbox(cfg["task"], run_grammar(run_dir, cfg), task_options=cfg.get("task_options"),
-                            key=cfg.get("key", "fingerprint"), mutate_options=cfg.get("mutate_options"))
+                            key=cfg.get("key", "fingerprint"), mutate_options=cfg.get("mutate_options"),
+                            fix_update=cfg.get("fix_update"))
     raise CheckpointError(f"run config has an unknown toolbox kind {kind!r}")
