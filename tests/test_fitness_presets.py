@@ -37,3 +37,14 @@ def test_digits_screen_lets_momentum_sgd_pass_and_paper_keeps_its_rates():
     # the paper's first grid rejected momentum SGD on this seed (docs/surrogate.md's probe)
     rec = evaluate("momentum", digits.replace(seed=2))
     assert rec.ok, rec.reason
+
+
+def test_digits_search_fitness_is_the_mean_of_three_seeds_by_default():
+    from gp_opt.seeded import SeededFitness
+    from gp_opt.tasks import get_task
+
+    ev = get_task("surrogate", preset="digits")
+    assert isinstance(ev, SeededFitness) and ev.fitness_seeds == 3
+    assert ev.seeds_for(10) == [10, 11, 12]
+    assert not isinstance(get_task("surrogate", preset="digits", fitness_seeds=1), SeededFitness)
+    assert not isinstance(get_task("surrogate", preset="smoke"), SeededFitness)
