@@ -1,8 +1,6 @@
 """Executors (gp_opt.search.executors): in-process and the local process pool. Ray: test_ray.py."""
 import argparse
 import json
-import os
-import time
 
 import pytest
 
@@ -11,59 +9,8 @@ from gp_opt.fitness import FAILED
 from gp_opt.search import make_toy_toolbox, run_search, toy_key
 from gp_opt.search.executors import (ExecutorError, InProcess, LocalPool, add_executor_options,
                                      executor_from_args)
-from gp_opt.search.toy import ToyEvaluate
 
-RUN = dict(particles=2, steps=2, children=3, seed=3, init_factor=3, verbose=False)
-
-
-def strip_timing(out_dir):
-    """candidates.jsonl without its timing fields and the line checksum that covers them (what
-    must not depend on the executor)."""
-    lines = []
-    for line in (out_dir / "candidates.jsonl").read_text().splitlines():
-        d = json.loads(line)
-        d.pop("time")
-        d.pop("crc", None)
-        d.pop("seconds")
-        d["record"].pop("seconds")
-        lines.append(d)
-    return lines
-
-
-class StartedToy:
-    """The toy evaluation, logging 'pid key' when it starts; it kills its own process for the
-    keys in ``doomed`` (a candidate that takes its worker down every time)."""
-
-    def __init__(self, started_log, delay=0.0, doomed=(), seed=3):
-        self.inner = ToyEvaluate(8, seed)
-        self.started_log = str(started_log)
-        self.delay = delay
-        self.doomed = set(doomed)
-
-    def __call__(self, payload):
-        with open(self.started_log, "a") as fh:
-            fh.write(f"{os.getpid()} {toy_key(payload)}\n")
-        if toy_key(payload) in self.doomed:
-            os._exit(3)
-        time.sleep(self.delay)
-        return self.inner(payload)
-
-
-def started(path):
-    return [line.split(" ", 1)[1] for line in path.read_text().splitlines()]
-
-
-class Batched:
-    """A batched toolbox map (the shape of SurrogateEvaluator.map): records the groups it gets."""
-
-    def __init__(self, log):
-        self.log = str(log)
-
-    def __call__(self, func, items):
-        items = list(items)
-        with open(self.log, "a") as fh:
-            fh.write(json.dumps([toy_key(x) for x in items]) + "\n")
-        return [func(x) for x in items]
+from support.executors import RUN, strip_timing, StartedToy, started, Batched
 
 
 def test_groups_one_candidate_each_for_a_plain_map_else_one_per_slot():

@@ -10,10 +10,10 @@ import pytest
 import torch
 
 from gp_opt import catalog
-from gp_opt.genome import OptimizerGenome
 from gp_opt.optim import EvolvedOptimizer, export_torch
 
-from test_optim import HAND_GENOME, problem
+from support.optimizers import CASES as ALL_CASES
+from support.optimizers import hand_genome, problem
 
 
 def _import(path, name):
@@ -23,26 +23,8 @@ def _import(path, name):
     return mod
 
 
-def _random_stateful(seed=3):
-    rng = np.random.default_rng(seed)
-    while True:
-        g = OptimizerGenome.random(rng)
-        kinds = {g.grammar.op(g.op(n)).kind for n in g.active_inner_nodes()}
-        if "stateful" in kinds and "stochastic" not in kinds and g.decayed_edges(active_only=True):
-            return g
-
-
-CASES = {
-    "Opt6": lambda: catalog.get("Opt6"),
-    "Opt10": lambda: catalog.get("Opt10"),
-    "A5": lambda: catalog.get("A5"),
-    "LR3": lambda: catalog.get("LR3"),
-    "QHM": lambda: catalog.get("QHM"),
-    "constants": lambda: HAND_GENOME("constants"),
-    "stateful_momentum": lambda: HAND_GENOME("stateful_momentum"),
-    "flipped": lambda: HAND_GENOME("flipped_softsign_aggmo"),
-    "random_stateful": _random_stateful,
-}
+CASES = {name: ALL_CASES[name] for name in
+         ("Opt6", "Opt10", "A5", "LR3", "QHM", "constants", "stateful_momentum", "flipped", "random_stateful")}
 
 
 @pytest.mark.parametrize("case", sorted(CASES))

@@ -13,18 +13,10 @@ from gp_opt.latex.printer import printed_width as width
 from gp_opt import symbolic as S
 from gp_opt.cli import main
 
+from support.files import compile_tex, needs_pdflatex
+
 OPTS = [f"Opt{i}" for i in range(1, 11)]
 LRS = [f"LR{i}" for i in range(1, 10)]
-needs_pdflatex = pytest.mark.skipif(shutil.which("pdflatex") is None, reason="no pdflatex on PATH")
-
-
-def compile_tex(path):
-    """pdflatex ``path`` in its folder; returns the log text (asserts success)."""
-    proc = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", path.name],
-                          cwd=path.parent, capture_output=True, text=True, timeout=180)
-    assert proc.returncode == 0, proc.stdout[-3000:]
-    assert path.with_suffix(".pdf").read_bytes()[:4] == b"%PDF"
-    return path.with_suffix(".log").read_text(errors="replace")
 
 
 @pytest.mark.parametrize("x, text", [

@@ -30,6 +30,8 @@ from gp_opt.genome import OptimizerGenome  # noqa: E402
 from gp_opt.optim import EvolvedOptimizer  # noqa: E402
 from gp_opt.optim.optax import MissingJaxError, export_optax, optax_source, optax_transformation  # noqa: E402
 
+from support.optimizers import case  # noqa: E402
+
 STEPS, T, W, H, LR = 50, 40, 5, 3, 0.05   # 50 steps of a 40-step run: the clamped tail too
 
 
@@ -182,7 +184,7 @@ def option_runs():
     """Every option on three genomes, and an optax schedule as the lr: one jitted batch."""
     w0, grads = data(SHAPES, seed=5)
     cases = [(o, n) for o in sorted(OPTIONS) for n in OPTION_GENOMES]
-    txs = [transformation(catalog.get(n), **OPTIONS[o]) for o, n in cases]
+    txs = [transformation(case(n), **OPTIONS[o]) for o, n in cases]
     txs.append(transformation(catalog.get("Opt6"), learning_rate=optax.cosine_decay_schedule(**SCHEDULE),
                               base_schedule=False))
     got = run_jax(txs, w0, grads)
@@ -193,7 +195,7 @@ def option_runs():
 def test_options_equal_evolved_optimizer(option, option_runs):
     runs, w0, grads = option_runs
     for name in OPTION_GENOMES:
-        ref = run_torch(catalog.get(name), w0, grads, **OPTIONS[option])
+        ref = run_torch(case(name), w0, grads, **OPTIONS[option])
         assert_same(runs[option, name], ref, f"{name} {option}")
 
 
@@ -319,7 +321,7 @@ def test_exported_modules_import_and_step_without_torch_or_gp_opt(tmp_path):
     assert out.returncode == 0, out.stderr[-2000:]
     got = json.loads(out.stdout)
     for name in EXPORTED:
-        assert_same([np.asarray(x) for x in got[name]], run_torch(catalog.get(name), w0, grads), f"exported {name}")
+        assert_same([np.asarray(x) for x in got[name]], run_torch(case(name), w0, grads), f"exported {name}")
 
 
 def test_export_verb_needs_a_target(capsys):

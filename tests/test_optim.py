@@ -12,124 +12,12 @@ import math
 import numpy as np
 import pytest
 import torch
-from scipy import special as sps
 
 from gp_opt.genome import DecayGenome, OptimizerGenome
 from gp_opt.optim import EvolvedOptimizer, base_lr_factor, functional_step, momentum_table
 
-EPS = 1e-7
-
-# ---------------------------------------------------------------- the numpy reference (SPEC)
-
-
-def ref_lr_factor(t, T, W, H):
-    if t < W:
-        return t / W
-    if t <= W + H:
-        return 1.0
-    return 0.5 * (1 + math.cos(math.pi * (t - W - H) / (T - W - H)))
-
-
-def ref_mu(T, W, H):
-    return np.concatenate([np.linspace(0.95, 0.85, W), np.full(H, 0.85), np.linspace(0.85, 0.95, T - W - H)])
-
-
-def sched(name, t, T):
-    """SPEC section 4's decay schedules a1..a14."""
-    r = ((2 * t) % T) / T
-    z = 1 - (t + 1) / T
-    a13 = 0.95 * z / (0.05 + 0.95 * z)
-    return {
-        "a1": 1 - t / T, "a2": t / T,
-        "a3": 0.5 * (1 + math.cos(math.pi * t / T)), "a4": 0.5 * (1 - math.cos(math.pi * t / T)),
-        "a5": 0.5 * (1 + math.cos(2 * math.pi * t / T)), "a6": 0.5 * (1 - math.cos(2 * math.pi * t / T)),
-        "a7": 0.5 * (1 + math.cos(math.pi * r)), "a8": 0.5 * (1 - math.cos(math.pi * r)),
-        "a9": 1 - r, "a10": r, "a11": 0.01 ** (t / T), "a12": 1 - 0.01 ** (t / T),
-        "a13": a13, "a14": 0.95 - a13,
-    }[name]
-
-
-def dtanh(x):
-    return 1 - np.tanh(x) ** 2
-
-
-def softsign(x):
-    return x / (1 + np.abs(x))
-
-
-def clip(x, c):
-    return np.minimum(np.maximum(x, -np.abs(c)), np.abs(c))
-
-
-class S:
-    """Per-tensor reference state: the SPEC's operands at the current step."""
-
-    def __init__(self, shape):
-        self.v = np.zeros(shape)
-        self.s = np.zeros(shape)
-        self.lam = np.zeros(shape)
-        self.m = np.zeros(shape)
-        self.extra = {}
-
-    def advance(self, g, t):
-        self.v = 0.9 * self.v + 0.1 * g
-        self.s = 0.99 * self.s + 0.01 * g ** 2
-        self.lam = 0.999 * self.lam + 0.001 * g ** 3
-        self.v_hat = self.v / (1 - 0.9 ** (t + 1))
-        self.s_hat = self.s / (1 - 0.99 ** (t + 1))
-        self.lam_hat = self.lam / (1 - 0.999 ** (t + 1))
-        self.qh = 0.3 * g + 0.7 * self.v_hat
-        self.qh2 = 0.05 * g ** 2 + 0.95 * self.s_hat
-        self.qh3 = 0.01 * g ** 3 + 0.99 * self.lam_hat
-
-
-def reference_run(U, momentum, sign, w0, grad, steps, lr, T, W=0, H=0, wd=0.0):
-    """Run SPEC section 1 on a list of numpy tensors; ``U(g, w, st, t, T)`` is the update.
-
-    ``wd``: decoupled weight decay, ``w <- w - lr_t wd w`` besides the change (which reads the
-    weights before the decay).
-    """
-    ws = [np.array(w, dtype=np.float64) for w in w0]
-    states = [S(w.shape) for w in ws]
-    mus = ref_mu(T, W, H)
-    for t in range(steps):
-        grads = [grad(i, w) for i, w in enumerate(ws)]
-        for i, (w, g, st) in enumerate(zip(ws, grads, states)):
-            st.advance(g, t)
-            u = sign * U(g, w, st, t, T)
-            lr_t = lr * ref_lr_factor(t, T, W, H)
-            decayed = w - lr_t * wd * w
-            if momentum == "none":
-                ws[i] = decayed - lr_t * u
-            elif momentum == "momentum":
-                st.m = mus[t] * st.m - lr_t * u
-                ws[i] = decayed + st.m
-            else:
-                st.m = mus[t] * st.m - lr_t * u
-                ws[i] = decayed + mus[t] * st.m - lr_t * u
-    return ws
-
-
-# ---------------------------------------------------------------- the problem
-
-SHAPES = [(3, 4), (5,), (2, 2, 2)]
-
-
-def problem(seed=0):
-    rng = np.random.default_rng(seed)
-    w0 = [rng.normal(size=s) for s in SHAPES]
-    a = [rng.uniform(0.5, 2.0, size=s) for s in SHAPES]
-    b = [rng.normal(size=s) for s in SHAPES]
-
-    def grad(i, w):
-        return a[i] * (w - b[i])
-
-    def loss(params):
-        return sum((0.5 * torch.as_tensor(ai) * (p - torch.as_tensor(bi)) ** 2).sum()
-                   for p, ai, bi in zip(params, a, b))
-
-    return w0, grad, loss
-
+from support.optimizers import (D, EPS, HAND, clip, hand_genome, problem, ref_lr_factor, ref_mu,  # noqa: F401
+                                reference_run)
 
 def run_torch(genome, steps, lr, T, W=0, H=0, dtype=torch.float64, seed=0, **kw):
     w0, _, loss = problem(seed)
@@ -150,50 +38,7 @@ def assert_matches(genome, U, *, steps=32, lr=0.05, T=40, W=5, H=3, rtol=1e-5):
         np.testing.assert_allclose(g, r, rtol=rtol, atol=1e-9)
 
 
-def D(nodes):
-    return DecayGenome.from_nodes(nodes)
-
-
 # ---------------------------------------------------------------- hand-built genomes vs reference
-
-HAND = {
-    "adam": (
-        dict(nodes={"h0": ("sqrt_abs", ["s_hat"]), "out": ("div", ["v_hat", "h0"])}),
-        lambda g, w, s, t, T: s.v_hat / (np.sqrt(np.abs(s.s_hat)) + EPS)),
-    "opt61": (
-        dict(nodes={"h0": ("exp", ["wd4"]), "out": ("div", ["qh_g", "h0"])}),
-        lambda g, w, s, t, T: s.qh / np.exp(1e-4 * w)),
-    "opt9_nesterov_decay": (
-        dict(nodes={"h0": ("atan", ["qh_g2"]), "h1": ("exp", ["h0"]),
-                    "out": ("mul", [("g", D({"out": ("erfc", ["a11"])})), "h1"])}, momentum="nesterov"),
-        lambda g, w, s, t, T: sps.erfc(sched("a11", t, T)) * g * np.exp(np.arctan(s.qh2))),
-    "opt10_like": (
-        dict(nodes={"h0": ("bessel_i1e", [("g", D({"h0": ("identity", ["a13"]),
-                                                  "out": ("mul", ["h0", "a2"])}))]),
-                    "out": ("bessel_i1e", ["h0"])}, momentum="nesterov"),
-        lambda g, w, s, t, T: sps.i1e(sps.i1e(sched("a13", t, T) * sched("a2", t, T) * g))),
-    "a1_clip": (
-        dict(nodes={"h0": ("sqrt_abs", ["s_hat"]), "out": ("clip", ["v_hat", "h0"])}),
-        lambda g, w, s, t, T: clip(s.v_hat, np.sqrt(np.abs(s.s_hat)))),
-    "a5_norm": (
-        dict(nodes={"h0": ("sqrt_abs", ["s_hat"]), "h1": ("clip", ["v_hat", "h0"]),
-                    "out": ("norm", ["h1"])}),
-        None),
-    "stateful_momentum": (
-        dict(nodes={"h0": ("ema", ["g"]), "h1": ("delta", ["v_hat"]), "h2": ("running_max", ["g"]),
-                    "h3": ("mul", ["h1", "h2"]), "out": ("add", ["h0", "h3"])}, momentum="momentum"),
-        None),
-    "flipped_softsign_aggmo": (
-        dict(nodes={"h0": ("softsign", ["aggmo_g"]), "h1": ("asinh", ["aggmo_g3"]),
-                    "out": ("add", ["h0", "h1"])}, sign=-1),
-        lambda g, w, s, t, T: softsign(np.mean([b * s.v - g for b in (0, 0.9, 0.999)], axis=0))
-        + np.arcsinh(np.mean([b * s.lam - g ** 3 for b in (0, 0.999, 0.9999)], axis=0))),
-    "constants": (
-        dict(nodes={"h0": ("exp", ["one"]), "h1": ("ema", ["two"]), "h2": ("mul", ["h0", "g"]),
-                    "h3": ("add", ["h1", "h2"]), "out": ("interp", ["h3", "sign_v_hat"])}),
-        None),
-}
-
 
 def _stateful_u():
     def U(g, w, s, t, T):
@@ -218,7 +63,7 @@ def _constants_u():
 
 @pytest.mark.parametrize("name", sorted(HAND))
 def test_hand_built_genome_matches_numpy_reference(name):
-    genome, U = HAND_GENOME(name), HAND[name][1]
+    genome, U = hand_genome(name), HAND[name][1]
     if name == "stateful_momentum":
         # the stateful reference keeps per-tensor state: one closure per tensor
         states = {}
@@ -379,7 +224,7 @@ def test_groups_with_their_own_lr_match_separate_optimizers():
 
 def test_grad_scaler_cpu():
     w0, _, loss = problem()
-    genome = HAND_GENOME("opt61")
+    genome = hand_genome("opt61")
     ps = [torch.nn.Parameter(torch.tensor(w, dtype=torch.float32)) for w in w0]
     qs = [torch.nn.Parameter(torch.tensor(w, dtype=torch.float32)) for w in w0]
     opt = EvolvedOptimizer(ps, genome, lr=0.05, total_steps=20)
@@ -404,7 +249,7 @@ def test_grad_scaler_cpu():
 
 def test_bfloat16_parameters_keep_float32_state():
     w0, _, loss = problem()
-    genome = HAND_GENOME("adam")
+    genome = hand_genome("adam")
     ps = [torch.nn.Parameter(torch.tensor(w, dtype=torch.bfloat16)) for w in w0]
     opt = EvolvedOptimizer(ps, genome, lr=0.05, total_steps=40)
     _train(ps, opt, lambda p: loss([x.float() for x in p]), 10)
@@ -416,7 +261,7 @@ def test_bfloat16_parameters_keep_float32_state():
 
 
 def test_float32_matches_float64():
-    genome = HAND_GENOME("opt9_nesterov_decay")
+    genome = hand_genome("opt9_nesterov_decay")
     a, _ = run_torch(genome, 30, 0.05, 40, 5, 3, dtype=torch.float32)
     b, _ = run_torch(genome, 30, 0.05, 40, 5, 3, dtype=torch.float64)
     for x, y in zip(a, b):
@@ -433,18 +278,13 @@ def test_nan_is_produced_honestly():
 
 
 def test_base_schedule_off_uses_group_lr_as_is():
-    genome = HAND_GENOME("opt61")
+    genome = hand_genome("opt61")
     w = torch.nn.Parameter(torch.zeros(2))
     opt = EvolvedOptimizer([w], genome, lr=0.5, total_steps=10, warmup_steps=5, base_schedule=False,
                            momentum_schedule=False)
     w.grad = torch.ones(2)
     opt.step()
     torch.testing.assert_close(w.detach(), torch.full((2,), -0.5))
-
-
-def HAND_GENOME(name):
-    spec = dict(HAND[name][0])
-    return OptimizerGenome.from_nodes(spec.pop("nodes"), **spec)
 
 
 # ---------------------------------------------------------------- functional (ensemble) API
@@ -475,7 +315,7 @@ def test_functional_step_on_a_stacked_ensemble_matches_separate_optimizers():
 
 
 def test_per_step_python_work_does_not_grow_with_parameter_count():
-    genome = HAND_GENOME("stateful_momentum")
+    genome = hand_genome("stateful_momentum")
     calls = {"n": 0}
     ps = [torch.nn.Parameter(torch.ones(3)) for _ in range(40)]
     opt = EvolvedOptimizer(ps, genome, lr=0.1, total_steps=10)
@@ -495,7 +335,7 @@ def test_per_step_python_work_does_not_grow_with_parameter_count():
 
 @pytest.mark.parametrize("name", ["stateful_momentum", "opt9_nesterov_decay", "constants", "opt61"])
 def test_chunked_step_equals_one_call_over_the_whole_buffer(name):
-    genome = HAND_GENOME(name)
+    genome = hand_genome(name)
     w0, _, loss = problem(2)
     runs = []
     for chunk in (None, 7):
@@ -510,7 +350,7 @@ def test_chunked_step_equals_one_call_over_the_whole_buffer(name):
 
 
 def test_norm_genomes_never_run_on_slices():
-    genome = HAND_GENOME("a5_norm")
+    genome = hand_genome("a5_norm")
     ps = [torch.nn.Parameter(torch.ones(50)), torch.nn.Parameter(torch.ones(30))]
     opt = EvolvedOptimizer(ps, genome, lr=0.1, total_steps=5, chunk_size=4)
     for p in ps:
@@ -545,7 +385,7 @@ def test_norm_genomes_in_whole_buffer_scratch_equal_fresh_tensors(constant):
 
 @pytest.mark.slow
 def test_torch_compile_matches_eager():
-    genome = HAND_GENOME("stateful_momentum")
+    genome = hand_genome("stateful_momentum")
     a, _ = run_torch(genome, 6, 0.05, 20, 2, 0, dtype=torch.float32)
     b, _ = run_torch(genome, 6, 0.05, 20, 2, 0, dtype=torch.float32, compile=True)
     for x, y in zip(a, b):

@@ -4,7 +4,6 @@ The formulas below are written from SPEC section 9's tables, not from the genome
 """
 from __future__ import annotations
 
-import math
 
 import numpy as np
 import pytest
@@ -16,87 +15,7 @@ from gp_opt.optim import PUBLISHED, EvolvedLR, EvolvedOptimizer, published_optim
 from gp_opt.optim import published as published_mod
 from gp_opt.optim.schedules import base_lr_factor, schedule_factor_table
 
-from test_optim import D, EPS, clip, dtanh, problem, reference_run, sched, softsign  # noqa: F401
-
-
-def sigmoid(x):
-    return 1 / (1 + np.exp(-x))
-
-
-def inv_1p_abs(x):
-    return 1 / (1 + np.abs(x))
-
-
-def a(name, t, T):
-    return sched(name, t, T)
-
-
-def a14p(t, T):
-    z = 1 - (t + 1) / T
-    return (0.95 - 0.95 * z) / (0.05 + 0.95 * z)
-
-
-LR = {
-    "LR1": lambda t, T: sps.erfc(sps.erfc(a("a4", t, T))) / dtanh(a("a8", t, T)),
-    "LR2": lambda t, T: sps.erfc(sps.erfc(a("a4", t, T))) / (dtanh(a("a8", t, T)) * dtanh(a("a4", t, T))),
-    "LR3": lambda t, T: math.atan(a("a2", t, T)) / (dtanh(a("a10", t, T)) * math.sqrt(inv_1p_abs(a14p(t, T)))),
-    "LR4": lambda t, T: sigmoid(a("a2", t, T)) ** 2 / sigmoid(2 * softsign(a("a1", t, T))),
-    "LR5": lambda t, T: 1 / math.sqrt(sps.erf(a("a11", t, T))),
-    "LR6": lambda t, T: math.atan(a("a2", t, T)) * sps.erfc(a("a6", t, T)) / math.sqrt(inv_1p_abs(a("a6", t, T))),
-    "LR7": lambda t, T: 1 / math.sqrt(inv_1p_abs(a("a10", t, T))),
-    "LR8": lambda t, T: 1 / (math.sqrt(softsign(math.atan(a("a12", t, T)))) + 1e-7),
-    "LR9": lambda t, T: math.tanh(max(a("a10", t, T), a("a6", t, T))),
-}
-
-
-def _c4(s, t, T):
-    return np.abs(math.atan(a("a13", t, T)) * np.exp(s.v_hat))
-
-
-#: name -> (momentum, U(g, w, st, t, T)) from SPEC section 9.
-REF = {
-    "Opt1": ("none", lambda g, w, s, t, T: s.qh + softsign(clip(1e-5 * w, np.abs(1e-5 * w - s.qh2)))),
-    "Opt2": ("none", lambda g, w, s, t, T: s.qh + softsign(1e-5 * w / np.sqrt(1 + (1e-5 * w - s.qh2) ** 2))),
-    "Opt3": ("none", lambda g, w, s, t, T: s.qh + softsign(1e-5 * w / np.sqrt(1 + (1e-5 * w - s.qh3) ** 2))),
-    # div(x, y) = x / (y + eps) (SPEC 3); the LR1 factor sits on div's numerator/denominator edges
-    "Opt4": ("none", lambda g, w, s, t, T: sps.erfc(sps.erfc(a("a4", t, T))) * s.qh
-             / (dtanh(a("a8", t, T)) * clip(2.0, _c4(s, t, T)) + EPS)),
-    "Opt5": ("none", lambda g, w, s, t, T: sps.erfc(sps.erfc(a("a4", t, T))) * s.qh
-             / (dtanh(a("a8", t, T)) * clip(2.0, np.exp(s.v_hat)) + EPS)),
-    "Opt6": ("none", lambda g, w, s, t, T: sps.erfc(sps.erfc(a("a4", t, T))) * s.qh
-             / (dtanh(a("a8", t, T)) * np.abs(dtanh(a("a4", t, T)) * np.exp(1e-4 * w)) + EPS)),
-    "Opt7": ("none", lambda g, w, s, t, T: np.tanh(max(a("a6", t, T), a("a10", t, T)) * np.arcsinh(s.qh))),
-    "Opt8": ("none", lambda g, w, s, t, T: np.arcsinh(max(a("a6", t, T), a("a10", t, T)) * np.arcsinh(s.qh))),
-    "Opt9": ("nesterov", lambda g, w, s, t, T: sps.erfc(a("a11", t, T)) * g * np.exp(np.arctan(s.qh2))),
-    "Opt10": ("nesterov", lambda g, w, s, t, T: sps.i1e(sps.i1e(a("a13", t, T) * a("a2", t, T) * g))),
-    "Opt42": ("none", lambda g, w, s, t, T: s.qh / (clip(2.0, np.exp(s.v_hat)) + EPS)),
-    "Opt61": ("none", lambda g, w, s, t, T: s.qh / (np.exp(1e-4 * w) + EPS)),
-    "Opt71": ("none", lambda g, w, s, t, T: np.tanh(np.arcsinh(s.qh))),
-    "Opt81": ("none", lambda g, w, s, t, T: np.arcsinh(np.arcsinh(s.qh))),
-    "Opt91": ("nesterov", lambda g, w, s, t, T: g * np.exp(np.arctan(s.qh2))),
-    "Opt101": ("nesterov", lambda g, w, s, t, T: sps.i1e(sps.i1e(g))),
-    "A1": ("none", lambda g, w, s, t, T: clip(s.v_hat, np.sqrt(s.s_hat) + 1e-7)),
-    "A2": ("none", lambda g, w, s, t, T: clip(s.v_hat, np.abs(np.log(s.s_hat + 1e-7)))),
-    "A3": ("none", lambda g, w, s, t, T: clip(s.v_hat, np.sqrt(np.abs(np.log(s.s_hat + 1e-7))))),
-    "A4": ("none", lambda g, w, s, t, T: clip(s.v_hat, sigmoid(s.s_hat + 1e-7))),
-    "A5": ("none", lambda g, w, s, t, T: (lambda c: c / max(1.0, float(np.sqrt((c ** 2).sum()))))(
-        clip(s.v_hat, np.sqrt(s.s_hat) + 1e-7))),
-    "Adam": ("none", lambda g, w, s, t, T: s.v_hat / (np.sqrt(np.abs(s.s_hat)) + EPS)),
-    "RMSProp": ("none", lambda g, w, s, t, T: g / (np.sqrt(np.abs(s.s_hat)) + EPS)),
-    "SGD": ("none", lambda g, w, s, t, T: g),
-    "Momentum": ("momentum", lambda g, w, s, t, T: g),
-    "Nesterov": ("nesterov", lambda g, w, s, t, T: g),
-    "PowerSign-ld": ("none", lambda g, w, s, t, T: np.exp(a("a1", t, T) * np.sign(g) * np.sign(s.v)) * g),
-    "AddSign-ld": ("none", lambda g, w, s, t, T: (1 + a("a1", t, T) * np.sign(g) * np.sign(s.v)) * g),
-    **{name: ("none", (lambda f: lambda g, w, s, t, T: f(t, T) * g)(f)) for name, f in LR.items()},
-}
-
-
-def _qhm():
-    def U(g, w, s, t, T):
-        s.extra["q"] = 0.999 * s.extra.get("q", 0) + 0.001 * g
-        return 0.3 * g + 0.7 * s.extra["q"]
-    return U
+from support.optimizers import EPS, LR, REF, problem, qhm_reference, reference_run, sched
 
 
 def _uses_dropout(genome):
@@ -116,7 +35,7 @@ def test_catalog_entry_matches_numpy_reference(name):
         states = {}
 
         def U(g, w, s, t, T):  # noqa: F811
-            return states.setdefault(id(s), _qhm())(g, w, s, t, T)
+            return states.setdefault(id(s), qhm_reference())(g, w, s, t, T)
     else:
         momentum, U = REF[name]
     assert genome.momentum == momentum and genome.sign == 1
@@ -146,7 +65,7 @@ def test_opt4_last_step_divides_by_eps():
         opt.step()
     change = w.detach() - before
     # v_hat = g for a constant gradient, so QH = g; LR1's numerator is the edge decay of QH
-    num = sps.erfc(sps.erfc(a("a4", T - 1, T)))
+    num = sps.erfc(sps.erfc(sched("a4", T - 1, T)))
     expected = -1e-3 * base_lr_factor(T - 1, T) * num * g.numpy() / EPS
     assert torch.isfinite(change).all()
     np.testing.assert_allclose(change.numpy(), expected, rtol=1e-9)

@@ -20,8 +20,7 @@ from gp_opt.genome import OptimizerGenome
 from gp_opt.optim import PUBLISHED, EvolvedOptimizer
 from gp_opt.optim import published as published_mod
 
-from test_optim import HAND_GENOME, problem, reference_run
-from test_optim_catalog import REF, _qhm
+from support.optimizers import FINALIST_WITH_NORM, REF, case, hand_genome, problem, qhm_reference, reference_run
 
 T, W, H = 40, 5, 3
 
@@ -30,17 +29,7 @@ def drop_in(name, params, lr=0.05, **kw):
     return getattr(published_mod, name)(params, lr=lr, total_steps=T, warmup_steps=W, hold_steps=H, **kw)
 
 
-def random_stateful(seed):
-    """A random default-grammar genome with a stateful op and no dropout."""
-    rng = np.random.default_rng(seed)
-    while True:
-        g = OptimizerGenome.random(rng)
-        kinds = {g.grammar.op(g.op(n)).kind for n in g.active_inner_nodes()}
-        if "stateful" in kinds and "stochastic" not in kinds:
-            return g
-
-
-RANDOM = {f"random{s}": random_stateful(s) for s in (3, 11)}
+RANDOM = {name: case(name) for name in ("random3", "random11")}
 
 
 def build(name, params, **kw):
@@ -177,7 +166,7 @@ def _reference(name):
     genome = catalog.get(published_mod.CATALOG_NAMES.get(name, name))
     if name == "QHM":
         states = {}
-        return genome, "none", lambda g, w, s, t, T_: states.setdefault(id(s), _qhm())(g, w, s, t, T_)
+        return genome, "none", lambda g, w, s, t, T_: states.setdefault(id(s), qhm_reference())(g, w, s, t, T_)
     return (genome, *REF[published_mod.CATALOG_NAMES.get(name, name)])
 
 
@@ -308,7 +297,6 @@ def test_complex_norm_is_the_complex_norm():
     torch.testing.assert_close(z.detach(), -g / 5)
 
 
-FINALIST_WITH_NORM = "results/digits-2026-12-03/genomes/warm30-1.json"
 
 
 def _rosenbrock(z):
@@ -382,7 +370,7 @@ def test_torch_flags_true_are_refused_and_off_values_accepted(flag):
 
 def test_stateful_hand_genome_survives_deepcopy_mid_run():
     params, loss = fresh_params()
-    opt = EvolvedOptimizer(params, HAND_GENOME("stateful_momentum"), lr=0.05, total_steps=T)
+    opt = EvolvedOptimizer(params, hand_genome("stateful_momentum"), lr=0.05, total_steps=T)
     train(opt, params, loss, 4)
     params2, opt2 = copy.deepcopy((params, opt))
     assert set(opt2.state[params2[0]]) == set(opt.state[params[0]])

@@ -7,7 +7,7 @@ import torch
 from gp_opt import catalog
 from gp_opt.optim import EvolvedOptimizer, functional_step
 
-from test_optim import HAND_GENOME, problem
+from support.optimizers import case, hand_genome, problem
 
 pytestmark = [pytest.mark.gpu,
               pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")]
@@ -27,9 +27,9 @@ def _run(genome, device, dtype=torch.float32, steps=20, **kw):
 
 
 
-@pytest.mark.parametrize("name", ["Opt6", "Opt10", "A5", "LR2", "QHM"])
+@pytest.mark.parametrize("name", ["Opt6", "Opt10", "A5", "LR2", "QHM", "random3", "flipped"])
 def test_cuda_matches_cpu(name):
-    genome = catalog.get(name)
+    genome = case(name)
     a, _ = _run(genome, "cpu", torch.float64)
     b, _ = _run(genome, "cuda", torch.float64)
     for x, y in zip(a, b):
@@ -37,7 +37,7 @@ def test_cuda_matches_cpu(name):
 
 
 def test_cuda_stateful_and_state_on_device():
-    genome = HAND_GENOME("stateful_momentum")
+    genome = hand_genome("stateful_momentum")
     a, _ = _run(genome, "cpu", torch.float64)
     b, opt = _run(genome, "cuda", torch.float64)
     for x, y in zip(a, b):
@@ -78,7 +78,7 @@ def test_cuda_functional_ensemble_step():
 def test_cuda_tensor_lr_weight_decay_maximize_complex_match_cpu(name):
     """The torch contract on CUDA: a (1, 1) CUDA tensor lr, weight decay, maximize, a complex
     parameter; the same numbers as the CPU run with a float lr."""
-    genome = catalog.get(name)
+    genome = case(name)
     gen = torch.Generator().manual_seed(0)
     z0 = torch.randn(5, 3, generator=gen, dtype=torch.complex128)
     x0 = torch.randn(7, generator=gen, dtype=torch.float64)

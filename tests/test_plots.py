@@ -1,5 +1,4 @@
 """gp_opt.plots: the curves are right, every figure is a valid image of the expected size; gp-opt plot."""
-import struct
 
 import numpy as np
 import pytest
@@ -10,14 +9,9 @@ from gp_opt.cli import main
 from gp_opt.genome import OptimizerGenome
 from gp_opt.optim.schedules import base_lr_table, schedule_factor_table
 
+from support.files import png_size
+
 W, H = int(P.FIGSIZE[0] * P.DPI), int(P.FIGSIZE[1] * P.DPI)
-
-
-def png_size(path):
-    """(width, height) from a PNG's IHDR chunk; fails on anything that is not a PNG."""
-    data = path.read_bytes()
-    assert data[:8] == b"\x89PNG\r\n\x1a\n" and data[12:16] == b"IHDR", f"{path} is not a PNG"
-    return struct.unpack(">II", data[16:24])
 
 
 def test_schedule_curves_match_the_factor_table():

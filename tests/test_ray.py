@@ -20,27 +20,19 @@ from gp_opt.fitness import FAILED  # noqa: E402
 from gp_opt.search import make_toy_toolbox, resume_search, run_search  # noqa: E402
 from gp_opt.search.executors import ExecutorError, RayExecutor  # noqa: E402
 
-import test_executors  # noqa: E402
-from test_executors import RUN, Batched, StartedToy, started, strip_timing  # noqa: E402
+import support.executors  # noqa: E402
+from support.executors import RUN, Batched, StartedToy, ray_executor, started, strip_timing  # noqa: E402,F401
 
 ROOT = Path(__file__).resolve().parents[1]
 
 # the tests' own evaluators travel to the Ray workers by value (the workers cannot import tests/)
-ray.cloudpickle.register_pickle_by_value(test_executors)
+ray.cloudpickle.register_pickle_by_value(support.executors)
 
 
 @pytest.fixture(scope="module")
-def ex():
-    """A local Ray instance for the module (4 logical CPUs) and one executor on it with two workers
-    (actors started once; the other 2 CPUs are for a second driver): one retry of a lost
-    evaluation."""
-    if ray.is_initialized():
-        pytest.skip("Ray is already initialised in this process")
-    executor = RayExecutor(num_cpus=4, max_workers=2, max_retries=1).start()
-    try:
-        yield executor
-    finally:
-        executor.close()
+def ex(ray_executor):
+    """support.executors.ray_executor: a local Ray instance (4 logical CPUs), two workers."""
+    return ray_executor
 
 
 def test_same_log_as_in_process_plain_and_batched(ex, tmp_path):

@@ -16,8 +16,7 @@ from gp_opt.report import ELIMINATION_FILE, HOLDOUT_FILE, TRANSFER_FILE, make_re
 from gp_opt.rundir import LOCK_FILE, RunDir
 from gp_opt.search import run_search
 
-from test_latex import compile_tex, needs_pdflatex
-from test_plots import png_size
+from support.files import compile_tex, needs_pdflatex, png_size
 
 W, H = int(P.FIGSIZE[0] * P.DPI), int(P.FIGSIZE[1] * P.DPI)
 

@@ -18,6 +18,8 @@ from gp_opt.transfer import get_task, run_transfer
 from gp_opt.transfer.jobs import OptimizerSpec, ShippingError, TransferJob, run_job
 from gp_opt.transfer.suite import resolve_optimizer
 
+from support.executors import progress_runs, without_wall_times
+
 SMALL = ["--seeds", "2", "--lrs", "0.1,0.01", "--set", "steps=10", "-q"]
 
 
@@ -28,21 +30,6 @@ def _threads():
     torch.set_num_threads(threads)
 
 
-def _without_timing(doc):
-    """transfer.json less its wall times (the only fields that differ between two runs)."""
-    if isinstance(doc, dict):
-        return {k: _without_timing(v) for k, v in doc.items() if k not in ("seconds", "threads")}
-    if isinstance(doc, list):
-        return [_without_timing(v) for v in doc]
-    return doc
-
-
-def _progress(out):
-    """progress.jsonl as {key: runs less their timing}."""
-    lines = [json.loads(x) for x in (out / "progress.jsonl").read_text().splitlines()]
-    return {d["key"]: _without_timing(d["runs"]) for d in lines}
-
-
 def test_optimizer_specs_are_plain_data_that_pickle_and_train_the_same():
     for name in ("adam", "Opt6"):
         label, make = resolve_optimizer(name)
@@ -51,7 +38,7 @@ def test_optimizer_specs_are_plain_data_that_pickle_and_train_the_same():
     task = get_task("wine", steps=8)
     job = TransferJob(task, resolve_optimizer("Opt6")[1], seeds=(0, 1), lrs=(0.1,), threads=1)
     a, b = run_job(job), run_job(pickle.loads(pickle.dumps(job)))
-    assert _without_timing(a["runs"]) == _without_timing(b["runs"]) and len(a["runs"]) == 2
+    assert without_wall_times(a["runs"]) == without_wall_times(b["runs"]) and len(a["runs"]) == 2
 
 
 def test_cli_pool_of_two_workers_writes_the_in_process_tables(tmp_path):
@@ -62,9 +49,9 @@ def test_cli_pool_of_two_workers_writes_the_in_process_tables(tmp_path):
     for name in ("results.json", "transfer.md", "runs.csv"):
         assert (pool / name).read_text() == (here / name).read_text(), name
     a, b = (json.loads((d / "transfer.json").read_text()) for d in (here, pool))
-    assert _without_timing(b) == _without_timing(a)
+    assert without_wall_times(b) == without_wall_times(a)
     assert len(a["entries"]) == 6 and all(e["status"] == "ok" for e in a["entries"])
-    assert _progress(pool) == _progress(here) and len(_progress(here)) == 6
+    assert progress_runs(pool) == progress_runs(here) and len(progress_runs(here)) == 6
 
 
 class Recording(InProcess):
@@ -102,7 +89,7 @@ def test_saved_entries_stay_on_the_driver_and_a_lost_entry_is_tried_again(tmp_pa
     adam, sgd = res["entries"]
     assert adam["status"] == "failed" and "evaluation lost 3 times (ray)" in adam["reason"]
     assert sgd["status"] == "ok" and adam["vs_reference"]["verdict"] == "ref"
-    assert len(_progress(out)) == 1  # the lost entry is not saved: the same call trains it again
+    assert len(progress_runs(out)) == 1  # the lost entry is not saved: the same call trains it again
     ex = Recording()
     res = run_transfer(["SGD"], tasks[:1], executor=ex, **{**kw, "out_dir": out})
     assert ex.submitted == [["wine x Adam"]] and all(e["status"] == "ok" for e in res["entries"])

@@ -1,4 +1,4 @@
-"""gp-opt transfer's entries on a local Ray instance (test_ray's module fixture: 4 logical CPUs,
+"""gp-opt transfer's entries on a local Ray instance (support.executors.ray_executor: 4 logical CPUs,
 two actors): the same tables as in this process. Skipped without Ray."""
 import json
 
@@ -9,11 +9,11 @@ ray = pytest.importorskip("ray")
 
 from gp_opt.transfer import get_task, run_transfer  # noqa: E402
 
-from test_ray import ex  # noqa: E402,F401 - the module's Ray instance and executor
-from test_transfer_executors import _progress, _without_timing  # noqa: E402
+from support.executors import progress_runs, ray_executor, without_wall_times  # noqa: E402,F401
 
 
-def test_entries_on_ray_give_the_in_process_tables(ex, tmp_path):  # noqa: F811
+def test_entries_on_ray_give_the_in_process_tables(ray_executor, tmp_path):
+    ex = ray_executor
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # the workers train with the driver's thread count
     try:
@@ -27,5 +27,5 @@ def test_entries_on_ray_give_the_in_process_tables(ex, tmp_path):  # noqa: F811
     for name in ("results.json", "transfer.md", "runs.csv"):
         assert (there / name).read_text() == (here / name).read_text(), name
     a, b = (json.loads((d / "transfer.json").read_text()) for d in (here, there))
-    assert _without_timing(b) == _without_timing(a) and len(a["entries"]) == 6
-    assert _progress(there) == _progress(here)
+    assert without_wall_times(b) == without_wall_times(a) and len(a["entries"]) == 6
+    assert progress_runs(there) == progress_runs(here)
