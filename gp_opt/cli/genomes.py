@@ -16,8 +16,10 @@ def cmd_show(args) -> int:
     from gp_opt import symbolic as S
     head = []
     spec = args.genome
+    run_dir = None
     if Path(spec).is_dir():  # a run directory: its state, then its best genome (in the run's grammar)
-        head, best = _run_lines(Path(spec))
+        run_dir = Path(spec)
+        head, best = _run_lines(run_dir)
         if best is None:
             common.write(args, "\n".join(head))
             return 0
@@ -59,12 +61,35 @@ def cmd_show(args) -> int:
     for dev in genome.meta.get("deviations", []):
         lines.append(f"deviation: {dev}")
     from gp_opt.card import card, card_lines  # what it costs to run (issue 23)
-    lines += card_lines(card(genome, time_numel=args.time))
+    lines += card_lines(card(genome, time_numel=args.time)) + _lr_lines(args, spec, run_dir)
     if args.expand:
         lines += ["", "U (every operand and schedule written out) =",
                   common.indent(S.pretty(genome, expand=True))]
     common.write(args, "\n".join(lines))
     return 0
+
+
+def _lr_lines(args, spec: str, run_dir) -> list[str]:
+    """The card's recommended learning rates: from --lr-from, or from a shown run's own transfer
+    results (the rows gp-opt transfer labelled as it labels this genome file: its stem)."""
+    from pathlib import Path
+
+    from gp_opt.sensitivity import recommended_lines, transfer_rows
+    label = Path(spec).stem if spec.endswith(".json") else spec
+    path = Path(args.lr_from) if args.lr_from else (run_dir / "transfer" / "results.json" if run_dir else None)
+    if path is None or (not args.lr_from and not path.exists()):
+        return []
+    rows = transfer_rows(path, label)
+    if not rows and args.lr_from:
+        raise GpOptError(f"--lr-from {path}: no row for optimizer {label!r} (gp-opt transfer labels a "
+                         f"genome file by its stem, a catalog entry by its name)")
+    from gp_opt.sensitivity import MissingCurveError
+    try:
+        return recommended_lines(rows, str(path), f"'gp-opt transfer {spec} ... -o {path.parent}'")
+    except MissingCurveError as exc:
+        if args.lr_from:   # asked for: one line, exit 2
+            raise
+        return [f"recommended lr: unknown ({exc})"]   # an older run's results: said, not fatal
 
 
 def _run_lines(run) -> tuple[list[str], str | None]:
@@ -224,6 +249,9 @@ def register(sub) -> None:
                    metavar="PARAMETERS",
                    help="also measure the step time against torch.optim.Adam(foreach=True) on this "
                         "machine's CPU at PARAMETERS float32 parameters (default 1048576; 1024 to 2^28)")
+    p.add_argument("--lr-from", metavar="RESULTS",
+                   help="a transfer results.json: the card's recommended learning rates, per task, from this "
+                        "optimizer's curve there (a run directory's own transfer/results.json is read unasked)")
     p.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of stdout")
     common.add_grammar_option(p)
     p.set_defaults(func=cmd_show)

@@ -1,4 +1,4 @@
-"""The transfer verb: score optimizers on held-out tasks (docs/transfer.md)."""
+"""The transfer verbs: score optimizers on held-out tasks (docs/transfer.md), and read how forgiving their learning rates are (lr-range)."""
 from __future__ import annotations
 
 import math
@@ -148,6 +148,33 @@ def kept_entries(out: Path) -> str:
     return f"{n} finished entr{'y is' if n == 1 else 'ies are'} kept in {log} and reused"
 
 
+def cmd_lr_range(args) -> int:
+    """How forgiving each optimizer's learning rate is, from a transfer suite's results
+    (gp_opt.sensitivity): per task and optimizer, the stretch of the lr grid around the best rate
+    whose validation mean stays within --tolerance of the best, and its width in decades."""
+    from pathlib import Path
+
+    from gp_opt.sensitivity import curve_of, lr_range, transfer_rows
+    path = Path(args.results)
+    if path.is_dir():
+        path = next((p for p in (path / "results.json", path / "transfer" / "results.json") if p.exists()),
+                    path / "results.json")
+    rows = transfer_rows(path)
+    produce = f"'gp-opt transfer OPTIMIZERS... -o {path.parent}'"
+    lines = [f"lr range within {args.tolerance:g} (relative) of the best validation mean, from {path}:",
+             f"{'task':<16} {'optimizer':<16} {'best lr':>9} {'low':>9} {'high':>9} {'decades':>8}"]
+    for row in rows:   # every row checked before anything is printed
+        row["_curve"] = curve_of(row, f"transfer results {path}, row {row.get('task')}/{row.get('optimizer')}",
+                                 produce)
+    for row in rows:
+        found = lr_range(row.pop("_curve"), bool(row.get("higher_is_better", True)), args.tolerance)
+        head = f"{str(row.get('task')):<16} {str(row.get('optimizer')):<16}"
+        lines.append(f"{head} {found.best_lr:>9g} {found.low:>9g} {found.high:>9g} {found.decades:>8.2f}"
+                     if found else f"{head} no rate finished on every seed")
+    common.write(args, "\n".join(lines))
+    return 0
+
+
 def register(sub) -> None:
     """Add the transfer verb."""
     from gp_opt.transfer import registry
@@ -181,3 +208,13 @@ def register(sub) -> None:
     from gp_opt.search.executors import add_executor_options
     add_executor_options(p)  # each (task, optimizer) entry is one job for a worker (docs/cluster.md)
     p.set_defaults(func=cmd_transfer)
+
+    p = sub.add_parser("lr-range", help="how forgiving each optimizer's learning rate is (from transfer results)",
+                       description=cmd_lr_range.__doc__)
+    p.add_argument("results", metavar="RESULTS|DIR",
+                   help="a transfer results.json, the folder gp-opt transfer wrote, or a run directory")
+    p.add_argument("--tolerance", type=common.float_in(0.0, 1.0), default=0.05,
+                   help="relative: a rate counts when its value is within TOLERANCE x |best| of the best "
+                        "(default 0.05)")
+    p.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of stdout")
+    p.set_defaults(func=cmd_lr_range)

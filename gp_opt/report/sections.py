@@ -155,6 +155,21 @@ def _higher_by_task(doc: dict, tasks: list[str]) -> list[bool]:
     return [bool(by_task.get(t, default)) for t in tasks]
 
 
+def _lr_range_table(table: dict[str, dict[str, dict]], tasks: list[str]) -> list[str]:
+    """How forgiving each optimizer's rate is per task (issue 23): the stretch of the grid whose
+    validation mean stays within the stated tolerance of the best; none before curves were kept."""
+    found = [r["lr_range"] for per_task in table.values() for r in per_task.values()
+             if isinstance(r.get("lr_range"), dict)]
+    if not found:
+        return []
+    rows = [[name] + [(f"{r['low']:g}–{r['high']:g} ({r['decades']:.2g})"
+                       if isinstance(r := per_task.get(t, {}).get("lr_range"), dict) else "–") for t in tasks]
+            for name, per_task in table.items()]
+    return ["Learning-rate range: the rates of the grid around the best whose validation mean stays within "
+            f"{found[0]['tolerance']:.0%} of the best, and its width in decades.", "",
+            _md_table(["optimizer"] + tasks, rows), ""]
+
+
 def _transfer_sections(doc: Any, notes: list[str]) -> tuple[list[str], list[str]]:
     from gp_opt import latex as L
     results = doc.get("results") if isinstance(doc, dict) else None
@@ -183,6 +198,7 @@ def _transfer_sections(doc: Any, notes: list[str]) -> tuple[list[str], list[str]
             row.append(cell)
         rows.append(row)
     md += [_md_table(["optimizer"] + tasks, rows), ""]
+    md += _lr_range_table(table, tasks)
     tex = [L.results_table(tasks, [(name, [(_scores(per_task[t]) or None) if t in per_task else None
                                            for t in tasks]) for name, per_task in table.items()],
                            caption=f"Transfer: {L.tex_escape(metric)}, mean $\\pm$ std over seeds.",

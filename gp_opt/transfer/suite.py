@@ -25,6 +25,7 @@ from typing import Any, Callable, Iterator, Sequence
 import torch
 
 from gp_opt.errors import GpOptError
+from gp_opt.sensitivity import CURVE_FIELD, DEFAULT_TOLERANCE, lr_range
 from gp_opt.transfer import jobs, stats
 from gp_opt.transfer.ensemble import train_members
 from gp_opt.transfer.jobs import OptimizerSpec, TransferJob
@@ -106,6 +107,10 @@ def summarise(task: Task, label: str, runs: list[dict[str, Any]], lrs: Sequence[
     entry: dict[str, Any] = {"task": task.name, "metric": metric, "higher_is_better": task.higher_is_better,
                              "optimizer": label, "per_lr": per_lr,
                              "failed_runs": sum(r["status"] != "ok" for r in runs), "runs": len(runs)}
+    # how forgiving the rate is (issue 23): the stretch of the grid within the stated tolerance of
+    # the best validation mean (gp_opt.sensitivity); None when no rate finished on every seed
+    found = lr_range([(p["lr"], p["val_mean"] if p["ok"] else None) for p in per_lr], task.higher_is_better)
+    entry["lr_range"] = found.to_dict() if found is not None else None
     good = [p for p in per_lr if p["ok"]]
     if not good:
         reasons = sorted({r.get("reason") or "failed" for r in runs if r["status"] != "ok"})
@@ -174,6 +179,7 @@ def run_transfer(optimizers: Sequence[Any], tasks: Sequence[Task], *, seeds: int
               "optimizers": labels, "reference": ref_label,
               "seeds": list(range(seeds)), "lrs": grid, "batched": batched, "test": stats.TEST, "alpha": stats.ALPHA,
               "selection": "best mean validation metric over seeds, among lrs where every seed finished",
+              "lr_tolerance": DEFAULT_TOLERANCE,
               "torch": torch.__version__, "threads": torch.get_num_threads()}
     if executor is not None and getattr(executor, "name", None) != "inprocess":
         # what pickle cannot carry to a worker is refused before the output folder is touched
@@ -342,20 +348,23 @@ def markdown(result: dict[str, Any]) -> str:
     """The tables as Markdown: one per task, optimizers as rows."""
     cfg = result["config"]
     ref = cfg["reference"]
+    tolerance = cfg.get("lr_tolerance", DEFAULT_TOLERANCE)
     lines = ["# Transfer suite", "",
              f"Optimizers: {', '.join(cfg['optimizers'])}. Seeds: {len(cfg['seeds'])}. "
              f"Learning-rate grid (the same for every optimizer and task): {', '.join(_fmt_lr(x) for x in cfg['lrs'])}.",
              "",
              f"Each cell: test metric, mean ± sample std over seeds, at the optimizer's best learning rate, "
              f"chosen by {cfg['selection']}. `*` marks a best lr at the edge of the grid (the grid may be "
-             f"too narrow for it). Versus {ref}: {cfg['test']}, alpha {cfg['alpha']}: win / tie / loss.", ""]
+             f"too narrow for it). Versus {ref}: {cfg['test']}, alpha {cfg['alpha']}: win / tie / loss. "
+             f"lr range: the stretch of the grid around the best lr whose validation mean stays within "
+             f"{tolerance:.0%} of the best, and its width in decades (0: only the best rate).", ""]
     for tcfg in cfg["tasks"]:
         rows = [e for e in result["entries"] if e["task"] == tcfg["name"]]
         arrow = "higher" if tcfg["higher_is_better"] else "lower"
         lines += [f"## {tcfg['name']}", "", f"{tcfg['description']}; warm-up {tcfg['warmup_steps']} steps.", "",
                   f"| optimizer | test {tcfg['metric']} ({arrow} is better) | best lr | val {tcfg['metric']} | "
-                  f"diff vs {ref} | p | vs {ref} | failed runs |",
-                  "|---|---|---|---|---|---|---|---|"]
+                  f"diff vs {ref} | p | vs {ref} | lr range (decades) | failed runs |",
+                  "|---|---|---|---|---|---|---|---|---|"]
         for e in rows:
             v = e.get("vs_reference", {})
             if e["status"] == "ok":
@@ -365,7 +374,7 @@ def markdown(result: dict[str, Any]) -> str:
                 cell, lr = f"failed: {e['reason']}", ""
             lines.append(f"| {e['optimizer']} | {cell} | {lr} | {_num(e['val_mean'], '.4f')} | "
                          f"{_num(v.get('diff'), '+.4f')} | {_num(v.get('p'), '.3g')} | {v.get('verdict', '')} | "
-                         f"{e['failed_runs']}/{e['runs']} |")
+                         f"{_range_cell(e.get('lr_range'))} | {e['failed_runs']}/{e['runs']} |")
         lines.append("")
     tally: dict[str, dict[str, int]] = {}
     for e in result["entries"]:
@@ -381,7 +390,15 @@ def markdown(result: dict[str, Any]) -> str:
 
 
 CSV_FIELDS = ["task", "metric", "higher_is_better", "optimizer", "status", "best_lr", "edge", "n", "mean", "std",
-              "val_mean", "diff_vs_reference", "p", "verdict", "failed_runs", "runs", "seconds", "reason"]
+              "val_mean", "diff_vs_reference", "p", "verdict", "lr_low", "lr_high", "lr_decades", "failed_runs",
+              "runs", "seconds", "reason"]
+
+
+def _range_cell(found: dict[str, Any] | None) -> str:
+    if not found:
+        return ""
+    return f"{_fmt_lr(found['low'])}–{_fmt_lr(found['high'])} ({found['decades']:.2g})"
+
 RUN_FIELDS = ["task", "optimizer", "seed", "lr", "status", "steps", "train_loss", "val", "test", "reason"]
 
 
@@ -391,8 +408,10 @@ def _csv(result: dict[str, Any]) -> str:
     w.writeheader()
     for e in result["entries"]:
         v = e.get("vs_reference", {})
+        found = e.get("lr_range") or {}
         w.writerow({**{k: e.get(k) for k in CSV_FIELDS}, "diff_vs_reference": v.get("diff"), "p": v.get("p"),
-                    "verdict": v.get("verdict"), "n": e.get("n", 0)})
+                    "verdict": v.get("verdict"), "n": e.get("n", 0), "lr_low": found.get("low"),
+                    "lr_high": found.get("high"), "lr_decades": found.get("decades")})
     return buf.getvalue()
 
 
@@ -432,7 +451,10 @@ def report_json(result: dict[str, Any]) -> dict[str, Any]:
     for e in result["entries"]:
         verdict = e.get("vs_reference", {}).get("verdict")
         row = {"optimizer": e["optimizer"], "task": e["task"], "scores": e["test"], "best_lr": e["best_lr"],
-               "status": e["status"], "metric": e["metric"], "higher_is_better": e["higher_is_better"]}
+               "status": e["status"], "metric": e["metric"], "higher_is_better": e["higher_is_better"],
+               # the whole curve (validation mean per lr; null: a seed failed there) and its range
+               CURVE_FIELD: [[p["lr"], p["val_mean"] if p["ok"] else None] for p in e.get("per_lr", [])],
+               "lr_range": e.get("lr_range")}
         if verdict in ("win", "tie", "loss"):
             row["vs_adam"] = verdict
         if e["status"] != "ok":
