@@ -26,6 +26,7 @@ import argparse
 import importlib.util
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -165,6 +166,27 @@ def cuda_info(env: dict[str, str]) -> tuple[bool, str]:
     return flag == "1", desc
 
 
+def run_step(cmd: list[str], env: dict[str, str], out, limit: float) -> int | None:
+    """Run ``cmd`` in its own process group, output to ``out``; its exit code, or None when it ran
+    past ``limit`` seconds: then the whole group (a search's workers, pytest's) is stopped, so no
+    leftover process shares the device with the next step."""
+    proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        return proc.wait(timeout=limit)
+    except subprocess.TimeoutExpired:
+        for sig, grace in ((signal.SIGTERM, 15), (signal.SIGKILL, 15)):
+            try:
+                os.killpg(proc.pid, sig)
+            except ProcessLookupError:
+                break
+            try:
+                proc.wait(timeout=grace)
+                break
+            except subprocess.TimeoutExpired:
+                continue
+        return None
+
+
 # ----------------------------------------------------------------------------------------------
 # prepare
 # ----------------------------------------------------------------------------------------------
@@ -298,12 +320,8 @@ def main(argv: list[str] | None = None) -> int:
         with open(out / s.out, "a", encoding="utf-8") as f:
             f.write(f"\n## {s.name}{label}: {s.what}\n\n```\n")
             f.flush()
-            try:
-                rc = subprocess.run(cmd, cwd=REPO, env=dict(env, **s.env), stdout=f, stderr=subprocess.STDOUT,
-                                    timeout=limit).returncode
-                status = "ok" if rc == 0 else f"FAILED (exit {rc})"
-            except subprocess.TimeoutExpired:
-                status = f"cut at its {limit:.0f} s limit"
+            rc = run_step(cmd, dict(env, **s.env), f, limit)
+            status = f"cut at its {limit:.0f} s limit" if rc is None else "ok" if rc == 0 else f"FAILED (exit {rc})"
             f.write("```\n")
         dt = time.monotonic() - t0
         log(f"[{s.name}] {status} in {dt:.1f} s -> {s.out}")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -91,3 +92,19 @@ def test_dry_run_goes_through_every_step_on_the_cpu(tmp_path):
     assert "Self CPU" in (out / "profile.txt").read_text()
     assert "skipped" in (out / "pytest.txt").read_text()
     assert "needs CUDA" in r.stdout and "skipped in the dry run" in r.stdout
+
+
+def test_a_step_past_its_limit_is_stopped_with_its_children(tmp_path):
+    pid_file = tmp_path / "grandchild.pid"
+    code = ("import subprocess, sys, time; "
+            "p = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(120)']); "
+            f"open({str(pid_file)!r}, 'w').write(str(p.pid)); time.sleep(120)")
+    with open(tmp_path / "out.txt", "w") as out:
+        assert gpu_check.run_step([sys.executable, "-c", code], {}, out, limit=3) is None
+        assert gpu_check.run_step([sys.executable, "-c", "raise SystemExit(3)"], {}, out, limit=30) == 3
+    pid = int(pid_file.read_text())
+    deadline = time.time() + 10
+    while time.time() < deadline and Path(f"/proc/{pid}").exists() and \
+            Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z":
+        time.sleep(0.1)
+    assert not Path(f"/proc/{pid}").exists() or Path(f"/proc/{pid}/stat").read_text().split()[2] == "Z"
