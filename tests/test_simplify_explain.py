@@ -145,6 +145,7 @@ def test_report_prune_uses_the_simplified_genome_and_says_so(tmp_path):
     assert p.returncode == 0, p.stderr
     md = (tmp_path / "run" / "report" / "report.md").read_text()
     assert "Simplified behaviourally (`gp-opt simplify`" in md and "ops 43 -> 5" in md
+    assert "#1 simplified behaviourally" in (tmp_path / "run" / "report" / "tables.tex").read_text()
     found = catalog.load(tmp_path / "run" / "report" / "top1.json")
     simple = catalog.load(tmp_path / "run" / "report" / "top1-simplified.json")
     assert found.to_dict()["nodes"] == catalog.get("Opt1").to_dict()["nodes"]

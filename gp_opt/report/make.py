@@ -378,9 +378,12 @@ def _write_report(run_dir: str | Path, out: str | Path | None = None, top_k: int
     # ---- elimination and transfer
     tables_tex: list[str] = []
     if top:
+        simplified = [f"#{k}" for k, e in enumerate(top, 1) if id(e) in pruned and pruned[id(e)][1].edits]
+        said = (f" {', '.join(simplified)} simplified behaviourally (gp-opt simplify: nodes that do not change "
+                f"the behaviour removed; the report says what)." if simplified else "")
         tables_tex.append(L.latex_table([(f"#{k}", e.genome) for k, e in enumerate(top, 1)],
                                         caption=f"The top {len(top)} optimizers of run "
-                                                f"{L.tex_escape(run_dir.name)} (Table 8 form).",
+                                                f"{L.tex_escape(run_dir.name)} (Table 8 form).{said}",
                                         label="tab:top"))
     elim = _read_json(run_dir / ELIMINATION_FILE, "elimination results", data.notes)
     if elim is not None:
