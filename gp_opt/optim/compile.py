@@ -38,70 +38,32 @@ import torch
 from gp_opt import functions as F
 from gp_opt.genome import OUTPUT, DecayGenome, OptimizerGenome
 from gp_opt.operands import OperandProgram
+from gp_opt.optim.lowering import Lowering, assignment_lines, lower, operand_var
 from gp_opt.optim.scratch import scratch_lines
 
 __all__ = ["CompiledGenome", "compile_genome", "Ctx", "FlatCtx", "functional_step", "FunctionalStep",
-           "decay_expr", "body_lines"]
+           "decay_expr", "body_lines", "momentum_lines", "torch_op_source"]
 
 
-def _operand_var(name: str) -> str:
-    return "o_" + name
-
-
-def node_var(name: str) -> str:
-    return "n_" + name
-
-
-def _torch_op(op, args: Sequence[str], key: str, ctx: str) -> str:
+def torch_op_source(op, args: Sequence[str], key: str | None, ctx: str) -> str:
+    """Torch source of grammar op ``op`` on variables ``args`` (engine ops keyed by node ``key``)."""
     return op.torch_source(*args, key=key, ctx=ctx)
 
 
 def body_lines(genome: OptimizerGenome, decay_ref: Callable[[int], str] = lambda k: f"d[{k}]",
                full: Callable[[str], str] = lambda v: f"ctx.full({v})",
-               ctx: str = "ctx", op_source: Callable = _torch_op,
+               ctx: str = "ctx", op_source: Callable = torch_op_source,
                ) -> tuple[list[str], list[tuple[str, str, DecayGenome]], str]:
     """The straight-line lines computing ``U`` from variables ``o_<operand>``.
 
     Returns ``(lines, decayed_edges, u_var)``; ``decayed_edges[k]`` is the edge whose decay value
     the lines read as ``decay_ref(k)``. Engine ops print as ``ctx.<method>(..., key=<node>)``.
-    ``op_source(op, args, key, ctx)`` prints one op (default: its torch form; the JAX engine
-    passes the JAX printer).
+    ``op_source(op, args, key, ctx)`` prints one op (default: its torch form). The lines are the
+    genome's :func:`~gp_opt.optim.lowering.lower` printed by
+    :func:`~gp_opt.optim.lowering.assignment_lines`.
     """
-    grammar = genome.grammar
-    lines: list[str] = []
-    edges: list[tuple[str, str, DecayGenome]] = []
-    is_full: dict[str, bool] = {}
-    # a value broadcast to the full shape gets a name of its own, so no line reassigns a name
-    # (the scratch rewrite needs that); later readers of the value read the broadcast one
-    wide: dict[str, str] = {}
-    for name in genome.active_operands():
-        is_full[_operand_var(name)] = not grammar.operands[name].is_constant
-    for node in genome.active_inner_nodes():
-        op = grammar.op(genome.op(node))
-        args = []
-        for pos, (src, dec) in enumerate(genome.input_edges(node)):
-            var = node_var(src) if src in genome.inner_nodes() else _operand_var(src)
-            var = wide.get(var, var)
-            if dec is not None:
-                edges.append((src, node, dec))
-                new = f"{node_var(node)}_in{pos}"
-                lines.append(f"{new} = {var} * {decay_ref(len(edges) - 1)}  # decay on edge {src} -> {node}")
-                is_full[new] = is_full[var]
-                var = new
-            if op.kind != "scalar" and not is_full[var]:
-                wide[var] = f"{var}_full"
-                lines.append(f"{wide[var]} = {full(var)}")
-                var = wide[var]
-                is_full[var] = True
-            args.append(var)
-        out = node_var(node)
-        src = op_source(op, args, node, ctx)
-        lines.append(f"{out} = {src}  # {node} = {genome.op(node)}({', '.join(genome.inputs(node))})")
-        is_full[out] = any(is_full[a] for a in args) or op.kind != "scalar"
-    u = node_var(OUTPUT)
-    if not is_full[u]:
-        lines.append(f"{u} = {full(u)}")
-    return lines, edges, u
+    low = lower(genome)
+    return assignment_lines(low, op_source, decay_ref, full, ctx), list(low.edges), low.output
 
 
 def momentum_lines(momentum: str, sign: int, u: str) -> list[str]:
@@ -156,11 +118,15 @@ class CompiledGenome:
     #: like ``g``): ``step_scratch(g, w, state, ctx, t, lr, mu, d, out, scratch)``; None if none
     step_scratch: Callable | None = None
     n_scratch: int = 0
+    #: the genome as :func:`~gp_opt.optim.lowering.lower` gives it (what the step was printed from)
+    lowering: Lowering | None = None
     _tables: dict[int, list[list[float]]] = field(default_factory=dict, repr=False)
 
     @property
     def state_keys(self) -> list[str]:
         """Every per-element state buffer: moving averages, stateful nodes, momentum ``m``."""
+        if self.lowering is not None:
+            return self.lowering.state_keys
         keys = [s.name for s in self.program.states] + self.node_states
         return keys + (["m"] if self.genome.momentum != "none" else [])
 
@@ -183,17 +149,16 @@ class CompiledGenome:
 
 
 def compile_genome(genome: OptimizerGenome) -> CompiledGenome:
-    """Print and ``exec`` the genome's step function once."""
-    grammar = genome.grammar
-    operands = genome.active_operands()
-    program = OperandProgram(grammar, operands)
-    lines, edges, u = body_lines(genome)
+    """Print and ``exec`` the genome's step function once (from its :func:`lower` ing)."""
+    low = lower(genome)
+    program = OperandProgram(genome.grammar, low.operands)
+    lines = assignment_lines(low, torch_op_source)
     # moving averages and operands, printed from their grammar expressions (bias corrections
     # folded into the operands as Python numbers: no corrected copy is materialised)
-    head = program.source_lines(_operand_var)
+    head = program.source_lines(operand_var)
     for name, value in program.constants.items():
-        head.append(f"{_operand_var(name)} = ctx.const({value!r})")
-    tail = momentum_lines(genome.momentum, genome.sign, u)
+        head.append(f"{operand_var(name)} = ctx.const({value!r})")
+    tail = momentum_lines(low.momentum, low.sign, low.output)
     body = head + lines + tail
     doc = repr(genome).replace('"""', "'''")
     source = ("def genome_step(g, w, state, ctx, t, lr, mu, d, out=None):\n"
@@ -204,7 +169,7 @@ def compile_genome(genome: OptimizerGenome) -> CompiledGenome:
     step.source = source
     # the same lines writing their temporaries into a pool of scratch buffers (CPU slices)
     step_scratch, n_scratch = None, 0
-    rewritten = scratch_lines(head + lines, {"g", "w"} | {f"ma_{s.name}" for s in program.states}, tail)
+    rewritten = scratch_lines(head + lines, {"g", "w"} | {f"ma_{s.name}" for s in low.states}, tail)
     if rewritten is not None and rewritten[1] > 0:
         body_s, n_scratch = rewritten
         source_s = ("def genome_step_scratch(g, w, state, ctx, t, lr, mu, d, out, scratch):\n"
@@ -212,10 +177,8 @@ def compile_genome(genome: OptimizerGenome) -> CompiledGenome:
         exec(compile(source_s, f"<gp_opt step/scratch {genome!r}>", "exec"), namespace)
         step_scratch = namespace["genome_step_scratch"]
         step_scratch.source = source_s
-    node_states = [n for n in genome.active_inner_nodes() if grammar.op(genome.op(n)).kind == "stateful"]
-    needs_w = any(sp.Symbol("w") in grammar.operands[n].expr.free_symbols for n in operands)
-    return CompiledGenome(genome, program, source, step, edges, node_states, needs_w,
-                          step_scratch=step_scratch, n_scratch=n_scratch)
+    return CompiledGenome(genome, program, source, step, list(low.edges), list(low.node_states), low.needs_w,
+                          step_scratch=step_scratch, n_scratch=n_scratch, lowering=low)
 
 
 # ---------------------------------------------------------------- engines

@@ -11,6 +11,7 @@ The docstring carries the LaTeX of the equation and of the learning-rate schedul
 """
 from __future__ import annotations
 
+import functools
 import inspect
 import keyword
 import re
@@ -23,7 +24,8 @@ import sympy as sp
 from gp_opt import functions as F
 from gp_opt.genome import OUTPUT, DecayGenome, OptimizerGenome
 from gp_opt.optim import schedules as S
-from gp_opt.optim.compile import body_lines, momentum_lines
+from gp_opt.optim.compile import momentum_lines, torch_op_source
+from gp_opt.optim.lowering import assignment_lines, lower
 from gp_opt.printer import torch_source
 
 __all__ = ["export_torch", "export_source"]
@@ -199,42 +201,52 @@ class {cls}(torch.optim.Optimizer):
 '''
 
 
+@functools.lru_cache(maxsize=None)
+def copied_sources() -> tuple[str, str]:
+    """The engine kernels and the base schedules, copied by ``inspect.getsource`` (read once)."""
+    kernels = [F.ema_kernel, F.delta_kernel, F.running_max_kernel, F.dropout_kernel, F.norm_kernel]
+    kernel_src = "\n\n".join(inspect.getsource(k).rstrip() for k in kernels)
+    sched_src = "\n\n".join(inspect.getsource(f).rstrip() for f in S.EXPORTED_FUNCTIONS)
+    return kernel_src, sched_src
+
+
+def runtime_sections(edges, decay_function: Callable[[int, DecayGenome, str], str]) -> list[str]:
+    """The sections every exported module has (torch and optax alike): the base schedules, the
+    decay functions of ``edges`` written by ``decay_function(k, decay, edge)``, and the kernels."""
+    kernel_src, sched_src = copied_sources()
+    decays = "\n\n\n".join(decay_function(k, dec, f"{s} -> {d}") for k, (s, d, dec) in enumerate(edges))
+    return [
+        "# ---------------------------------------------------------------- schedules\n"
+        f"MU_HIGH, MU_LOW = {S.MU_HIGH!r}, {S.MU_LOW!r}\n\n\n" + sched_src,
+        "# ---------------------------------------------------------------- decay functions\n"
+        + (decays + "\n\n" if decays else "") + f"DECAYS = [{', '.join(f'decay_{k}' for k in range(len(edges)))}]",
+        "# ---------------------------------------------------------------- kernels\n" + kernel_src,
+    ]
+
+
 def export_source(genome: OptimizerGenome, name: str | None = None) -> str:
     """The module's source text (see :func:`export_torch`)."""
     grammar = genome.grammar
     name = name or genome.meta.get("name") or "EvolvedOptimizer"
     cls = class_name(str(name))
-    operands = genome.active_operands()
-    exprs = {n: grammar.operands[n].expr for n in operands}
-    used = set().union(*(e.free_symbols for e in exprs.values())) if exprs else set()
-    states = [s for s in grammar.states.values() if {s.raw, s.hat} & used]
-    lines, edges, u = body_lines(genome)
-    node_states = [n for n in genome.active_inner_nodes() if grammar.op(genome.op(n)).kind == "stateful"]
-    keys = [s.name for s in states] + node_states + (["m"] if genome.momentum != "none" else [])
-    needs_w = any(sp.Symbol("w") in e.free_symbols for e in exprs.values())
+    low = lower(genome)
 
     # the update function: moving averages, operands, nodes, momentum
     body = []
-    for s in states:
+    for s in low.states:
         body.append(f"{s.name} = state[{s.name!r}]")
         body.append(f"{s.name}.lerp_({torch_source(s.input)}, 1.0 - {s.beta!r})  # EMA_{s.beta:g}({s.input})")
         body.append(f"{s.name}_hat = {s.name} / (1.0 - {s.beta!r} ** (t + 1))")
-    for n in operands:
+    for n in low.operands:
         op = grammar.operands[n]
         src = f"ctx.const({torch_source(op.expr)})" if op.is_constant else torch_source(op.expr)
         body.append(f"o_{n} = {src}  # {op.label}")
-    body += lines + momentum_lines(genome.momentum, genome.sign, u)
+    body += assignment_lines(low, torch_op_source) + momentum_lines(low.momentum, low.sign, low.output)
     update = ("def update(g, w, state, ctx, t, lr, mu, d, out=None):\n"
               '    """The weight change of one parameter at its update t (0-based)."""\n'
               + "".join(f"    {line}\n" for line in body))
 
-    kinds = {type(f).__name__ for n in genome.active_inner_nodes()
-             for f in grammar.op(genome.op(n)).expr.atoms(F.GpFunction)}
-    kernels = [F.ema_kernel, F.delta_kernel, F.running_max_kernel, F.dropout_kernel, F.norm_kernel]
-    kernel_src = "\n\n".join(inspect.getsource(k).rstrip() for k in kernels)
-    sched_src = "\n\n".join(inspect.getsource(f).rstrip() for f in S.EXPORTED_FUNCTIONS)
-    decays = "\n\n\n".join(_decay_function(k, dec, f"{s} -> {d}") for k, (s, d, dec) in enumerate(edges))
-
+    kinds = {type(f).__name__ for a in low.assignments if a.kind == "op" for f in a.op.expr.atoms(F.GpFunction)}
     doc = module_doc_head(genome, f"{cls}: an optimizer discovered with gp_opt, as a standalone PyTorch module.")
     doc += ["Written by gp_opt.optim.export_torch; depends on torch only."]
     docstring = "\n".join(doc).replace('"""', "'''")
@@ -242,12 +254,8 @@ def export_source(genome: OptimizerGenome, name: str | None = None) -> str:
     parts = [
         f'r"""{docstring}\n"""',
         "import math\n\nimport torch",
-        f"STATE_KEYS = {keys!r}\nNEEDS_W = {needs_w!r}\n# engine ops used: {sorted(kinds) or 'none'}",
-        "# ---------------------------------------------------------------- schedules\n"
-        f"MU_HIGH, MU_LOW = {S.MU_HIGH!r}, {S.MU_LOW!r}\n\n\n" + sched_src,
-        "# ---------------------------------------------------------------- decay functions\n"
-        + (decays + "\n\n" if decays else "") + f"DECAYS = [{', '.join(f'decay_{k}' for k in range(len(edges)))}]",
-        "# ---------------------------------------------------------------- kernels\n" + kernel_src,
+        f"STATE_KEYS = {low.state_keys!r}\nNEEDS_W = {low.needs_w!r}\n# engine ops used: {sorted(kinds) or 'none'}",
+        *runtime_sections(low.edges, _decay_function),
         _CTX.strip(),
         "# ---------------------------------------------------------------- the update equation\n"
         + update.rstrip(),

@@ -39,21 +39,17 @@ The update it returns is added with ``optax.apply_updates`` and is ``jit``-able;
 """
 from __future__ import annotations
 
-import functools
-import inspect
 import re
 from pathlib import Path
 from typing import Any
 
 import sympy as sp
 
-from gp_opt import functions as F
 from gp_opt.errors import GpOptError
 from gp_opt.genome import DecayGenome, OptimizerGenome
 from gp_opt.grammar import G, W
-from gp_opt.optim import schedules as S
-from gp_opt.optim.compile import node_var, body_lines
-from gp_opt.optim.export import class_name, decay_function_source, module_doc_head
+from gp_opt.optim.export import class_name, decay_function_source, module_doc_head, runtime_sections
+from gp_opt.optim.lowering import Lowering, assignment_lines, lower
 from gp_opt.printer import jax_source
 
 __all__ = ["optax_transformation", "optax_source", "export_optax", "function_name"]
@@ -95,17 +91,13 @@ def _momentum_lines(momentum: str, sign: int, u: str) -> list[str]:
     raise ValueError(f"unknown momentum type {momentum!r}")
 
 
-def _update_source(genome: OptimizerGenome) -> tuple[str, list, list[str], bool]:
-    """The update function's source; returns (source, decayed edges, state keys, needs w)."""
-    grammar = genome.grammar
-    operands = genome.active_operands()
-    exprs = {n: grammar.operands[n].expr for n in operands}
-    used = set().union(*(e.free_symbols for e in exprs.values())) if exprs else set()
-    states = [s for s in grammar.states.values() if {s.raw, s.hat} & used]
+def _update_source(low: Lowering) -> str:
+    """The update function's source, printed from the genome's lowering."""
+    grammar = low.genome.grammar
     names: dict[sp.Symbol, str] = {G: "g", W: "w"}
     subs: dict[sp.Symbol, sp.Expr] = {}
     body = ["new = {}"]
-    for s in states:
+    for s in low.states:
         # the moving average as torch's lerp_ computes it (weight < 0.5): m + (1-beta) (x - m);
         # its bias correction a number folded into the operands reading the corrected value
         k = sp.Symbol(f"k_{s.name}", positive=True)
@@ -115,44 +107,34 @@ def _update_source(genome: OptimizerGenome) -> tuple[str, list, list[str], bool]
                     f"({jax_source(s.input, names)} - state[{s.name!r}])  # EMA_{s.beta:g}({s.input})")
         body.append(f"new[{s.name!r}] = ma_{s.name}")
         body.append(f"k_{s.name} = 1.0 / (1.0 - {s.beta!r} ** (t + 1))")
-    for n in operands:
+    for n in low.operands:
         op = grammar.operands[n]
         if op.is_constant:
             value = int(op.expr) if op.expr.is_Integer else float(op.expr)
             body.append(f"o_{n} = ctx.const({value!r})  # {op.label}")
         else:
             body.append(f"o_{n} = {jax_source(op.expr.xreplace(subs), names)}  # {op.label}")
-    lines, edges, u = body_lines(genome, op_source=_jax_op)
-    once = _computed_once_nodes(genome)
+    lines = assignment_lines(low, _jax_op)
+    # the variables of nodes whose op reads the state it replaces (delta) pass through
+    # computed_once: their old state buffer is then read in one loop, before the new state
+    # overwrites it when the state is donated, instead of XLA:CPU copying both (a train step of
+    # a genome with a delta node: about 1.5-2.4x faster; same arithmetic)
+    once = low.nodes_reading_previous_state()
     for line in lines:
         body.append(line)
         var = line.split(" = ", 1)[0]
         if var in once:
             body.append(f"{var} = computed_once({var}, t)")
-    if (genome.momentum == "nesterov" and u not in once
+    u = low.output
+    if (low.momentum == "nesterov" and u not in once
             and any(_SERIES_FUNCTION in line for line in lines)):
         # m and the update both read U: XLA:CPU would evaluate the series in each (see computed_once)
         body.append(f"{u} = computed_once({u}, t)")
     body.append("new.update(ctx.new)  # the stateful nodes' buffers")
-    body += _momentum_lines(genome.momentum, genome.sign, u)
-    node_states = [n for n in genome.active_inner_nodes() if grammar.op(genome.op(n)).kind == "stateful"]
-    keys = [s.name for s in states] + node_states + (["m"] if genome.momentum != "none" else [])
-    needs_w = any(W in e.free_symbols for e in exprs.values())
-    src = ("def update(g, w, state, ctx, t, lr, mu, d):\n"
-           '    """The weight change of one leaf at its update t (0-based), and its new state."""\n'
-           + "".join(f"    {line}\n" for line in body))
-    return src, edges, keys, needs_w
-
-
-def _computed_once_nodes(genome: OptimizerGenome) -> set[str]:
-    """The variables of nodes whose op reads the state it replaces (``delta``), to pass through
-    ``computed_once``: their old state buffer is then read in one loop, before the new state
-    overwrites it when the state is donated, instead of XLA:CPU copying both (a train step of a
-    genome with a ``delta`` node: about 1.5-2.4x faster; same arithmetic)."""
-    grammar = genome.grammar
-    return {node_var(n) for n in genome.active_inner_nodes()
-            if any(getattr(type(f), "reads_previous_state", False)
-                   for f in grammar.op(genome.op(n)).expr.atoms(sp.Function))}
+    body += _momentum_lines(low.momentum, low.sign, u)
+    return ("def update(g, w, state, ctx, t, lr, mu, d):\n"
+            '    """The weight change of one leaf at its update t (0-based), and its new state."""\n'
+            + "".join(f"    {line}\n" for line in body))
 
 
 #: A call the printer writes for a special function that XLA evaluates as a long series
@@ -309,15 +291,6 @@ def {fname}(learning_rate, total_steps, warmup_steps=0, hold_steps=0, momentum_s
 '''
 
 
-@functools.lru_cache(maxsize=None)
-def _copied_sources() -> tuple[str, str]:
-    """The engine kernels and base schedules, copied by ``inspect.getsource`` (read once)."""
-    kernels = [F.ema_kernel, F.delta_kernel, F.running_max_kernel, F.dropout_kernel, F.norm_kernel]
-    kernel_src = "\n\n".join(inspect.getsource(k).rstrip() for k in kernels)
-    sched_src = "\n\n".join(inspect.getsource(f).rstrip() for f in S.EXPORTED_FUNCTIONS)
-    return kernel_src, sched_src
-
-
 def optax_source(genome: OptimizerGenome, name: str | None = None, latex: bool = True) -> str:
     """The standalone module's source (see :func:`export_optax`).
 
@@ -326,12 +299,9 @@ def optax_source(genome: OptimizerGenome, name: str | None = None, latex: bool =
     """
     name = str(name or genome.meta.get("name") or "evolved")
     fname = function_name(name)
-    update_src, edges, keys, needs_w = _update_source(genome)
-    update_src = update_src.replace("def update(", "def update_leaf(", 1)
-    grammar = genome.grammar
-    kinds = {grammar.op(genome.op(n)).kind for n in genome.active_inner_nodes()}
-    kernel_src, sched_src = _copied_sources()
-    decays = "\n\n\n".join(_decay_function(k, dec, f"{s} -> {d}") for k, (s, d, dec) in enumerate(edges))
+    low = lower(genome)
+    update_src = _update_source(low).replace("def update(", "def update_leaf(", 1)
+    kinds = low.op_kinds
 
     doc = module_doc_head(genome, f"{name}: an optimizer discovered with gp_opt, as a standalone optax transformation.",
                           latex=latex)
@@ -349,14 +319,10 @@ def optax_source(genome: OptimizerGenome, name: str | None = None, latex: bool =
         "import math\nfrom typing import Any, NamedTuple\n\nimport jax\nimport jax.numpy as jnp\n"
         "import jax.scipy.special  # noqa: F401  (the printed special functions)\nimport numpy as np\nimport optax",
         f'__all__ = ["{fname}", "EvolvedState", "update_leaf"]\n\n'
-        f"STATE_KEYS = {keys!r}\nNEEDS_W = {needs_w!r}\nSTOCHASTIC = {'stochastic' in kinds!r}\n"
+        f"STATE_KEYS = {low.state_keys!r}\nNEEDS_W = {low.needs_w!r}\nSTOCHASTIC = {'stochastic' in kinds!r}\n"
         f"NODES = {nodes!r}  # dropout ops fold their node's index into the step's random key\n"
         f"# op kinds used: {sorted(kinds) or 'none'}",
-        "# ---------------------------------------------------------------- schedules\n"
-        f"MU_HIGH, MU_LOW = {S.MU_HIGH!r}, {S.MU_LOW!r}\n\n\n" + sched_src,
-        "# ---------------------------------------------------------------- decay functions\n"
-        + (decays + "\n\n" if decays else "") + f"DECAYS = [{', '.join(f'decay_{k}' for k in range(len(edges)))}]",
-        "# ---------------------------------------------------------------- kernels\n" + kernel_src,
+        *runtime_sections(low.edges, _decay_function),
         _CTX.strip(),
         *([_COMPUTED_ONCE.strip()] if "computed_once(" in update_src else []),
         "# ---------------------------------------------------------------- the update equation\n"
