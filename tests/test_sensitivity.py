@@ -74,3 +74,18 @@ def test_card_carries_the_recommended_range(tmp_path, capsys):
     assert "recommended lr (validation mean within 5% of the best" in out and "wine " in out
     assert main(["show", "SGD", "--lr-from", str(tmp_path / "results.json")]) == 2   # no row for it
     assert "no row for optimizer 'SGD'" in capsys.readouterr().err
+
+
+def test_report_draws_metric_against_lr_per_task(tmp_path):
+    from gp_opt.report.make import _lr_figures
+    curve = [[1e-3, 0.5], [1e-2, 0.9], [1e-1, 0.88], [1.0, None]]
+    doc = {"results": [
+        {"task": "wine", "optimizer": "Adam", "metric": "accuracy", "higher_is_better": True, "lr_curve": curve,
+         "lr_range": {"low": 1e-2, "high": 1e-1, "decades": 1.0, "tolerance": 0.05}},
+        {"task": "wine", "optimizer": "SGD", "metric": "accuracy", "higher_is_better": True,
+         "lr_curve": [[1e-3, 0.3], [1e-2, 0.6], [1e-1, 0.8], [1.0, 0.85]], "lr_range": None},
+        {"task": "old", "optimizer": "Adam", "scores": [0.9]}]}   # a row without a curve: no figure
+    figures: list = []
+    md = _lr_figures(doc, tmp_path, ("png",), figures)
+    assert [p.name for p in figures] == ["transfer_lr_0.png"] and figures[0].stat().st_size > 1000
+    assert md[0].startswith("![wine: validation metric against the learning rate](transfer_lr_0.png)")

@@ -113,6 +113,24 @@ def _read_json(path: Path, what: str, notes: list[str]) -> Any:
 FIGURE_FORMATS = ("png", "pdf", "svg")
 
 
+def _lr_figures(doc: Any, out_dir: Path, formats: tuple[str, ...], figures: list) -> list[str]:
+    """Per transfer task, the metric against the lr for every optimizer whose curve was kept."""
+    from gp_opt import plots as P   # matplotlib only once a report draws
+    rows = [r for r in (doc.get("results") or []) if isinstance(r, dict) and isinstance(r.get("lr_curve"), list)] \
+        if isinstance(doc, dict) else []
+    md = []
+    for k, task in enumerate(dict.fromkeys(str(r.get("task")) for r in rows)):
+        mine = [r for r in rows if str(r.get("task")) == task]
+        ranges = {str(r.get("optimizer")): (r["lr_range"]["low"], r["lr_range"]["high"])
+                  for r in mine if isinstance(r.get("lr_range"), dict)}
+        fig = P.lr_curves_figure(task, str(mine[0].get("metric", "metric")),
+                                 {str(r.get("optimizer")): r["lr_curve"] for r in mine}, ranges,
+                                 bool(mine[0].get("higher_is_better", True)))
+        figures += P.save(fig, out_dir / f"transfer_lr_{k}", formats)
+        md += [f"![{task}: validation metric against the learning rate](transfer_lr_{k}.png)", ""]
+    return md
+
+
 def _write_report(run_dir: str | Path, out: str | Path | None = None, top_k: int = 10,
                   formats: tuple[str, ...] = ("png",), pdf: bool = True, simplify_seconds: float = 1.0,
                   pareto_max: int = 10, simplify_total: float = 8.0, verbose: bool = False,
@@ -396,6 +414,7 @@ def _write_report(run_dir: str | Path, out: str | Path | None = None, top_k: int
         text, tex = _transfer_sections(trans, data.notes)
         md += text
         tables_tex += tex
+        md += _lr_figures(trans, out_dir, formats, figures)
 
     # ---- symbols, files
     if used and grammars:
