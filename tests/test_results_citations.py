@@ -171,3 +171,25 @@ def test_gitignore_keeps_users_runs_out_and_results_runs_in():
 
     assert ignored("runs/mine/candidates.jsonl") and ignored("gp_opt/runs/x.json")
     assert not ignored("results/some-campaign/runs/main/candidates.jsonl")
+
+
+@pytest.mark.slow
+def test_the_2026_12_02_report_rebuilds_from_the_committed_run(tmp_path):
+    """results/digits-2026-12-02/README.md's recipe: its committed run, elimination and transfer
+    records give the report's top-5 table again (the report's wording may change with the code)."""
+    import shutil
+
+    from gp_opt.cli import main
+
+    src = REPO / "results" / "digits-2026-12-02"
+    run = tmp_path / "campaign-digits-warm"
+    shutil.copytree(src / "run", run)
+    for part in ("elimination", "transfer"):
+        shutil.copytree(src / part, run / part)
+    assert main(["report", str(run), "--top", "5"]) == 0
+
+    def top_k(text):  # each entry's heading (rank, fitness, candidate, step) and its genome's key
+        return re.findall(r"^### #\d+: fitness \S+ \(candidate \d+, step \d+\)$|key `fp1:[0-9a-f]+`", text, re.M)
+
+    rebuilt, committed = ((d / "report" / "report.md").read_text() for d in (run, src))
+    assert len(top_k(committed)) == 10 and top_k(rebuilt) == top_k(committed)
