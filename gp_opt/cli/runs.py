@@ -72,6 +72,15 @@ def _check_algorithm_options(args) -> None:
         if given:
             raise GpOptError(f"{', '.join(given)}: not for --algorithm random (random search draws every "
                              "candidate at random and redraws none)")
+    if args.objectives is not None:   # checked before anything is made: one line, exit 2
+        from gp_opt.search.pareto import parse_objectives
+        parse_objectives(args.objectives)
+        if args.algorithm != "regularized":
+            raise GpOptError(f"--objectives: only with --algorithm regularized (NSGA-II tournaments), "
+                             f"not {args.algorithm}")
+        if args.task == "toy":
+            raise GpOptError("--objectives: the toy task's candidates are not optimizers (no memory or size "
+                             "to trade against its fitness); use a genome task")
     if not args.noise_aware:
         given = [f"--{k.replace('_', '-')}" for k in NOISE_OPTIONS if getattr(args, k, None) is not None]
         if given:
@@ -102,7 +111,7 @@ def cmd_search(args) -> int:
                             max_redraws=args.max_redraws, key=args.key, workers=args.workers or 0,
                             executor=executor, task_options=options, verbose=not args.quiet,
                             init_from=args.init_from, eval_seeds=args.eval_seeds, noise=_noise(args),
-                            fix_update=args.fix_update)
+                            fix_update=args.fix_update, objectives=args.objectives)
     return _report_best(result, args)
 
 
@@ -224,6 +233,10 @@ def register(sub) -> None:
                         "--seed and its number in the log; fixed (the default with --batch-children, which "
                         "trains a step's children together on one seed): every candidate on the task's own "
                         "seed, the behaviour before 2026-12-06; docs/search.md")
+    p.add_argument("--objectives", metavar="fitness,memory[,size]",
+                   help="with --algorithm regularized: a multi-objective search, each tournament won by DEAP's "
+                        "NSGA-II over these objectives (fitness up; memory: state buffers per parameter, size: "
+                        "graph nodes, down); the Pareto archive goes to OUT/pareto.jsonl")
     p.add_argument("--noise-aware", action="store_true", default=None,
                    help="noise-aware selection (particle, regularized): children near the top get more "
                         "evaluation seeds before they may displace an elite, elites and the hall of fame "

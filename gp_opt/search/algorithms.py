@@ -6,7 +6,7 @@ control). Each returns
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 from deap import tools
@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 from ..errors import CheckpointError, GpOptError
 from .candidate import Candidate, History, is_ok, score
 from .loop import RunOptions, SearchLoop, positive
+from .pareto import ARCHIVE_NAME, ParetoArchive, nsga2_select, objective_values
 from .progress import fmt_fit
 
 log = logging.getLogger("gp_opt.search")
@@ -69,42 +70,63 @@ def particle_search(toolbox: Any, n_particles: int, n_steps: int, n_children: in
 
 
 def regularized_evolution(toolbox: Any, population_size: int, cycles: int, sample_size: int,
-                          n_children: int = 1, max_redraws: int = 4, **options: Unpack[RunOptions],
-                          ) -> tuple[list[Candidate], tools.Logbook]:
+                          n_children: int = 1, max_redraws: int = 4, objectives: Sequence[str] | None = None,
+                          **options: Unpack[RunOptions]) -> tuple[list[Candidate], tools.Logbook]:
     """Aging evolution (Real et al. 2019): a population of ``population_size`` random individuals;
     each of ``cycles`` cycles draws ``n_children`` tournaments of ``sample_size`` (without
     replacement), mutates each winner (a child failing the screen is redrawn up to
     ``max_redraws`` times), evaluates the children through ``toolbox.map``, appends the ok ones
     and removes as many of the oldest. Returns ``(population, logbook)`` (oldest first);
-    ``options``: :class:`RunOptions`."""
+    ``options``: :class:`RunOptions`. ``objectives`` (e.g. ``("fitness", "memory")``,
+    :mod:`.pareto`): each tournament's winner is the one DEAP's NSGA-II keeps of its sample
+    instead of the best score, and every ok candidate off the archive's front so far is appended
+    to ``RUN_DIR/pareto.jsonl``."""
     positive(population_size=population_size, cycles=cycles, sample_size=sample_size, n_children=n_children)
     if sample_size > population_size:
         raise GpOptError(f"sample_size {sample_size} exceeds population_size {population_size}")
     run = SearchLoop("regularized", toolbox, unit="cycle", expected=population_size + cycles * n_children,
                      n_steps=cycles, **options)
+    archive = ParetoArchive(run.rundir.path, objectives) if objectives and run.rundir is not None else None
     if run.state is None:
         pop = run.initial(population_size)
         run.race(pop, 0)
+        if archive is not None:
+            archive.add(pop)
         history = History(k for p in pop for k in run.engine.ops.keys(p.payload))
         run.done(0, pop, pop, population=pop, history=history.order)
         run.say(f"init done: best {fmt_fit(max(map(score, pop)))}; {run.status()}")
     else:
         pop, history = run.candidates("population"), History(run.state["history"])
     for cycle in run.generations(cycles):
-        parents = [max(rng_choice(run.engine.rng, len(pop), sample_size), key=lambda i: (score(pop[i]), -i))
+        parents = [tournament_winner(pop, rng_choice(run.engine.rng, len(pop), sample_size), objectives)
                    for _ in range(n_children)]
         children = run.engine.vary([(pop[i], history, {"phase": "cycle", "step": cycle + 1, "particle": None,
                                                        "slot": j}) for j, i in enumerate(parents)], max_redraws)
         run.race(children, cycle + 1)
         ok = [c for c in children if is_ok(c)]
+        if archive is not None:
+            archive.add(ok)
         pop = (pop + ok)[len(ok):]  # the oldest die
         run.rescore(pop, cycle + 1)
         run.done(cycle + 1, pop, ok, population=pop, history=history.order)
         run.say(f"cycle {cycle + 1}/{cycles}: best child {fmt_fit(max(map(score, ok), default=float('-inf')))} "
                 f"best so far {run.best_so_far()} | {run.status()}")
+    if archive is not None:
+        run.say(f"Pareto front ({','.join(objectives)}): "
+                + "; ".join(str(line["values"]) for line in archive.front()) + f" ({ARCHIVE_NAME})")
+        archive.close()
     run.finish("regularized evolution done",
                [(f"member {i}", p) for i, p in enumerate(sorted(pop, key=lambda c: -score(c))[:5])])
     return pop, run.logbook
+
+
+def tournament_winner(pop: list[Candidate], sample: list[int], objectives: Sequence[str] | None = None) -> int:
+    """The index in ``sample`` that wins: the best score (the first of equals), or with
+    ``objectives`` the one NSGA-II keeps of the sample (:func:`.pareto.nsga2_select`)."""
+    if not objectives:
+        return max(sample, key=lambda i: (score(pop[i]), -i))
+    points = [objective_values(pop[i], objectives) for i in sample]
+    return sample[nsga2_select(points, objectives, 1)[0]]
 
 
 def random_search(toolbox: Any, n_initial: int, n_batches: int, batch_size: int, **options: Unpack[RunOptions],

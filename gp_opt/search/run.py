@@ -89,7 +89,7 @@ def _run(toolbox: base.Toolbox, cfg: dict[str, Any], rundir: Any, verbose: bool,
         else:
             pop, lb = regularized_evolution(toolbox, cfg["population_size"], cfg["cycles"], cfg["sample_size"],
                                             n_children=cfg["children_per_cycle"], max_redraws=cfg["max_redraws"],
-                                            **options)
+                                            objectives=cfg.get("objectives"), **options)
     finally:
         Executor.uninstall(toolbox)
         if owned:
@@ -106,7 +106,8 @@ def run_search(task: Any, out_dir: str | os.PathLike | None, particles: int, ste
                task_options: dict[str, Any] | None = None, key: str = "fingerprint",
                workers: int = 0, executor: Any = None, verbose: bool = True,
                toolbox: base.Toolbox | None = None, init_from: Any = None,
-               eval_seeds: str = "per-candidate", noise: Any = None, fix_update: Any = None) -> SearchResult:
+               eval_seeds: str = "per-candidate", noise: Any = None, fix_update: Any = None,
+               objectives: Any = None) -> SearchResult:
     """Run a search into the new run directory ``out_dir`` (None: no directory, nothing saved).
 
     ``task`` is a task name of :mod:`gp_opt.tasks` or ``module:attribute`` (genomes are searched),
@@ -135,7 +136,9 @@ def run_search(task: Any, out_dir: str | os.PathLike | None, particles: int, ste
     a :class:`~gp_opt.search.noise.NoiseSettings` (``race_seeds``, ``rescore``,
     ``max_evaluations``); None (default): off. ``fix_update`` (a catalog name, a genome file or a
     genome): a schedule-only search, the update equation fixed and only its decay functions (so
-    the learning-rate schedule) evolved (:mod:`.schedule_only`)."""
+    the learning-rate schedule) evolved (:mod:`.schedule_only`). ``objectives`` (``"fitness,memory"``,
+    ``"fitness,memory,size"``; regularized evolution on genomes only): NSGA-II tournaments and the
+    Pareto archive ``pareto.jsonl`` (:mod:`.pareto`)."""
     if algorithm not in ALGORITHMS:
         raise GpOptError(f"unknown algorithm {algorithm!r}; use one of {', '.join(ALGORITHMS)}")
     if eval_seeds not in EVAL_SEEDS:
@@ -147,6 +150,14 @@ def run_search(task: Any, out_dir: str | os.PathLike | None, particles: int, ste
         if given:
             raise GpOptError(f"{', '.join(given)}: not for random search (algorithm 'random' draws every "
                              "candidate at random and redraws none)")
+    if objectives is not None:
+        from .pareto import parse_objectives
+        objectives = list(parse_objectives(objectives))
+        if algorithm != "regularized":
+            raise GpOptError(f"--objectives: only with --algorithm regularized (NSGA-II tournaments), not {algorithm!r}")
+        if task == TOY_TASK or (toolbox is not None and (getattr(toolbox, "config", None) or {}).get("kind") == "toy"):
+            raise GpOptError("--objectives: the toy task's candidates are not optimizers (no memory or size to "
+                             "trade against its fitness); use a genome task")
     max_redraws = 4 if max_redraws is None else max_redraws
     noise_settings = NoiseSettings.from_config(noise)
     if fix_update is not None and (toolbox is not None or init_from or task == TOY_TASK):
@@ -175,6 +186,8 @@ def run_search(task: Any, out_dir: str | os.PathLike | None, particles: int, ste
            "children_per_cycle": particles * children if algorithm == "regularized" else children,
            "workers": workers, "toolbox": getattr(toolbox, "config", None), "eval_seeds": eval_seeds,
            "noise": noise_settings.to_config() if noise_settings is not None else None}
+    if objectives is not None:   # recorded only when given: older run.json files stay as they are
+        cfg["objectives"] = objectives
     if init_from:
         if cfg["task"] == TOY_TASK:
             raise GpOptError("--init-from needs a genome task, not the toy task")
