@@ -119,12 +119,12 @@ def test_results_table_bolds_the_smallest_where_lower_is_better_per_column():
 
 
 def test_report_transfer_table_follows_each_task_direction():
-    from gp_opt.report.sections import _higher_by_task
+    from gp_opt.report.sections import higher_by_task
     doc = {"higher_is_better": True, "higher_is_better_by_task": {"charlm": False},
            "results": [{"task": "wine", "higher_is_better": True}]}
-    assert _higher_by_task(doc, ["digits-mlp", "charlm", "wine"]) == [True, False, True]
+    assert higher_by_task(doc, ["digits-mlp", "charlm", "wine"]) == [True, False, True]
     rows_only = {"results": [{"task": "charlm", "higher_is_better": False}]}
-    assert _higher_by_task(rows_only, ["charlm", "x"]) == [False, True]
+    assert higher_by_task(rows_only, ["charlm", "x"]) == [False, True]
 
 
 def test_decay_numbering_is_the_same_in_every_process():

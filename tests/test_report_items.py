@@ -12,7 +12,7 @@ import pytest
 
 from gp_opt import catalog
 from gp_opt import plots as P
-from gp_opt.report.sections import _record_md
+from gp_opt.report.sections import record_md
 from gp_opt.rundir.files import atomic_write_json, atomic_write_text
 
 TIED = '''
@@ -74,7 +74,7 @@ def test_stage_table_writes_no_none():
     rec = {"status": "rejected", "fitness": "-inf", "best_lr": None, "seconds": 1.0, "reason": None,
            "stages": [{"lr": 0.1, "status": "ok", "score": 0.5, "reason": None},
                       {"lr": 1.0, "status": "rejected", "score": None, "reason": "diverged"}]}
-    text = "\n".join(_record_md(rec))
+    text = "\n".join(record_md(rec))
     assert "None" not in text.replace("best learning rate None", "")
     assert "diverged" in text
 

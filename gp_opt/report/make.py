@@ -16,10 +16,10 @@ import numpy as np
 
 from gp_opt.errors import GpOptError
 from gp_opt.report.run import (ELIMINATION_FILE, HOLDOUT_FILE, REPORT_DIR, TRANSFER_FILE, Entry, ReportError,
-                               _catalog_grammar, _complexity, _genome, _genome_dict, _unique_ok, load_run,
-                               step_stats, tree_size)
-from gp_opt.report.sections import (_baseline_update, _compile, _elimination_sections, _fmt, _md_table, _record_md,
-                                    _report_tex, _short_expr, _tex_note_to_md, _transfer_sections)
+                               candidate_genome, candidate_genome_dict, catalog_grammar, complexity, load_run,
+                               step_stats, tree_size, unique_ok)
+from gp_opt.report.sections import (baseline_update, compile_pdf, elimination_sections, fmt, md_table, record_md,
+                                    report_tex, short_expr, tex_note_to_md, transfer_sections)
 
 
 # ---------------------------------------------------------------- writing
@@ -185,7 +185,7 @@ def _write_report(run_dir: str | Path, out: str | Path | None = None, top_k: int
     cfg = data.config
     counters = (data.state or {}).get("counters", {}) or {}
     stats = step_stats(data)
-    unique = _unique_ok(data)
+    unique = unique_ok(data)
 
     # ---- the run
     n = len(data.candidates)
@@ -230,7 +230,7 @@ def _write_report(run_dir: str | Path, out: str | Path | None = None, top_k: int
              counters.get("integrity_rejections", "–")],
             ["duplicates skipped (key already in the particle's history)", counters.get("duplicates", "–")]]
     run_rows = [(str(k), str(v)) for k, v in rows]
-    md += [_md_table(["item", "value"], rows), ""]
+    md += [md_table(["item", "value"], rows), ""]
 
     # ---- progress
     say("progress figures")
@@ -246,9 +246,9 @@ def _write_report(run_dir: str | Path, out: str | Path | None = None, top_k: int
                                                    for s in stats]
     figures += P.save(P.rates_figure(steps, rates), out_dir / "rates", formats)
     md += ["![fitness per time step](progress.png)", "", "![rejection and cache-hit rates](rates.png)", "",
-           _md_table(["step", "candidates", "successful", "best", "median", "best so far",
+           md_table(["step", "candidates", "successful", "best", "median", "best so far",
                       "rejected/failed", "cache hits", "integrity refusals"],
-                     [[s.step, s.n, s.n_ok, _fmt(s.best), _fmt(s.median), _fmt(s.cum_best),
+                     [[s.step, s.n, s.n_ok, fmt(s.best), fmt(s.median), fmt(s.cum_best),
                        f"{s.screen_rejected:.0%}", f"{s.cache_hits:.0%}",
                        "–" if s.integrity is None else f"{s.integrity:.0%}"] for s in stats]), ""]
 
@@ -257,11 +257,11 @@ def _write_report(run_dir: str | Path, out: str | Path | None = None, top_k: int
     if is_genome:
         say(f"size of {len(unique)} unique optimizers")
         for c in unique:
-            d = _genome_dict(c)
+            d = candidate_genome_dict(c)
             if d is None:
                 continue
             try:
-                gm = grammar or _catalog_grammar(d)
+                gm = grammar or catalog_grammar(d)
                 entries.append(Entry(c, tree_size(d, gm)))
             except (GpOptError, TypeError, AttributeError, KeyError) as exc:
                 data.notes.append(f"candidate {c.seq}: genome not read ({exc})")
@@ -273,7 +273,7 @@ def _write_report(run_dir: str | Path, out: str | Path | None = None, top_k: int
     # only the top-k and the front are built in sympy, simplified and counted
     chosen = {id(e): e for e in entries[:top_k] + [entries[i] for i in front_idx]}
     for e in list(chosen.values()):
-        e.genome = _genome(e.cand, grammar)
+        e.genome = candidate_genome(e.cand, grammar)
         if e.genome is None:
             data.notes.append(f"candidate {e.cand.seq}: its genome does not load; left out")
     top = [e for e in entries if e.genome is not None][:top_k]
@@ -287,7 +287,7 @@ def _write_report(run_dir: str | Path, out: str | Path | None = None, top_k: int
             expr = S.to_sympy(e.genome, expand_schedules=False)
             left = min(simplify_seconds, budget_end - time.perf_counter())
             e.simplified = S.simplify(expr, left) if left > 0 else expr
-            e.ops = _complexity(e.simplified)
+            e.ops = complexity(e.simplified)
     pruned: dict[int, Any] = {}
     if is_genome and prune_top:
         from gp_opt.prune import simplify_genome
@@ -303,7 +303,7 @@ def _write_report(run_dir: str | Path, out: str | Path | None = None, top_k: int
                 e.genome = result.genome
                 expr = S.to_sympy(e.genome, expand_schedules=False)
                 e.simplified = S.simplify(expr, simplify_seconds) if simplify_seconds > 0 else expr
-                e.ops = _complexity(e.simplified)
+                e.ops = complexity(e.simplified)
     rank = {id(e): k + 1 for k, e in enumerate(top)}
 
     md += [f"## The top {len(top) if is_genome else min(top_k, len(unique))} "
@@ -316,8 +316,8 @@ def _write_report(run_dir: str | Path, out: str | Path | None = None, top_k: int
     used: set = set()
     grammars: list = []
     if not is_genome:
-        md += [_md_table(["rank", "fitness", "key", "payload"],
-                         [[k + 1, _fmt(c.fitness), f"`{c.key}`", f"`{c.individual}`"]
+        md += [md_table(["rank", "fitness", "key", "payload"],
+                         [[k + 1, fmt(c.fitness), f"`{c.key}`", f"`{c.individual}`"]
                           for k, c in enumerate(unique[:top_k])]), ""]
     for k, e in enumerate(top, 1):
         say(f"top {k}")
@@ -329,9 +329,9 @@ def _write_report(run_dir: str | Path, out: str | Path | None = None, top_k: int
         (out_dir / f"top{k}.json").write_text(carry_grammar(found).to_json(indent=2) + "\n")
         eq = L.equation_latex(g, max_width=70, schedule=True)
         used |= eq.used
-        md += [f"### #{k}: fitness {_fmt(c.fitness, 5)} (candidate {c.seq}, step {c.step})", "",
+        md += [f"### #{k}: fitness {fmt(c.fitness, 5)} (candidate {c.seq}, step {c.step})", "",
                f"momentum **{g.momentum}**, sign **{'+1' if g.sign > 0 else '−1 (flipped)'}**, "
-               f"size {_fmt(e.size)} ops as written, {_fmt(e.ops)} after simplification (sympy "
+               f"size {fmt(e.size)} ops as written, {fmt(e.ops)} after simplification (sympy "
                f"`count_ops`), key `{c.key}`, genome [`top{k}.json`](top{k}.json)", "",
                f"$$U = {eq.update}$$", ""]
         if result is not None and result.edits:
@@ -360,13 +360,13 @@ def _write_report(run_dir: str | Path, out: str | Path | None = None, top_k: int
                    f"$$U = {simp}$$", ""] if len(simp) < 1500 else []
         from gp_opt.card import card, card_lines  # what it costs to run (issue 23)
         md += ["Cost: " + "; ".join(card_lines(card(g))) + ".", ""]
-        md += _record_md(c.record)
+        md += record_md(c.record)
         x = np.linspace(-3, 3, 241)
         figs = [
             (P.schedule_figure(P.schedule_curves(g, name=f"#{k}")), f"top{k}_schedule", "learning-rate schedule"),
             (P.decays_figure(f"#{k}", P.decay_curves(g)), f"top{k}_decays", "decay functions"),
-            (P.update_figure(x, {f"#{k}": P.update_curves(g, x), "Adam": _baseline_update("Adam", x),
-                                 "SGD": _baseline_update("SGD", x)}), f"top{k}_update", "U as a function of g"),
+            (P.update_figure(x, {f"#{k}": P.update_curves(g, x), "Adam": baseline_update("Adam", x),
+                                 "SGD": baseline_update("SGD", x)}), f"top{k}_update", "U as a function of g"),
             (P.graph_figure(g, f"#{k}"), f"top{k}_graph", "the update graph"),
         ]
         for fig, stem, alt in figs:
@@ -388,10 +388,10 @@ def _write_report(run_dir: str | Path, out: str | Path | None = None, top_k: int
         rows = []
         for i in sorted(front_idx, key=lambda i: entries[i].size):
             e = entries[i]
-            rows.append([labels[i], _fmt(e.size), _fmt(e.ops), _fmt(e.cand.fitness, 5), e.genome.momentum,
-                         f"`{_short_expr(e)}`"])
+            rows.append([labels[i], fmt(e.size), fmt(e.ops), fmt(e.cand.fitness, 5), e.genome.momentum,
+                         f"`{short_expr(e)}`"])
         md += ["![fitness against complexity](pareto.png)", "",
-               _md_table(["optimizer", "size", "ops simplified", "fitness", "momentum", "U (simplified)"], rows), ""]
+               md_table(["optimizer", "size", "ops simplified", "fitness", "momentum", "U (simplified)"], rows), ""]
 
     # ---- elimination and transfer
     tables_tex: list[str] = []
@@ -406,19 +406,19 @@ def _write_report(run_dir: str | Path, out: str | Path | None = None, top_k: int
     elim = _read_json(run_dir / ELIMINATION_FILE, "elimination results", data.notes)
     if elim is not None:
         held = _read_json(run_dir / HOLDOUT_FILE, "hold-out results", data.notes)
-        text, tex = _elimination_sections(elim, data.notes, held)
+        text, tex = elimination_sections(elim, data.notes, held)
         md += text
         tables_tex += tex
     trans = _read_json(run_dir / TRANSFER_FILE, "transfer results", data.notes)
     if trans is not None:
-        text, tex = _transfer_sections(trans, data.notes)
+        text, tex = transfer_sections(trans, data.notes)
         md += text
         tables_tex += tex
         md += _lr_figures(trans, out_dir, formats, figures)
 
     # ---- symbols, files
     if used and grammars:
-        md += ["## Symbols", ""] + [f"- {_tex_note_to_md(s)}" for s in L.notes(used, grammars)] + [
+        md += ["## Symbols", ""] + [f"- {tex_note_to_md(s)}" for s in L.notes(used, grammars)] + [
             "- $\\eta_t$: the base one-cycle learning rate (linear warm-up, hold, cosine decay); "
             "$\\mu_t$: the one-cycle momentum", ""]
     tables_path = out_dir / "tables.tex"
@@ -426,7 +426,7 @@ def _write_report(run_dir: str | Path, out: str | Path | None = None, top_k: int
                            if tables_tex else "% gp-opt report: no genome results to tabulate\n")
     say("report.tex")
     tex_path = out_dir / "report.tex"
-    tex_path.write_text(_report_tex(title, rows_summary=run_rows, tables=tables_tex,
+    tex_path.write_text(report_tex(title, rows_summary=run_rows, tables=tables_tex,
                                     top=top, figures_top=len(top)))
     pdf_path, pdf_note = None, ""
     if not pdf:
@@ -435,7 +435,7 @@ def _write_report(run_dir: str | Path, out: str | Path | None = None, top_k: int
         pdf_note = "report.pdf skipped: no pdflatex on PATH (install a LaTeX engine to get it)."
     else:
         say("pdflatex")
-        pdf_path, pdf_note = _compile(tex_path)
+        pdf_path, pdf_note = compile_pdf(tex_path)
     md += ["## Files", "",
            "- `tables.tex`: the LaTeX tables (preamble packages in its comments: "
            + ", ".join(L.TABLE_PACKAGES) + ")",

@@ -55,7 +55,7 @@ class RunData:
     hof_keys: list[str] = field(default_factory=list)  # hall_of_fame.json's keys, best first
 
 
-def _float(x: Any) -> float:
+def as_float(x: Any) -> float:
     try:
         return float(x)
     except (TypeError, ValueError):
@@ -101,7 +101,7 @@ def load_run(path: str | Path) -> RunData:
         rec = line.get("record") if isinstance(line.get("record"), dict) else {}
         phase_step = 0 if line.get("phase") == "init" else int(line.get("step") or 0)
         cands.append(Candidate(seq=int(line["seq"]), step=phase_step, key=str(line.get("key")),
-                               fitness=_float(rec.get("fitness")), status=str(rec.get("status", "failed")),
+                               fitness=as_float(rec.get("fitness")), status=str(rec.get("status", "failed")),
                                cache_hit=bool(line.get("cache_hit")), individual=line.get("individual"),
                                record=rec))
     return RunData(path, rd.config, cands, state, notes, _hof_keys(path, notes))
@@ -169,7 +169,7 @@ def step_stats(data: RunData) -> list[StepStats]:
     return out
 
 
-def _genome_dict(c: Candidate) -> dict | None:
+def candidate_genome_dict(c: Candidate) -> dict | None:
     text = c.individual
     if not isinstance(text, str) or not text.lstrip().startswith("{"):
         return None
@@ -180,12 +180,12 @@ def _genome_dict(c: Candidate) -> dict | None:
     return d if isinstance(d, dict) else None
 
 
-def _catalog_grammar(d: dict):
+def catalog_grammar(d: dict):
     from gp_opt import catalog
     return catalog.grammar_for(d)
 
 
-def _genome(c: Candidate, grammar=None):
+def candidate_genome(c: Candidate, grammar=None):
     from gp_opt.genome import OptimizerGenome
     text = c.individual
     if not isinstance(text, str) or not text.lstrip().startswith("{"):
@@ -269,7 +269,7 @@ def tree_size(data: dict, grammar) -> float:
     return node("out") + (1 if data.get("sign", 1) < 0 else 0)
 
 
-def _unique_ok(data: RunData) -> list[Candidate]:
+def unique_ok(data: RunData) -> list[Candidate]:
     """Successful candidates, best first, one per dedup key (its best record); equal fitnesses
     in the hall of fame's order, so that #1 is best.json, then in the order they were found."""
     rank = {k: i for i, k in enumerate(data.hof_keys)}
@@ -284,7 +284,7 @@ def _unique_ok(data: RunData) -> list[Candidate]:
     return out
 
 
-def _complexity(expr) -> float:
+def complexity(expr) -> float:
     import sympy as sp
     try:
         return float(sp.count_ops(expr))

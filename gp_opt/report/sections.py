@@ -9,10 +9,10 @@ from typing import Any
 
 import numpy as np
 
-from gp_opt.report.run import ELIMINATION_FILE, HOLDOUT_FILE, TRANSFER_FILE, Entry, _float
+from gp_opt.report.run import ELIMINATION_FILE, HOLDOUT_FILE, TRANSFER_FILE, Entry, as_float
 
 
-def _fmt(x: float, digits: int = 4) -> str:
+def fmt(x: float, digits: int = 4) -> str:
     if x is None or (isinstance(x, float) and math.isnan(x)):
         return "–"
     if isinstance(x, float) and math.isinf(x):
@@ -20,7 +20,7 @@ def _fmt(x: float, digits: int = 4) -> str:
     return f"{x:.{digits}g}" if isinstance(x, float) else str(x)
 
 
-def _md_table(header: list[str], rows: list[list[Any]]) -> str:
+def md_table(header: list[str], rows: list[list[Any]]) -> str:
     def cell(v):
         return str(v).replace("|", "\\|").replace("\n", " ")
     out = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
@@ -31,7 +31,7 @@ def _md_table(header: list[str], rows: list[list[Any]]) -> str:
 _BASE_UPDATES: dict[str, Any] = {}
 
 
-def _baseline_update(name: str, x: np.ndarray):
+def baseline_update(name: str, x: np.ndarray):
     from gp_opt import catalog
     from gp_opt import plots as P
     key = (name, len(x), float(x[0]), float(x[-1]))
@@ -40,27 +40,27 @@ def _baseline_update(name: str, x: np.ndarray):
     return _BASE_UPDATES[key]
 
 
-def _short_expr(e: Entry, n: int = 90) -> str:
+def short_expr(e: Entry, n: int = 90) -> str:
     import sympy as sp
     text = sp.sstr(e.simplified if e.simplified is not None else "")
     return text if len(text) <= n else text[: n - 1] + "…"
 
 
-def _record_md(rec: dict) -> list[str]:
-    out = [f"Fitness record: status **{rec.get('status')}**, fitness {_fmt(_float(rec.get('fitness')), 5)}, "
-           f"best learning rate {rec.get('best_lr')}, {_fmt(_float(rec.get('seconds')), 3)} s"
+def record_md(rec: dict) -> list[str]:
+    out = [f"Fitness record: status **{rec.get('status')}**, fitness {fmt(as_float(rec.get('fitness')), 5)}, "
+           f"best learning rate {rec.get('best_lr')}, {fmt(as_float(rec.get('seconds')), 3)} s"
            + (f", reason: {rec.get('reason')}" if rec.get("reason") else ""), ""]
     stages = rec.get("stages") or []
     if stages:
         keys = [k for k in ("lr", "status", "score", "final_loss", "steps_run", "seconds", "reason")
                 if any(k in s for s in stages)]
-        out += [_md_table(keys, [[_fmt(_float(s.get(k))) if k in ("score", "final_loss", "seconds")
+        out += [md_table(keys, [[fmt(as_float(s.get(k))) if k in ("score", "final_loss", "seconds")
                                   else ("–" if s.get(k) is None else s.get(k)) for k in keys]
                                  for s in stages]), ""]
     return out
 
 
-def _tex_note_to_md(note: str) -> str:
+def tex_note_to_md(note: str) -> str:
     """A LaTeX note sentence as Markdown math ($...$ stays; a few text macros go)."""
     return note.replace(r"\_", "_")
 
@@ -89,7 +89,7 @@ def _mean_std(vals: list[float]) -> str:
     return f"{np.mean(vals):.4f} ± {np.std(vals, ddof=1):.4f}"
 
 
-def _elimination_sections(doc: Any, notes: list[str], held: Any = None) -> tuple[list[str], list[str]]:
+def elimination_sections(doc: Any, notes: list[str], held: Any = None) -> tuple[list[str], list[str]]:
     """The rounds' tables; with ``held`` (``holdout.json``) its table and a last LaTeX column."""
     from gp_opt import latex as L
     rounds = doc.get("rounds") if isinstance(doc, dict) else None
@@ -120,7 +120,7 @@ def _elimination_sections(doc: Any, notes: list[str], held: Any = None) -> tuple
                          "yes" if e.get("advanced") else ("–" if e.get("advanced") is None else "no")])
             names.setdefault(name, [None] * len(rounds))[j] = sc or None
         md += [f"### {label}" + (f" ({desc}, seeds {seeds})" if desc or seeds else ""), "",
-               _md_table(["optimizer", "kind", "mean ± std", "seeds", "advanced"], rows), ""]
+               md_table(["optimizer", "kind", "mean ± std", "seeds", "advanced"], rows), ""]
     budget = f" ({steps.pop()} steps each)" if len(steps) == 1 and None not in steps else ""
     caption = f"Elimination rounds{budget}: mean $\\pm$ std over seeds."
     if isinstance(held, dict) and isinstance(held.get("entries"), list) and held.get("seeds"):
@@ -143,7 +143,7 @@ def _elimination_sections(doc: Any, notes: list[str], held: Any = None) -> tuple
     return md, tex
 
 
-def _higher_by_task(doc: dict, tasks: list[str]) -> list[bool]:
+def higher_by_task(doc: dict, tasks: list[str]) -> list[bool]:
     """Whether a larger score is better, task by task (bits per character is not): the file's
     ``higher_is_better_by_task``, else each result row's own flag, else the file-wide one."""
     default = bool(doc.get("higher_is_better", True))
@@ -167,10 +167,10 @@ def _lr_range_table(table: dict[str, dict[str, dict]], tasks: list[str]) -> list
             for name, per_task in table.items()]
     return ["Learning-rate range: the rates of the grid around the best whose validation mean stays within "
             f"{found[0]['tolerance']:.0%} of the best, and its width in decades.", "",
-            _md_table(["optimizer"] + tasks, rows), ""]
+            md_table(["optimizer"] + tasks, rows), ""]
 
 
-def _transfer_sections(doc: Any, notes: list[str]) -> tuple[list[str], list[str]]:
+def transfer_sections(doc: Any, notes: list[str]) -> tuple[list[str], list[str]]:
     from gp_opt import latex as L
     results = doc.get("results") if isinstance(doc, dict) else None
     if not isinstance(results, list):
@@ -197,16 +197,16 @@ def _transfer_sections(doc: Any, notes: list[str]) -> tuple[list[str], list[str]
                 cell += f" ({r['vs_adam']})"
             row.append(cell)
         rows.append(row)
-    md += [_md_table(["optimizer"] + tasks, rows), ""]
+    md += [md_table(["optimizer"] + tasks, rows), ""]
     md += _lr_range_table(table, tasks)
     tex = [L.results_table(tasks, [(name, [(_scores(per_task[t]) or None) if t in per_task else None
                                            for t in tasks]) for name, per_task in table.items()],
                            caption=f"Transfer: {L.tex_escape(metric)}, mean $\\pm$ std over seeds.",
-                           label="tab:transfer", higher_is_better=_higher_by_task(doc, tasks))]
+                           label="tab:transfer", higher_is_better=higher_by_task(doc, tasks))]
     return md, tex
 
 
-def _report_tex(title: str, rows_summary: list[tuple[str, str]], tables: list[str], top: list, figures_top: int) -> str:
+def report_tex(title: str, rows_summary: list[tuple[str, str]], tables: list[str], top: list, figures_top: int) -> str:
     from gp_opt import latex as L
     body = [r"\subsection*{The run}", r"\begin{tabular}{@{}ll@{}}", r"\toprule"]
     body += [f"{L.tex_escape(k)} & {L.tex_escape(v)} \\\\" for k, v in rows_summary]
@@ -232,7 +232,7 @@ def _report_tex(title: str, rows_summary: list[tuple[str, str]], tables: list[st
     return L.standalone("\n".join(body), title=title)
 
 
-def _compile(tex_path: Path) -> tuple[Path | None, str]:
+def compile_pdf(tex_path: Path) -> tuple[Path | None, str]:
     """pdflatex in the report folder; (the PDF, "") or (None, why not)."""
     try:
         proc = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", tex_path.name],
