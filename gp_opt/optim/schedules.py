@@ -77,6 +77,10 @@ def momentum_table(total_steps: int, warmup_steps: int = 0, hold_steps: int = 0)
     return _linspace(MU_HIGH, MU_LOW, W) + [MU_LOW] * H + _linspace(MU_LOW, MU_HIGH, T - W - H)
 
 
+#: The step-count check under a public name, for code that calls it outside this module (the
+#: optax runtime, :mod:`gp_opt.optim.jax_runtime`); exports copy it as ``_check``.
+check_steps = _check
+
 #: The functions a standalone export copies by their source (:mod:`gp_opt.optim.export` and the
 #: optax export), in the order they are written there; they need nothing but ``math``.
 EXPORTED_FUNCTIONS = (_check, base_lr_factor, base_lr_table, _linspace, momentum_table)
