@@ -14,15 +14,15 @@ def cmd_probe_fitness(args) -> int:
     evaluation orders a pair correctly), per CPU-second. Resumable: the same command continues."""
     import json
 
-    from gp_opt.cli.runs import _check_task, _task_options
+    from gp_opt.cli.runs import check_task, task_options_from_args
     from gp_opt.probe.panel import DEFAULT_PANEL
     from gp_opt.probe.run import ProbeSettings, format_tables, run_probe, summarize
 
-    _check_task(args.task)
+    check_task(args.task)
     if args.task == "toy":
         from gp_opt.errors import GpOptError
         raise GpOptError("--task toy is not an optimizer fitness; probe a gp_opt.tasks task or surrogate")
-    options = _task_options(args)
+    options = task_options_from_args(args)
     panel = tuple(common.items(args.panel, "--panel")) or DEFAULT_PANEL  # given empty: an error
     settings = ProbeSettings(task=args.task, options=options, panel=panel, random=args.random,
                              random_seed=args.random_seed, seeds=tuple(range(args.seed_start,

@@ -12,7 +12,7 @@ from gp_opt.errors import GpOptError
 SURROGATE_ONLY = ("preset", "dataset", "data_dir", "batch_children")
 
 
-def _task_options(args) -> dict:
+def task_options_from_args(args) -> dict:
     """``--set`` and the surrogate options as task options, each checked (type, range, and that
     it applies to ``--task``) before anything runs: a GpOptError naming the option."""
     multi = "+" in args.task and ":" not in args.task
@@ -42,7 +42,7 @@ def _task_options(args) -> dict:
     return options
 
 
-def _check_task(name: str) -> None:
+def check_task(name: str) -> None:
     """A known task name or module:attribute (imported now, so a typo fails before any run starts)."""
     from gp_opt.tasks import import_attribute, task_names
     if "+" in name and ":" not in name:
@@ -98,9 +98,9 @@ def cmd_search(args) -> int:
     """Evolve optimizers (SPEC section 7), keeping every evaluated candidate in --out as it goes."""
     from gp_opt.rundir.core import check_new
     from gp_opt.search import run_search
-    _check_task(args.task)
+    check_task(args.task)
     from gp_opt.search.executors import executor_from_args, running
-    options = _task_options(args)  # every value checked before anything is created
+    options = task_options_from_args(args)  # every value checked before anything is created
     _check_algorithm_options(args)
     common.items(args.init_from, "--init-from")  # given but empty: an error, not a cold start
     check_new(Path(args.out))  # before any work: a run there, or a folder of other files
