@@ -7,19 +7,14 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 from gp_opt.fitness import FitnessRecord
-from gp_opt.rundir import CANDIDATES_FILE
 from gp_opt.search import run_search
 from gp_opt.search.noise import Evaluations
 
+from support.runs import log_lines
+
 SETTINGS = "2, 4, 3, seed=7, init_factor=3, verbose=False, noise={'race_seeds': 1, 'rescore': 2}"
-
-
-def _lines(run):
-    p = Path(run) / CANDIDATES_FILE
-    return [json.loads(x) for x in p.read_text().splitlines()] if p.exists() else []
 
 
 def test_derived_fitness_is_mean_minus_pooled_standard_error():
@@ -36,7 +31,7 @@ def test_derived_fitness_is_mean_minus_pooled_standard_error():
 
 def test_reevaluation_changes_an_elite_and_the_log_says_by_how_much(tmp_path):
     res = eval(f"run_search('toy', tmp_path / 'run', {SETTINGS}, task_options={{'noise': 3.0}})")
-    lines = _lines(tmp_path / "run")
+    lines = log_lines(tmp_path / "run", missing_ok=True)
     again = [x for x in lines if x["phase"] == "reeval"]
     assert again and all(not x["cache_hit"] for x in again)
     rebuilt = Evaluations()
@@ -58,23 +53,23 @@ def test_sigkill_then_resume_matches_the_uninterrupted_noise_aware_run(tmp_path)
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     ref = tmp_path / "ref"
     subprocess.run([sys.executable, "-c", code, str(ref), "0"], check=True, env=env, timeout=120)
-    ref_lines = _lines(ref)
+    ref_lines = log_lines(ref, missing_ok=True)
     run = tmp_path / "run"
     proc = subprocess.Popen([sys.executable, "-c", code, str(run), "0.03"], env=env)
     deadline = time.time() + 60
-    while len(_lines(run)) < 20 and proc.poll() is None and time.time() < deadline:
+    while len(log_lines(run, missing_ok=True)) < 20 and proc.poll() is None and time.time() < deadline:
         time.sleep(0.01)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     assert proc.returncode == -signal.SIGKILL, "the search finished before it could be killed"
-    assert 20 <= len(_lines(run)) < len(ref_lines)
+    assert 20 <= len(log_lines(run, missing_ok=True)) < len(ref_lines)
     resume = ("import sys; from gp_opt.search import resume_search; r = resume_search(sys.argv[1], verbose=False); "
               "print([(c.key, c.record.fitness) for c in r.halloffame])")
     out = subprocess.run([sys.executable, "-c", resume, str(run)], check=True, env=env, timeout=120,
                          capture_output=True, text=True).stdout
     drop = ("time", "seconds", "crc")
     stable = [[{k: v for k, v in x.items() if k not in drop} | {"record": x["record"]["fitness"]} for x in ls]
-              for ls in (_lines(run), ref_lines)]
+              for ls in (log_lines(run, missing_ok=True), ref_lines)]
     assert stable[0] == stable[1]
     hof = json.loads((ref / "checkpoint.json").read_text())["state"]["hof"]["items"]
     assert out.strip() == str([(i["key"], i["record"]["fitness"]) for i in hof])
@@ -85,7 +80,7 @@ def test_readers_of_the_log_rank_on_the_derived_fitness(tmp_path):
 
     res = eval(f"run_search('toy', tmp_path / 'run', {SETTINGS}, task_options={{'noise': 3.0}})")
     best: dict = {}
-    for line in with_derived_records(_lines(tmp_path / "run")):  # as the report and the funnel read it
+    for line in with_derived_records(log_lines(tmp_path / "run", missing_ok=True)):  # as the report and the funnel read it
         if line["record"]["status"] == "ok":
             best[line["key"]] = max(best.get(line["key"], -math.inf), line["record"]["fitness"])
     top = sorted(best.items(), key=lambda kv: -kv[1])[:len(res.halloffame)]
