@@ -25,7 +25,7 @@ from __future__ import annotations
 import math
 from typing import Any, Sequence
 
-__all__ = ["RTOL", "ATOL", "records_twins", "scores_twins", "first_of_twins"]
+__all__ = ["RTOL", "ATOL", "LOSS_ATOL", "ACC_ATOL", "records_twins", "scores_twins", "first_of_twins", "demote_twins"]
 
 #: relative tolerance of :func:`records_twins` (far below seed noise, far above float reassociation)
 RTOL = 1e-3
@@ -118,3 +118,51 @@ def first_of_twins(records: Sequence[dict[str, Any]], limit: int | None = None, 
         twins[i] = []
     return kept, twins
 
+
+#: a funnel round's twins: validation losses within 1e-4 (different optimizers on one seed differ by
+#: about 0.01-0.05) and accuracies within 2e-3 (about one validation image of 539) on every seed
+LOSS_ATOL = 1e-4
+ACC_ATOL = 2e-3
+
+
+def demote_twins(order: Sequence[str], records: dict[str, dict[Any, dict[str, Any]]]
+                 ) -> tuple[list[str], dict[str, str]]:
+    """A funnel round's ranking (``order``, best first) with every near-twin of a better-ranked
+    entry moved to the end, so the next distinct entry takes its place in the next round.
+    ``records[name][seed]`` holds the round's record (``status``, ``best_lr``, ``val_loss``,
+    ``val_acc``); twins are ok on every seed, at the same rate, with losses and accuracies
+    within :data:`LOSS_ATOL` / :data:`ACC_ATOL` on every seed. Returns (the new order, twin -> the
+    entry it duplicates).
+
+    >>> r = lambda loss: {0: {"status": "ok", "best_lr": 0.1, "val_loss": loss, "val_acc": 0.9}}
+    >>> demote_twins(["a", "b", "c"], {"a": r(0.1), "b": r(0.10001), "c": r(0.12)})
+    (['a', 'c', 'b'], {'b': 'a'})
+    """
+    def signature(name: str):
+        recs = records.get(name) or {}
+        if not recs or any(r.get("status") != "ok" for r in recs.values()):
+            return None
+        return recs
+
+    kept: list[str] = []
+    twin_of: dict[str, str] = {}
+    for name in order:
+        mine = signature(name)
+        match = None
+        if mine is not None:
+            for other in kept:
+                theirs = signature(other)
+                if theirs is None or set(theirs) != set(mine):
+                    continue
+                if (all(theirs[s].get("best_lr") == mine[s].get("best_lr") for s in mine)
+                        and scores_twins({s: mine[s].get("val_loss") for s in mine},
+                                         {s: theirs[s].get("val_loss") for s in mine}, LOSS_ATOL)
+                        and scores_twins({s: mine[s].get("val_acc") for s in mine},
+                                         {s: theirs[s].get("val_acc") for s in mine}, ACC_ATOL)):
+                    match = other
+                    break
+        if match is None:
+            kept.append(name)
+        else:
+            twin_of[name] = match
+    return kept + [n for n in order if n in twin_of], twin_of

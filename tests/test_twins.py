@@ -48,3 +48,20 @@ def test_scores_on_shared_seeds():
     assert scores_twins(a, {3: 0.0831, 4: 0.0902, 5: 0.10110004}, atol=1e-6)
     assert not scores_twins(a, {3: 0.0831, 4: 0.0902, 5: 0.1021}, atol=1e-6)
     assert not scores_twins(a, {7: 0.0831}, atol=1e-6)  # no shared seed: nothing says they are one
+
+
+def test_funnel_round_twins_give_their_slot_to_the_next_distinct_entry():
+    from gp_opt.twins import demote_twins
+
+    def recs(losses, accs=(0.95, 0.96), lr=0.1, status="ok"):
+        return {s: {"status": status, "best_lr": lr, "val_loss": v, "val_acc": a}
+                for s, v, a in zip((3, 4), losses, accs)}
+
+    rounds = {"#1": recs((0.10, 0.12)), "#2": recs((0.10002, 0.12001)),          # a twin of #1
+              "#3": recs((0.10, 0.125)),                                          # one seed 0.005 apart: distinct
+              "#4": recs((0.10, 0.12), lr=0.01),                                  # another rate: distinct
+              "#5": recs((0.10, 0.12), status="failed"),                          # not ok: never a twin
+              "#6": recs((0.11, 0.13))}
+    order, twin_of = demote_twins(["#1", "#2", "#3", "#4", "#5", "#6"], rounds)
+    assert twin_of == {"#2": "#1"}
+    assert order == ["#1", "#3", "#4", "#5", "#6", "#2"]

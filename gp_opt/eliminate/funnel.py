@@ -173,6 +173,13 @@ def run_round(run: FunnelRun, j: int, alive: list[Entry],
         run_seed(run, j, si, seed, cfg, entries)
     stats = {e.name: entry_stats([run.done[(j, e.ident, s)] for s in seeds], len(seeds)) for e in entries}
     order = rank_entries([e.name for e in alive], stats)
+    # near-twins on this round's seeds (gp_opt.twins): one behaviour takes one slot of the next round
+    from gp_opt.twins import demote_twins
+
+    order, twin_of = demote_twins(order, {e.name: {s: run.done[(j, e.ident, s)] for s in seeds} for e in alive})
+    if twin_of:
+        run.say("note: round " + str(j + 1) + " near-twins (equal within tolerance on every seed) ranked last: "
+                + "; ".join(f"{a} = {b}" for a, b in twin_of.items()))
     next_top = settings.rounds[j + 1][0] if j + 1 < len(settings.rounds) else 0
     advancing = set(order[:next_top])
     alive = [next(e for e in alive if e.name == n) for n in order]
