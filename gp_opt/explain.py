@@ -25,7 +25,7 @@ import sympy as sp
 
 from gp_opt import catalog
 from gp_opt import symbolic as S
-from gp_opt.behaviour import VERIFY_PANEL, Panel, distance, fingerprint
+from gp_opt.behaviour import VERIFY_PANEL, Panel, distance, reference_trajectories
 from gp_opt.errors import GpOptError
 from gp_opt.genome import OptimizerGenome
 
@@ -157,11 +157,7 @@ def explain(genome: OptimizerGenome, top: int = 5, panel: Panel = VERIFY_PANEL,
     if isinstance(top, bool) or not isinstance(top, int) or top < 1:
         raise GpOptError(f"explain: top must be a whole number >= 1, got {top!r}")
     known = known if known is not None else known_optimizers()
-    target = fingerprint([genome], panel)
-    if target.reasons[0] is not None:
-        raise GpOptError(f"explain: the genome cannot run on the panel: {target.reasons[0]}")
-    if not bool(target.finite[0].any()):
-        raise GpOptError(f"explain: the genome is not finite on any run of panel {panel.name!r}")
+    target = reference_trajectories(genome, panel, who="explain", what="the genome")
     names = list(known)
     dist = distance([known[n] for n in names], target, panel)
     ranked = sorted(((n, float(d)) for n, d in zip(names, dist) if math.isfinite(d)), key=lambda x: (x[1], x[0]))

@@ -35,7 +35,7 @@ from typing import Any
 import sympy as sp
 
 from gp_opt import symbolic as S
-from gp_opt.behaviour import VERIFY_PANEL, Panel, distance, fingerprint
+from gp_opt.behaviour import VERIFY_PANEL, Panel, distance, reference_trajectories
 from gp_opt.errors import GpOptError
 from gp_opt.genome import OptimizerGenome
 
@@ -134,11 +134,7 @@ def simplify_genome(genome: OptimizerGenome, tol: float = DEFAULT_TOL, panel: Pa
     the panel (nothing to compare with)."""
     if not (isinstance(tol, (int, float)) and math.isfinite(tol) and tol >= 0):
         raise GpOptError(f"simplify: the tolerance must be a number >= 0, got {tol!r}")
-    target = fingerprint([genome], panel)
-    if target.reasons[0] is not None:
-        raise GpOptError(f"simplify: the genome cannot run on the panel: {target.reasons[0]}")
-    if not bool(target.finite[0].any()):
-        raise GpOptError(f"simplify: the genome is not finite on any run of panel {panel.name!r}")
+    target = reference_trajectories(genome, panel, who="simplify", what="the genome")
     ops_before = op_count(genome)
     current, current_ops, current_dist = genome, ops_before, 0.0
     edits: list[str] = []

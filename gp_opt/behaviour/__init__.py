@@ -9,6 +9,7 @@ deterministic distance between two optimizers (genomes) built on them.
 API::
 
     fingerprint(genomes, panel=SEARCH_PANEL) -> Trajectories       # positions of every run
+    reference_trajectories(genome, panel) -> Trajectories          # one genome's; GpOptError if it cannot run
     distance(candidates, target, panel=SEARCH_PANEL) -> np.ndarray # [C] floats, inf = NaN/inf or cannot run
     distance_matrix(genomes, panel=SEARCH_PANEL) -> np.ndarray     # [C, C]
     behaviourally_equal(a, b, tol=1e-9, panel=VERIFY_PANEL) -> bool
@@ -28,8 +29,9 @@ any batch.
 from __future__ import annotations
 
 from gp_opt.behaviour.distance import (BATCH_SIZE, DEFAULT_TOLERANCE, Trajectories, behaviourally_equal,
-                                       distance, distance_matrix, fingerprint)
+                                       distance, distance_matrix, fingerprint,
+                                       reference_trajectories)
 from gp_opt.behaviour.panel import PROBLEMS, SEARCH_PANEL, VERIFY_PANEL, Panel, panel_data
 
-__all__ = ["Panel", "PROBLEMS", "SEARCH_PANEL", "VERIFY_PANEL", "Trajectories", "fingerprint", "distance",
+__all__ = ["Panel", "PROBLEMS", "SEARCH_PANEL", "VERIFY_PANEL", "Trajectories", "fingerprint", "reference_trajectories", "distance",
            "distance_matrix", "behaviourally_equal", "panel_data", "DEFAULT_TOLERANCE", "BATCH_SIZE"]

@@ -209,17 +209,25 @@ def _mean_over(dist: torch.Tensor, finite: torch.Tensor, keep: torch.Tensor) -> 
     return torch.where(ok, mean, torch.full_like(mean, math.inf)).numpy().copy()
 
 
+def reference_trajectories(genome: OptimizerGenome, panel: Panel = SEARCH_PANEL,
+                           who: str = "behaviour", what: str = "the target") -> Trajectories:
+    """``genome``'s trajectories on ``panel``, to compare others with: a :class:`GpOptError`
+    (``"{who}: {what} cannot run on the panel: ..."``) when it cannot run or is finite on no run
+    of the panel, since nothing could be measured against it."""
+    tr = fingerprint([genome], panel)
+    if tr.reasons[0] is not None:
+        raise GpOptError(f"{who}: {what} cannot run on the panel: {tr.reasons[0]}")
+    if not bool(tr.finite[0].any()):
+        raise GpOptError(f"{who}: {what} is not finite on any run of panel {panel.name!r}")
+    return tr
+
+
 def _target_trajectories(target: Target, panel: Panel) -> Trajectories:
     if isinstance(target, Trajectories):
         if len(target) != 1 or target.panel != panel:
             raise GpOptError("behaviour: the target must be one genome's trajectories on the same panel")
         return target
-    tr = fingerprint([target], panel)
-    if tr.reasons[0] is not None:
-        raise GpOptError(f"behaviour: the target cannot run: {tr.reasons[0]}")
-    if not bool(tr.finite[0].any()):
-        raise GpOptError(f"behaviour: the target is not finite on any run of panel {panel.name!r}")
-    return tr
+    return reference_trajectories(target, panel)
 
 
 def distance(candidates: Iterable[OptimizerGenome] | Trajectories, target: Target,

@@ -33,10 +33,7 @@ class RediscoveryFitness:
     def __init__(self, target: OptimizerGenome, panel: behaviour.Panel = behaviour.SEARCH_PANEL):
         self.target = target
         self.panel = panel
-        self.reference = behaviour.fingerprint([target], panel)
-        if self.reference.reasons[0] is not None or not bool(self.reference.finite[0].any()):
-            from gp_opt.errors import GpOptError
-            raise GpOptError(f"target: not finite on any run of the {panel.name} panel")
+        self.reference = behaviour.reference_trajectories(target, panel, who="rediscover", what="the target")
 
     def _records(self, genomes: list[Any], seconds: float) -> list[FitnessRecord]:
         d = behaviour.distance(genomes, self.reference, self.panel)
