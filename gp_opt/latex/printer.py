@@ -10,7 +10,7 @@ from sympy.printing.latex import LatexPrinter
 
 from gp_opt import functions as F
 from gp_opt import symbolic as S
-from gp_opt.symbolic.build import DISPLAY_PREFIX, leaf_latex
+from gp_opt.symbolic.build import DISPLAY_PREFIX
 from gp_opt.symbolic.printing import with_deadline
 from gp_opt.grammar import Grammar
 
@@ -100,10 +100,9 @@ class PaperLatexPrinter(LatexPrinter):
                 self._states[state.name + "_hat"] = (state.name, r"\hat{%s}" % base)
 
     def _print(self, expr, **kwargs):
-        # The grammar's function classes and the schedule leaves carry their own generic
-        # ``_latex`` (which sympy would call first); this printer spells them itself.
-        if isinstance(expr, S.ScheduleLeaf):
-            return self._print_ScheduleLeaf(expr, **kwargs)
+        # The grammar's function classes carry their own generic ``_latex`` (which sympy would
+        # call first); this printer spells them itself. A schedule leaf prints through its own
+        # ``_latex`` (its one route), which calls :meth:`note_schedule`.
         if isinstance(expr, F.GpFunction):
             method = getattr(self, "_print_" + type(expr).__name__, None)
             if method is not None:
@@ -166,17 +165,9 @@ class PaperLatexPrinter(LatexPrinter):
     def _print_Drop(self, expr, exp=None):
         return self._fn(r"\operatorname{drop}_{%s}" % format_number(float(expr.args[1])), expr, exp, "Drop")
 
-    def _print_Function(self, expr, exp=None):
-        # sympy dispatches a subclass of Function by its own class name only, so the schedule
-        # leaves (one class per schedule: a4, a13, ...) arrive here
-        if isinstance(expr, S.ScheduleLeaf):
-            return self._print_ScheduleLeaf(expr, exp)
-        return super()._print_Function(expr, exp)
-
-    def _print_ScheduleLeaf(self, expr, exp=None):
-        self.used.add(("schedule", expr.schedule_name))
-        text = leaf_latex(expr.schedule_name)
-        return text if exp is None else "%s^{%s}" % (text, exp)
+    def note_schedule(self, name: str) -> None:
+        """Called by a schedule leaf's ``_latex``: the notes must define schedule ``name``."""
+        self.used.add(("schedule", name))
 
 
 def label_latex(label: str) -> str:

@@ -109,6 +109,11 @@ class ScheduleLeaf(sp.Function):
         return True if self.nonnegative else None
 
     def _latex(self, printer, exp=None):
+        # the one LaTeX route of a schedule leaf, for sympy's printer and the paper's alike (a
+        # printer with ``note_schedule`` records that its notes must define the schedule)
+        note = getattr(printer, "note_schedule", None)
+        if note is not None:
+            note(self.schedule_name)
         s = leaf_latex(self.schedule_name)
         return s if exp is None else r"%s^{%s}" % (s, exp)
 
