@@ -2,7 +2,7 @@
 deterministic distance between two optimizers (genomes) built on them.
 
 * :mod:`.panel` -- :class:`Panel` (problems x gradient-noise levels x learning rates),
-  :data:`SEARCH_PANEL` (12 runs of 24 steps: cheap, for a search's fitness) and
+  :data:`SEARCH_PANEL` (12 runs of 20 steps of 9 parameters: cheap, for a search's fitness) and
   :data:`VERIFY_PANEL` (36 runs of 60 steps on other data: for deciding equality);
 * :mod:`.distance` -- the batched simulation and the API below.
 

@@ -32,7 +32,7 @@ from gp_opt.behaviour.panel import SEARCH_PANEL, VERIFY_PANEL, Panel, PanelData,
 __all__ = ["Trajectories", "fingerprint", "distance", "distance_matrix", "behaviourally_equal",
            "DEFAULT_TOLERANCE", "BATCH_SIZE"]
 
-#: candidates per tensor computation (memory: about 12 kB per candidate and source on the search panel)
+#: candidates per tensor computation (memory: about 1 kB per candidate and source on the search panel)
 BATCH_SIZE = 2048
 #: :func:`behaviourally_equal`'s default: far above float64 rounding of reordered arithmetic,
 #: far below the smallest real difference the panel shows (a 1e-6 w weight-decay term: ~1e-7)
@@ -177,8 +177,8 @@ def _as_list(genomes: Iterable[OptimizerGenome] | OptimizerGenome) -> list[Optim
 # ---------------------------------------------------------------- public API
 
 def fingerprint(genomes: Iterable[OptimizerGenome] | OptimizerGenome, panel: Panel = SEARCH_PANEL) -> Trajectories:
-    """The trajectories of ``genomes`` on ``panel`` (batched; about 40 kB per genome on the
-    search panel, 800 kB on the verification panel: for tens to hundreds of genomes; use
+    """The trajectories of ``genomes`` on ``panel`` (batched; about 17 kB per genome on the
+    search panel, 280 kB on the verification panel: for tens to hundreds of genomes; use
     :func:`distance` for thousands). Two genomes behave identically on the panel when their
     :func:`distance` is 0."""
     genomes = _as_list(genomes)
