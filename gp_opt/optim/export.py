@@ -4,13 +4,16 @@ The module depends on torch alone. Its update is the genome written out as strai
 code, printed from the grammar's single definitions (operands, moving averages, ops, decay
 schedules) by :mod:`gp_opt.printer`; the few engine kernels (ema, delta, running max, dropout,
 norm) and the base schedules are copied in from :mod:`gp_opt.functions` and
-:mod:`gp_opt.optim.schedules` by ``inspect.getsource``, so there is still one definition of each.
+:mod:`gp_opt.optim.schedules` by ``inspect.getsource``, and the engine ``_Ctx`` and the optimizer
+class from :mod:`gp_opt.optim.torch_runtime` by their source text, so there is still one
+definition of each.
 The docstring carries the LaTeX of the equation and of the learning-rate schedule factor (from
 :mod:`gp_opt.symbolic`). Its ``state_dict`` has the same per-parameter keys as
 :class:`~gp_opt.optim.EvolvedOptimizer`'s.
 """
 from __future__ import annotations
 
+import ast
 import functools
 import inspect
 import keyword
@@ -106,99 +109,32 @@ def _latex(genome: OptimizerGenome) -> tuple[str | None, str | None]:
         return None, None
 
 
-_CTX = '''
-class _Ctx:
-    """Serves the ops that keep state, draw random numbers or reduce over the tensor."""
+#: The runtime every generated torch module carries, as a real module (read as text).
+_RUNTIME = Path(__file__).with_name("torch_runtime.py")
+#: What the runtime's optimizer class is called there, and its docstring's first line.
+_RUNTIME_NAME, _RUNTIME_TITLE = "Evolved", "An evolved optimizer (see the module docstring)."
 
-    def __init__(self, state, t, like):
-        self.state, self.t, self.like = state, t, like
 
-    def const(self, value):
-        return torch.tensor(value, dtype=self.like.dtype, device=self.like.device)
+@functools.lru_cache(maxsize=None)
+def definitions_in(path: Path) -> dict[str, str]:
+    """Each top-level function and class of the module at ``path`` by name: its source text
+    (read with ``ast``, never imported: a runtime module may need a library the writer lacks)."""
+    text = Path(path).read_text()
+    return {node.name: ast.get_source_segment(text, node) for node in ast.parse(text).body
+            if isinstance(node, (ast.FunctionDef, ast.ClassDef))}
 
-    def full(self, x):
-        return torch.zeros_like(self.like).add_(x)
 
-    def ema(self, x, beta, key):
-        out, new = ema_kernel(x, self.state[key], self.t, beta)
-        self.state[key].copy_(new)
-        return out
+def renamed(source: str, old: str, new: str, count: int, where: Path) -> str:
+    """``source`` with its ``count`` occurrences of ``old`` replaced (a runtime definition copied
+    under the optimizer's name); a different count fails, never writing a wrong module."""
+    if source.count(old) != count:
+        raise RuntimeError(f"{where.name}: expected {count} x {old!r} in the copied definition")
+    return source.replace(old, new)
 
-    def delta(self, x, key):
-        out, new = delta_kernel(x, self.state[key])
-        self.state[key].copy_(new)
-        return out
 
-    def running_max(self, x, key):
-        out, new = running_max_kernel(x, self.state[key])
-        self.state[key].copy_(new)
-        return out
-
-    def dropout(self, x, p, key=None):
-        return dropout_kernel(x, p)
-
-    def norm(self, x, key=None):
-        return norm_kernel(x, torch.linalg.vector_norm(x))
-'''
-
-_CLASS = '''
-class {cls}(torch.optim.Optimizer):
-    """{title}
-
-    ``{cls}(params, lr, total_steps, warmup_steps=0, hold_steps=0, momentum_schedule=True)``:
-    ``lr`` is the peak of the one-cycle cosine schedule with ``warmup_steps`` of linear warm-up
-    and ``hold_steps`` at the peak, over ``total_steps``; ``momentum_schedule`` True uses the
-    one-cycle momentum (0.95 -> 0.85 -> 0.95), False a constant 0.9, a number that constant.
-    Steps past ``total_steps`` reuse the last step's schedule values. bfloat16/float16 parameters
-    keep float32 state.
-    """
-
-    def __init__(self, params, lr, total_steps, warmup_steps=0, hold_steps=0, momentum_schedule=True):
-        defaults = dict(lr=lr, total_steps=int(total_steps), warmup_steps=int(warmup_steps),
-                        hold_steps=int(hold_steps), momentum_schedule=momentum_schedule,
-                        base_schedule=True, step=0)
-        super().__init__(params, defaults)
-        self._tables = {{}}
-
-    def _schedule(self, group):
-        key = (group["total_steps"], group["warmup_steps"], group["hold_steps"])
-        if key not in self._tables:
-            T = key[0]
-            ts = torch.arange(T, dtype=torch.float64)
-            decays = [f(ts, float(T)).tolist() for f in DECAYS]
-            self._tables[key] = (base_lr_table(*key), momentum_table(*key), decays)
-        base, mus, decays = self._tables[key]
-        t = min(max(group["step"], 0), key[0] - 1)
-        lr = group["lr"] * (base[t] if group["base_schedule"] else 1.0)
-        ms = group["momentum_schedule"]
-        mu = mus[t] if ms is True else (0.9 if ms is False else float(ms))
-        return lr, mu, [d[t] for d in decays]
-
-    @torch.no_grad()
-    def step(self, closure=None):
-        loss = None
-        if closure is not None:
-            with torch.enable_grad():
-                loss = closure()
-        for group in self.param_groups:
-            lr, mu, d = self._schedule(group)
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                state = self.state[p]
-                dtype = torch.float32 if p.dtype in (torch.bfloat16, torch.float16) else p.dtype
-                if not state:
-                    state["step"] = 0
-                    for key in STATE_KEYS:
-                        state[key] = torch.zeros_like(p, dtype=dtype)
-                g = p.grad.to(dtype)
-                w = p.detach().to(dtype) if NEEDS_W else None
-                t = state["step"]
-                p.add_(update(g, w, state, _Ctx(state, t, g), t, lr, mu, d))
-                state["step"] = t + 1
-            group["step"] += 1
-        return loss
-'''
+def _optimizer_class(cls: str, title: str) -> str:
+    tx = renamed(definitions_in(_RUNTIME)[_RUNTIME_NAME], f"{_RUNTIME_NAME}(", f"{cls}(", 2, _RUNTIME)
+    return renamed(tx, f'"""{_RUNTIME_TITLE}', f'"""{title}', 1, _RUNTIME)
 
 
 @functools.lru_cache(maxsize=None)
@@ -256,10 +192,10 @@ def export_source(genome: OptimizerGenome, name: str | None = None) -> str:
         "import math\n\nimport torch",
         f"STATE_KEYS = {low.state_keys!r}\nNEEDS_W = {low.needs_w!r}\n# engine ops used: {sorted(kinds) or 'none'}",
         *runtime_sections(low.edges, _decay_function),
-        _CTX.strip(),
+        definitions_in(_RUNTIME)["_Ctx"],
         "# ---------------------------------------------------------------- the update equation\n"
         + update.rstrip(),
-        _CLASS.format(cls=cls, title=f"The evolved optimizer {name} (see the module docstring).").strip(),
+        _optimizer_class(cls, f"The evolved optimizer {name} (see the module docstring)."),
     ]
     return "\n\n\n".join(parts) + "\n"
 

@@ -39,8 +39,6 @@ The update it returns is added with ``optax.apply_updates`` and is ``jit``-able;
 """
 from __future__ import annotations
 
-import ast
-import functools
 import re
 from pathlib import Path
 from typing import Any
@@ -50,7 +48,8 @@ import sympy as sp
 from gp_opt.errors import GpOptError
 from gp_opt.genome import DecayGenome, OptimizerGenome
 from gp_opt.grammar import G, W
-from gp_opt.optim.export import class_name, decay_function_source, module_doc_head, runtime_sections
+from gp_opt.optim.export import (class_name, decay_function_source, definitions_in, module_doc_head, renamed,
+                                  runtime_sections)
 from gp_opt.optim.lowering import Lowering, assignment_lines, lower
 from gp_opt.printer import jax_source
 
@@ -149,26 +148,17 @@ _RUNTIME = Path(__file__).with_name("jax_runtime.py")
 _RUNTIME_NAME, _RUNTIME_TITLE = "evolved", "An evolved optimizer as an optax transformation (see the module docstring)."
 
 
-@functools.lru_cache(maxsize=None)
 def runtime_definitions() -> dict[str, str]:
     """Each top-level definition of :mod:`gp_opt.optim.jax_runtime` by name: its source text."""
-    text = _RUNTIME.read_text()
-    return {node.name: ast.get_source_segment(text, node) for node in ast.parse(text).body
-            if isinstance(node, (ast.FunctionDef, ast.ClassDef))}
-
-
-def _renamed(source: str, old: str, new: str, count: int) -> str:
-    if source.count(old) != count:  # the runtime changed under the copier: fail, never write a wrong module
-        raise RuntimeError(f"gp_opt/optim/jax_runtime.py: expected {count} x {old!r} in the transformation")
-    return source.replace(old, new)
+    return definitions_in(_RUNTIME)
 
 
 def _transformation_source(fname: str, title: str) -> str:
     """The runtime's state, dtype helpers and transformation, the latter named ``fname``."""
     defs = runtime_definitions()
-    tx = _renamed(defs[_RUNTIME_NAME], f"def {_RUNTIME_NAME}(", f"def {fname}(", 1)
-    tx = _renamed(tx, f'"{_RUNTIME_NAME}: ', f'"{fname}: ', 1)
-    tx = _renamed(tx, f'"""{_RUNTIME_TITLE}', f'"""{title}', 1)
+    tx = renamed(defs[_RUNTIME_NAME], f"def {_RUNTIME_NAME}(", f"def {fname}(", 1, _RUNTIME)
+    tx = renamed(tx, f'"{_RUNTIME_NAME}: ', f'"{fname}: ', 1, _RUNTIME)
+    tx = renamed(tx, f'"""{_RUNTIME_TITLE}', f'"""{title}', 1, _RUNTIME)
     return "\n\n\n".join([defs["EvolvedState"], defs["_compute_dtype"], defs["_as_real"], defs["_zeros_state"], tx])
 
 

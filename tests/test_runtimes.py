@@ -1,14 +1,20 @@
-"""The optax runtime is a real module (gp_opt/optim/jax_runtime.py) and the exports copy it.
+"""The export runtimes are real modules (gp_opt/optim/jax_runtime.py, torch_runtime.py) and the
+exports copy them.
 
-What a generated optax module carries besides the genome's own update (the engine ``_Ctx``,
-``computed_once``, the state, the dtype helpers and the transformation) is read from that
-module's source, so what linters and these tests read is what every export runs.
+What a generated module carries besides the genome's own update (the engine ``_Ctx``; for optax
+``computed_once``, the state, the dtype helpers and the transformation; for torch the optimizer
+class) is read from those modules' source, so what linters and these tests read is what every
+export runs.
 """
 from __future__ import annotations
+
+from pathlib import Path
 
 import pytest
 
 from gp_opt import catalog
+from gp_opt.optim import torch_runtime
+from gp_opt.optim.export import definitions_in, export_source
 from gp_opt.optim.optax import optax_source, runtime_definitions
 
 
@@ -53,3 +59,27 @@ def test_the_runtime_module_runs_as_plain_sgd_with_the_schedule():
         updates, state = tx.update({"w": jnp.full(3, 2.0)}, state)
         assert updates["w"].tolist() == pytest.approx([-0.5 * base_lr_table(4, 2, 0)[t] * 2.0] * 3)
     assert int(state.count) == 3
+
+
+def test_a_torch_export_carries_the_runtime_verbatim_with_the_class_renamed():
+    src = export_source(catalog.get("Opt6"), "Opt6")
+    defs = definitions_in(Path(torch_runtime.__file__))
+    assert set(torch_runtime.COPIED) <= set(defs)
+    assert defs["_Ctx"] in src
+    assert "class Opt6(torch.optim.Optimizer):" in src and "``Opt6(params, lr, total_steps" in src
+    assert "Evolved(" not in src
+
+
+def test_the_torch_runtime_module_runs_as_plain_sgd_with_the_schedule():
+    import torch
+
+    from gp_opt.optim.schedules import base_lr_table
+
+    w = torch.nn.Parameter(torch.zeros(3))
+    opt = torch_runtime.Evolved([w], lr=0.5, total_steps=4, warmup_steps=2)
+    expected = 0.0
+    for t in range(3):
+        w.grad = torch.full((3,), 2.0)
+        opt.step()
+        expected -= 0.5 * base_lr_table(4, 2, 0)[t] * 2.0
+        assert w.tolist() == pytest.approx([expected] * 3)
