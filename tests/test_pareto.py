@@ -78,6 +78,15 @@ def test_pareto_archive_survives_a_crash_and_resume(tmp_path):
     assert _front(tmp_path / "run") == ref                        # nothing lost, nothing twice
     from gp_opt.rundir import RunDir
     assert RunDir.open(tmp_path / "run", lock=False).config["objectives"] == ["fitness", "memory", "size"]
+    # the report shows the front, each point's equation in its row, and fitness against memory
+    from gp_opt.report import make_report
+    make_report(tmp_path / "run", top_k=1, simplify_seconds=0.1, pdf=False)
+    md = (tmp_path / "run" / "report" / "report.md").read_text()
+    section = md.split("## Multi-objective front", 1)[1].split("\n## ", 1)[0]
+    assert "| candidate | fitness | memory | size | U |" in section and "objectives.png" in section
+    front_rows = [x for x in section.splitlines() if x.startswith("| ") and not x.startswith("| candidate")]
+    assert front_rows and all(x.rstrip().endswith("` |") for x in front_rows)
+    assert (tmp_path / "run" / "report" / "objectives.png").exists()
 
 
 @pytest.mark.parametrize("extra, says", [(["--objectives", "fitness,fitness"], "fitness given twice"),

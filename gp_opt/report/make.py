@@ -131,6 +131,56 @@ def _lr_figures(doc: Any, out_dir: Path, formats: tuple[str, ...], figures: list
     return md
 
 
+def _objectives_front(run_dir: Path, entries: list, out_dir: Path, formats: tuple[str, ...], figures: list,
+                      notes: list[str], grammar: Any = None) -> list[str]:
+    """A multi-objective run's Pareto archive (search --objectives, RUN_DIR/pareto.jsonl): its front
+    as a table (every point's equation one row away) and fitness against memory as a figure."""
+    from gp_opt.search.pareto import ARCHIVE_NAME   # (a module of plain data and DEAP)
+    path = run_dir / ARCHIVE_NAME
+    if not path.exists():
+        return []
+    from gp_opt.rundir import JsonLog
+    from gp_opt.search.pareto import ParetoArchive, pareto_ranks
+    try:   # read only (repair=False): the report changes nothing in the run
+        lines = JsonLog(path, ParetoArchive.CHAIN, root=run_dir).read(repair=False)
+    except (OSError, GpOptError) as exc:
+        notes.append(f"{ARCHIVE_NAME} not read: {exc}")
+        return []
+    if not lines:
+        return []
+    from gp_opt import plots as P
+    names = list(lines[0]["objectives"])
+    front = [x for x, r in zip(lines, pareto_ranks([x["values"] for x in lines], names)) if r == 0]
+    by_key = {e.cand.key: e for e in entries}
+
+    def equation(key: str) -> str:
+        e = by_key.get(key)
+        if e is None:
+            return f"key `{key}`"
+        genome = e.genome if e.genome is not None else candidate_genome(e.cand, grammar)
+        if genome is None:
+            return f"key `{key}` (its genome does not load)"
+        if e.simplified is None:   # not simplified for the top-k or the size front: as written
+            import sympy as sp
+            from gp_opt import symbolic as S
+            text = sp.sstr(S.to_sympy(genome))
+            return f"`{text if len(text) <= 90 else text[:89] + '…'}`"
+        return f"`{short_expr(e)}`"
+
+    rows = [[str(x.get("seq"))] + [fmt(v) for v in x["values"]] + [equation(x["key"])] for x in front]
+    md = ["## Multi-objective front", "",
+          f"From `{ARCHIVE_NAME}` ({len(lines)} archived candidates; objectives {', '.join(names)}): the "
+          "candidates no other beats on every objective (fitness up, memory = state buffers per parameter "
+          "and size = graph nodes down).", "", md_table(["candidate"] + names + ["U"], rows), ""]
+    if "memory" in names:
+        i, j = names.index("memory"), names.index("fitness")
+        figures += P.save(P.pareto_figure([x["values"][i] for x in lines], [x["values"][j] for x in lines],
+                                          [f"c{x.get('seq')}" for x in lines], title="Fitness against memory",
+                                          xlabel="state buffers per parameter"), out_dir / "objectives", formats)
+        md += ["![fitness against memory](objectives.png)", ""]
+    return md
+
+
 def _write_report(run_dir: str | Path, out: str | Path | None = None, top_k: int = 10,
                   formats: tuple[str, ...] = ("png",), pdf: bool = True, simplify_seconds: float = 1.0,
                   pareto_max: int = 10, simplify_total: float = 8.0, verbose: bool = False,
@@ -392,6 +442,8 @@ def _write_report(run_dir: str | Path, out: str | Path | None = None, top_k: int
                          f"`{short_expr(e)}`"])
         md += ["![fitness against complexity](pareto.png)", "",
                md_table(["optimizer", "size", "ops simplified", "fitness", "momentum", "U (simplified)"], rows), ""]
+
+    md += _objectives_front(run_dir, entries, out_dir, formats, figures, data.notes, grammar)
 
     # ---- elimination and transfer
     tables_tex: list[str] = []
