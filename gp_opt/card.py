@@ -31,6 +31,7 @@ import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 
 from gp_opt.genome import OptimizerGenome
+from gp_opt.optim.lowering import lower
 
 __all__ = ["Buffer", "Card", "card", "state_buffers", "count_kernels", "step_time_ratio",
            "card_lines", "card_latex"]
@@ -84,19 +85,13 @@ class Card:
 
 
 def state_buffers(genome: OptimizerGenome) -> list[Buffer]:
-    """The per-parameter state the genome needs, read from its graph (in the engine's key order)."""
-    grammar = genome.grammar
-    used = set()
-    for name in genome.active_operands():
-        used |= grammar.operands[name].expr.free_symbols
-    out = [Buffer(s.name, f"moving average of {s.input} (beta {s.beta:g})")
-           for s in grammar.states.values() if {s.raw, s.hat} & used]
-    for node in genome.active_inner_nodes():
-        op = genome.op(node)
-        if grammar.op(op).kind == "stateful":
-            out.append(Buffer(node, f"state of the {op} op at node {node}"))
-    if genome.momentum != "none":
-        out.append(Buffer("m", f"{genome.momentum} buffer"))
+    """The per-parameter state the genome needs, read from its lowering (in the engine's key order:
+    the same :func:`~gp_opt.optim.lowering.lower` the optimizer allocates its state from)."""
+    low = lower(genome)
+    out = [Buffer(s.name, f"moving average of {s.input} (beta {s.beta:g})") for s in low.states]
+    out += [Buffer(node, f"state of the {genome.op(node)} op at node {node}") for node in low.node_states]
+    if low.momentum != "none":
+        out.append(Buffer("m", f"{low.momentum} buffer"))
     return out
 
 
