@@ -34,6 +34,13 @@ def check_names(names: list[str]) -> None:
     if bad:
         raise GpOptError(f"unknown panel optimizer(s) {', '.join(bad)}: use stock names "
                          f"({', '.join(sorted(STOCK_OPTIMIZERS))}) or catalog names (gp-opt catalog)")
+    # one optimizer named twice (Adam,adam) would count as two panel entries that always agree
+    seen: dict[str, str] = {}
+    for n in names:
+        key = n.lower() if n.lower() in STOCK_OPTIMIZERS else CATALOG_ALIASES.get(n.lower(), n)
+        if key in seen:
+            raise GpOptError(f"panel optimizer {n!r} named twice (also as {seen[key]!r}); name each once")
+        seen[key] = n
 
 
 def panel_candidate(name: str, kind: str) -> Any:
