@@ -199,6 +199,11 @@ def test_tiny_funnel_through_the_surrogate(run_dir):
     assert len(entries) == 3 and out["rounds"][0]["dataset"] == "digits"
     adam = next(e for e in entries if e["name"] == "Adam")
     assert adam["status"] == "ok" and 0.1 < adam["mean"] <= 1.0 and math.isfinite(adam["mean_loss"])
+    # the records keep each entry's whole screen curve, not only its best lr (issue 23)
+    lines = [json.loads(x) for x in (run_dir / ELIM_DIR / "records.jsonl").read_text().splitlines()]
+    adam_line = next(x for x in lines if x["name"] == "Adam")
+    rates = [p[0] for p in adam_line["lr_curve"]]
+    assert rates == sorted(rates) and len(rates) >= 2 and adam_line["best_lr"] in rates
     shutil.rmtree(run_dir / ELIM_DIR)
 
 

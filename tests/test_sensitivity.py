@@ -89,3 +89,16 @@ def test_report_draws_metric_against_lr_per_task(tmp_path):
     md = _lr_figures(doc, tmp_path, ("png",), figures)
     assert [p.name for p in figures] == ["transfer_lr_0.png"] and figures[0].stat().st_size > 1000
     assert md[0].startswith("![wine: validation metric against the learning rate](transfer_lr_0.png)")
+
+
+def test_elimination_record_keeps_the_screen_curve():
+    from gp_opt.eliminate.store import check_record_line, screen_curve
+    stages = [{"stage": "screen1", "lr": 0.1, "status": "ok", "train_acc": 0.5},
+              {"stage": "screen1", "lr": 1.0, "status": "failed", "train_acc": None},
+              {"stage": "screen2", "lr": 0.01, "status": "ok", "train_acc": 0.7},
+              {"stage": "full", "lr": 0.01, "status": "ok", "train_acc": 0.9}]   # the full run is not the sweep
+    assert screen_curve(stages) == [[0.01, 0.7], [0.1, 0.5], [1.0, None]]
+    line = {"round": 0, "seed": 0, "name": "Adam", "status": "ok", "key": None, "lr_curve": [[0.1, "x"]]}
+    with pytest.raises(GpOptError, match="lr_curve"):
+        check_record_line(line, "records.jsonl line 1")
+    check_record_line(dict(line, lr_curve=screen_curve(stages)), "records.jsonl line 1")

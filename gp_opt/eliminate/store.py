@@ -92,6 +92,12 @@ def check_record_line(line: dict[str, Any], where: str) -> None:
         v = line.get(name)
         if v is not None and (not isinstance(v, (int, float)) or isinstance(v, bool) or not math.isfinite(v)):
             raise bad(name, "not a finite number or null")
+    curve = line.get("lr_curve", [])
+    if not isinstance(curve, list) or not all(
+            isinstance(p, list) and len(p) == 2 and all(v is None or (isinstance(v, (int, float)) and not
+                                                        isinstance(v, bool) and math.isfinite(v)) for v in p)
+            and p[0] is not None for p in curve):
+        raise bad("lr_curve", "not a list of [lr, value or null] pairs")
 
 
 def _finite(x: Any) -> float | None:
@@ -99,9 +105,24 @@ def _finite(x: Any) -> float | None:
 
 
 def record_line(rnd: int, entry: Entry, seed: int, rec: Any, base: int) -> dict[str, Any]:
-    return {"round": rnd, "name": entry.name, "kind": entry.kind, "key": entry.key, "seed": seed, "base": base,
+    line = {"round": rnd, "name": entry.name, "kind": entry.kind, "key": entry.key, "seed": seed, "base": base,
             "status": rec.status, "reason": rec.reason, "best_lr": _finite(rec.best_lr),
             "val_acc": _finite(rec.extra.get("best_val_acc")), "val_loss": _finite(rec.extra.get("val_loss")),
             "seconds": _finite(rec.seconds), "time": time.time()}
+    curve = screen_curve(getattr(rec, "stages", None) or [])
+    if curve:   # a round that swept the rates keeps the whole curve (issue 23), not only best_lr
+        line["lr_curve"] = curve
+    return line
+
+
+def screen_curve(stages: list[Any]) -> list[list[float | None]]:
+    """The learning-rate sweep of a surrogate record: ``[[lr, training accuracy after the screen's
+    steps], ...]`` by rate (null where the run failed; a rate screened twice keeps its later run)."""
+    by_lr: dict[float, float | None] = {}
+    for st in stages:
+        if isinstance(st, dict) and str(st.get("stage", "")).startswith("screen") and _finite(st.get("lr")):
+            ok = st.get("status") == "ok"
+            by_lr[float(st["lr"])] = _finite(st.get("train_acc")) if ok else None
+    return [[lr, v] for lr, v in sorted(by_lr.items())]
 
 
