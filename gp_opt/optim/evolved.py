@@ -238,8 +238,7 @@ class EvolvedOptimizer(torch.optim.Optimizer):
         self._compile = compile
         if compile:
             self._fn = torch.compile(self.compiled.step, dynamic=True)
-        tensorwise = any(genome.grammar.op(genome.op(n)).kind == "tensorwise"
-                         for n in genome.active_inner_nodes())
+        tensorwise = "tensorwise" in self.compiled.lowering.op_kinds
         if chunk_size == "auto":
             chunk_size = None if compile else 2 ** 18
         self._chunk_option = chunk_size

@@ -25,10 +25,10 @@ from typing import Any, Callable
 import sympy as sp
 
 from gp_opt import functions as F
-from gp_opt.genome import OUTPUT, DecayGenome, OptimizerGenome
+from gp_opt.genome import DecayGenome, OptimizerGenome
 from gp_opt.optim import schedules as S
 from gp_opt.optim.compile import momentum_lines, torch_op_source
-from gp_opt.optim.lowering import assignment_lines, lower
+from gp_opt.optim.lowering import assignment_lines, lower, lower_decay
 from gp_opt.printer import torch_source
 
 __all__ = ["export_torch", "export_source"]
@@ -45,31 +45,16 @@ def class_name(name: str) -> str:
 
 def decay_function_source(k: int, decay: DecayGenome, edge: str, leaf: Callable[[Any], str],
                           op: Callable[[Any, list[str]], str], broadcast: str) -> str:
-    """One decay function as node-by-node code, in the order ``DecayGenome.values`` uses; the
-    torch and JAX exports differ only in how a schedule (``leaf(expr)``) and an op
-    (``op(primitive, args)``) print and in the ``broadcast`` template (``{src}``: one value)."""
-    grammar = decay.grammar
+    """One decay function as node-by-node code, from :func:`~gp_opt.optim.lowering.lower_decay`
+    (the order ``DecayGenome.values`` uses); the torch and JAX exports differ only in how a
+    schedule (``leaf(expr)``) and an op (``op(primitive, args)``) print and in the ``broadcast``
+    template (``{src}``: one value)."""
+    assignments, output = lower_decay(decay)
     lines = [f"def decay_{k}(t, T):", f'    """Decay function on edge {edge}: {decay!r}."""']
-    done: set[str] = set()
-
-    def var(node: str) -> str:
-        return ("s_" if decay.is_leaf(node) else "n_") + node
-
-    def emit(node: str) -> None:
-        if node in done:
-            return
-        done.add(node)
-        if decay.is_leaf(node):
-            src = broadcast.format(src=leaf(grammar.schedules[node].expr))
-            lines.append(f"    {var(node)} = {src}  # {node}: {grammar.schedules[node].label}")
-            return
-        for s in decay.inputs(node):
-            emit(s)
-        src = broadcast.format(src=op(grammar.ops[decay.op(node)], [var(s) for s in decay.inputs(node)]))
-        lines.append(f"    {var(node)} = {src}  # {node} = {decay.op(node)}({', '.join(decay.inputs(node))})")
-
-    emit(OUTPUT)
-    lines.append(f"    return {var(OUTPUT)}")
+    for a in assignments:
+        src = leaf(a.schedule.expr) if a.schedule is not None else op(a.op, list(a.args))
+        lines.append(f"    {a.var} = {broadcast.format(src=src)}  # {a.comment}")
+    lines.append(f"    return {output}")
     return "\n".join(lines)
 
 

@@ -24,9 +24,10 @@ from typing import Callable, Sequence
 import sympy as sp
 
 from gp_opt.genome import OUTPUT, DecayGenome, OptimizerGenome
-from gp_opt.grammar import W, Op, State
+from gp_opt.grammar import W, Op, Schedule, State
 
-__all__ = ["Assignment", "Lowering", "lower", "assignment_lines", "node_var", "operand_var"]
+__all__ = ["Assignment", "Lowering", "lower", "assignment_lines", "node_var", "operand_var", "DecayAssignment",
+           "lower_decay"]
 
 
 def operand_var(name: str) -> str:
@@ -155,3 +156,44 @@ def assignment_lines(lowering: Lowering, op_source: Callable[[Op, Sequence[str],
         else:
             lines.append(f"{a.var} = {op_source(a.op, a.args, a.node, ctx)}  # {a.comment}")
     return lines
+
+
+@dataclass(frozen=True)
+class DecayAssignment:
+    """One line of a decay function: ``var = schedule(t, T)`` (a leaf: ``schedule`` set) or
+    ``var = op(args)`` (``op`` set), node ``node``; ``comment`` says which, in the genome's terms."""
+
+    var: str
+    node: str
+    args: tuple[str, ...] = ()
+    schedule: Schedule | None = None
+    op: Op | None = None
+    comment: str = ""
+
+
+def lower_decay(decay: DecayGenome) -> tuple[tuple[DecayAssignment, ...], str]:
+    """A decay function's lines in dependency order (each node once, as ``DecayGenome.values``
+    evaluates them) and the variable holding its value."""
+    grammar = decay.grammar
+    out: list[DecayAssignment] = []
+    done: set[str] = set()
+
+    def var(node: str) -> str:
+        return ("s_" if decay.is_leaf(node) else "n_") + node
+
+    def visit(node: str) -> None:
+        if node in done:
+            return
+        done.add(node)
+        if decay.is_leaf(node):
+            schedule = grammar.schedules[node]
+            out.append(DecayAssignment(var(node), node, schedule=schedule, comment=f"{node}: {schedule.label}"))
+            return
+        for src in decay.inputs(node):
+            visit(src)
+        out.append(DecayAssignment(var(node), node, tuple(var(src) for src in decay.inputs(node)),
+                                   op=grammar.ops[decay.op(node)],
+                                   comment=f"{node} = {decay.op(node)}({', '.join(decay.inputs(node))})"))
+
+    visit(OUTPUT)
+    return tuple(out), var(OUTPUT)
