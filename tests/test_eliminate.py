@@ -211,10 +211,10 @@ def test_cli_eliminate_interrupted_says_how_to_continue(run_dir, capsys, monkeyp
     import signal
 
     import gp_opt.eliminate as E
-    from gp_opt.cli import common, main
+    from gp_opt.cli import interrupts, main
 
     def stopped(*args, **kwargs):
-        raise common.Interrupted(signal.SIGINT)
+        raise interrupts.Interrupted(signal.SIGINT)
 
     monkeypatch.setattr(E, "eliminate", stopped)
     assert main(["eliminate", str(run_dir), "--baselines", "Adam"]) == 130

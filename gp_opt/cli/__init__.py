@@ -13,7 +13,7 @@ import sys
 from typing import Sequence
 
 from gp_opt.cli import genomes, pipeline, probe, rediscover, report, runs, transfer, understand
-from gp_opt.cli import common
+from gp_opt.cli import common, interrupts
 from gp_opt.errors import GpOptError
 
 EXIT_USAGE = 2
@@ -40,13 +40,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     input (one line on stderr), 130/143 stopped by SIGINT/SIGTERM (one line saying how to go on)."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    common.interrupt_hint.clear()
+    interrupts.interrupt_hint.clear()
     try:
         common.check_shared_options(args)  # options from other modules' parser helpers: before any work
-        with common.signals_as_interrupts():
+        with interrupts.signals_as_interrupts():
             return int(args.func(args) or 0)
-    except common.Interrupted as exc:
-        print(f"gp-opt {args.verb}: {common.interrupted_line()}", file=sys.stderr, flush=True)
+    except interrupts.Interrupted as exc:
+        print(f"gp-opt {args.verb}: {interrupts.interrupted_line()}", file=sys.stderr, flush=True)
         return exc.exit_code
     except GpOptError as exc:
         print(f"gp-opt {args.verb}: error: {common.one_line(exc)}", file=sys.stderr)

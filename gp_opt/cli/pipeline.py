@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import shlex
 
-from gp_opt.cli import common
+from gp_opt.cli import common, interrupts
 from gp_opt.errors import GpOptError
 
 
@@ -28,7 +28,7 @@ def cmd_eliminate(args) -> int:
     settings = EliminationSettings(preset=preset, rounds=rounds, seeds=args.seeds, overrides=overrides,
                                    batched=batched, **({"baselines": baselines} if baselines else {}))
     # finished evaluations are on disk, so the same command continues an interrupted funnel
-    common.on_interrupt(None, f"gp-opt eliminate {shlex.quote(str(args.run_dir))} (with the same options)")
+    interrupts.on_interrupt(None, f"gp-opt eliminate {shlex.quote(str(args.run_dir))} (with the same options)")
     from gp_opt.search.executors import executor_from_args, running
     with running(executor_from_args(args)) as executor:
         summary = eliminate(args.run_dir, settings, verbose=not args.quiet, executor=executor)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import shlex
 import sys
 
-from gp_opt.cli import common
+from gp_opt.cli import common, interrupts
 
 
 def cmd_probe_fitness(args) -> int:
@@ -27,7 +27,7 @@ def cmd_probe_fitness(args) -> int:
     settings = ProbeSettings(task=args.task, options=options, panel=panel, random=args.random,
                              random_seed=args.random_seed, seeds=tuple(range(args.seed_start,
                                                                              args.seed_start + args.seeds)))
-    common.on_interrupt(None, "the same gp-opt probe-fitness command (it resumes " + shlex.quote(str(args.out)) + ")")
+    interrupts.on_interrupt(None, "the same gp-opt probe-fitness command (it resumes " + shlex.quote(str(args.out)) + ")")
     say = None if args.quiet else (lambda line: print(line, file=sys.stderr, flush=True))
     result = run_probe(settings, args.out, say=say)
     summary = summarize(result, mean_of=tuple(args.mean_of or (3,)))

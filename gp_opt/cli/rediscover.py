@@ -5,7 +5,7 @@ import json
 import shlex
 import sys
 
-from gp_opt.cli import common
+from gp_opt.cli import common, interrupts
 
 
 def cmd_rediscover(args) -> int:
@@ -22,7 +22,7 @@ def cmd_rediscover(args) -> int:
     target = resolve(args.target, args.grammar)
     shape = Shape(args.particles, args.children, args.init_factor)
     check(target, args.algorithm, args.budget, args.seeds, args.out, shape)   # before anything is written
-    common.on_interrupt(None, "the same gp-opt rediscover command (it resumes " + shlex.quote(str(args.out)) + ")")
+    interrupts.on_interrupt(None, "the same gp-opt rediscover command (it resumes " + shlex.quote(str(args.out)) + ")")
     say = None if args.quiet else (lambda line: print(line, file=sys.stderr, flush=True))
     summary = run_campaign(target, args.algorithm, args.budget, args.seeds, args.out, shape, say=say)
     common.write(args, json.dumps(summary, indent=2) if args.json else format_summary(summary))

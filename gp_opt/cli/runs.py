@@ -4,7 +4,7 @@ from __future__ import annotations
 import shlex
 from pathlib import Path
 
-from gp_opt.cli import common
+from gp_opt.cli import common, interrupts
 from gp_opt.errors import GpOptError
 
 
@@ -104,7 +104,7 @@ def cmd_search(args) -> int:
     _check_algorithm_options(args)
     common.items(args.init_from, "--init-from")  # given but empty: an error, not a cold start
     check_new(Path(args.out))  # before any work: a run there, or a folder of other files
-    common.on_interrupt(args.out, f"gp-opt resume {shlex.quote(str(args.out))}")
+    interrupts.on_interrupt(args.out, f"gp-opt resume {shlex.quote(str(args.out))}")
     with running(executor_from_args(args)) as executor:  # a cluster unreachable: nothing written
         result = run_search(args.task, args.out, args.particles, args.steps, args.children, seed=args.seed,
                             init_factor=args.init_factor, algorithm=args.algorithm, grammar=args.grammar,
@@ -176,7 +176,7 @@ def cmd_resume(args) -> int:
     from gp_opt.search import resume_search
     from gp_opt.search.executors import executor_from_args, running
     again = (f" --task {shlex.quote(args.task)}" if args.task else "") + (" --trust-task" if args.trust_task else "")
-    common.on_interrupt(args.dir, f"gp-opt resume {shlex.quote(str(args.dir))}{again}")
+    interrupts.on_interrupt(args.dir, f"gp-opt resume {shlex.quote(str(args.dir))}{again}")
     _check_recorded_seed(args.dir)
     with running(executor_from_args(args)) as executor:  # None: the run's own --workers
         result = resume_search(args.dir, verbose=not args.quiet, executor=executor, task=args.task,

@@ -6,7 +6,7 @@ import shlex
 import sys
 from pathlib import Path
 
-from gp_opt.cli import common
+from gp_opt.cli import common, interrupts
 from gp_opt.errors import GpOptError
 
 
@@ -88,7 +88,7 @@ def cmd_transfer(args) -> int:
             f"{len(tasks)} task(s), {args.seeds} seed(s), lr grid {', '.join(f'{x:g}' for x in grid)}"
             f"{'' if not args.loop else ', one run at a time (--loop)'}")
     # finished entries are kept in progress.jsonl as they finish: the same command continues
-    common.on_interrupt(None, continue_command(args), kept=f"finished entries are kept in "
+    interrupts.on_interrupt(None, continue_command(args), kept=f"finished entries are kept in "
                                                            f"{Path(args.output) / 'progress.jsonl'}")
     with running(executor) as ex:  # a cluster that cannot be reached fails here, before any output
         if say and ex is not None:
@@ -97,8 +97,8 @@ def cmd_transfer(args) -> int:
             result = run_transfer(args.optimizers, tasks, seeds=args.seeds, lrs=lrs, reference=args.reference,
                                   batched=not args.loop, grammar=grammar, progress=say, out_dir=args.output,
                                   executor=ex)
-        except common.Interrupted:
-            common.interrupt_hint["kept"] = kept_entries(Path(args.output))
+        except interrupts.Interrupted:
+            interrupts.interrupt_hint["kept"] = kept_entries(Path(args.output))
             raise
     from gp_opt.transfer.suite import FILES
     paths = {k: Path(args.output) / name for k, name in FILES.items()}
