@@ -2,10 +2,11 @@
 
 :class:`TorchCodePrinter` and :class:`JaxCodePrinter` are ``AbstractPythonCodePrinter``
 subclasses in the shape of sympy's own ``printing/pytorch.py``: one ``_print_<Class>`` per node
-type, the backend's names in mapping tables. This one printer is how every grammar primitive gets its torch form, so the compiled optimizer,
-the batched integrity check and ``gp-opt export --torch`` all run the very maths the grammar
-states. :func:`jax_source` is the same walk with JAX's names (``jnp.exp``, ...), for
-:mod:`gp_opt.optim.optax` and ``gp-opt export --optax``.
+type, the backend's names in mapping tables (:data:`ELEMENTWISE`). This one printer is how every
+grammar primitive gets its torch form, so the compiled optimizer, the batched integrity check and
+``gp-opt export --torch`` all run the very maths the grammar states. :func:`jax_source` is the
+same printer with JAX's names (``jnp.exp``, ...), for :mod:`gp_opt.optim.optax` and
+``gp-opt export --optax``.
 
 >>> import sympy as sp
 >>> x, y = sp.symbols("x y")
@@ -24,8 +25,9 @@ from gp_opt import functions as F
 __all__ = ["TorchCodePrinter", "JaxCodePrinter", "ELEMENTWISE", "torch_source", "jax_source", "torch_function",
            "TorchPrinterError"]
 
+
 class TorchPrinterError(ValueError):
-    pass
+    """An expression with no torch (or JAX) form: one line naming it."""
 
 
 # precedences of the printed forms: a sum, a product (``*``, ``/``), a leading minus, a power, an atom
