@@ -28,6 +28,8 @@ import torch.nn.functional as F  # noqa: E402
 from gp_opt.data import BatchStream, Dataset, DeviceData  # noqa: E402
 from gp_opt.errors import DataError  # noqa: E402
 from gp_opt.surrogate import BASELINES, ConvNet, SurrogateConfig, count_parameters, get_device_data  # noqa: E402
+from gp_opt.surrogate import path_choice  # noqa: E402
+from gp_opt.surrogate.calibration import calibrate  # noqa: E402
 from gp_opt.surrogate.ensemble import _augment_for, train_members  # noqa: E402
 
 
@@ -109,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--preset", default="smoke", choices=["smoke", "digits", "paper"])
     ap.add_argument("--calibrate", action="store_true",
                     help="time both paths for this shape and cache the choice for this machine "
-                         "(gp_opt.surrogate.paths.calibrate)")
+                         "(gp_opt.surrogate.calibration.calibrate)")
     ap.add_argument("--device", default="auto")
     ap.add_argument("--base", type=int, default=None, help="ConvNet base (paper: 48)")
     ap.add_argument("--batch-size", type=int, default=None, help="(paper: 128)")
@@ -151,17 +153,16 @@ def main(argv: list[str] | None = None) -> int:
     rows = [("(a) plain eager, Adam fp32", 1, rate_a, rate_a)]
     sec_a = ((k1 + k2) * S + T) / rate_a
 
-    # the path the project takes by default for this device and shape (gp_opt.surrogate.paths)
-    from gp_opt.surrogate import paths
+    # the path the project takes by default for this device and shape (gp_opt.surrogate.path_choice)
     if args.calibrate:
-        cal = paths.calibrate(cfg, data, members=k2)
+        cal = calibrate(cfg, data, members=k2)
         print(f"calibration ({k2} members x {cal['steps']} steps): ensemble {cal['ensemble_s']:.2f} s, "
-              f"plain {cal['plain_s']:.2f} s -> cached in {paths.cache_path()}")
-    chosen = paths.choose_batched(cfg.replace(batched=None), data)
+              f"plain {cal['plain_s']:.2f} s -> cached in {path_choice.cache_path()}")
+    chosen = path_choice.choose_batched(cfg.replace(batched=None), data)
     ens_k2 = project_rate(data, cfg, k2, steps, batched=True)
     plain_k2 = project_rate(data, cfg, k2, steps, batched=False)
     print(f"path choice: {'ensembles' if chosen else 'plain loop'} for {device.type}, base {cfg.base}, "
-          f"image {tuple(data.x_train.shape[1:])} (rule: base x side <= {paths.CPU_ENSEMBLE_MAX_WORK} on a CPU, "
+          f"image {tuple(data.x_train.shape[1:])} (rule: base x side <= {path_choice.CPU_ENSEMBLE_MAX_WORK} on a CPU, "
           f"or a cached calibration); measured here for {k2} runs: ensemble {ens_k2 * k2:.1f} vs plain "
           f"{plain_k2 * k2:.1f} model-steps/s ({ens_k2 / plain_k2:.2f}x) -> "
           f"{'right' if chosen == (ens_k2 >= plain_k2) else 'WRONG'} choice on this machine now")

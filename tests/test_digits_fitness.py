@@ -8,7 +8,8 @@ import pytest
 
 from gp_opt.errors import GpOptError
 from gp_opt.surrogate import SurrogateConfig, evaluate, get_device_data
-from gp_opt.surrogate import paths
+from gp_opt.surrogate import path_choice
+from gp_opt.surrogate.calibration import calibrate
 
 TINY = dict(screen_steps=12, screen_cut_step=9, total_steps=24, warmup_steps=2, stop_check_after=12, eval_every=12,
             acc_window=3, check_every=3, screen_threshold_first=0.1, screen_threshold_second=0.1,
@@ -37,21 +38,27 @@ def test_bad_fitness_settings():
         SurrogateConfig.preset("digits", full_seeds=0)
 
 
-def test_path_rule_and_cached_calibration(tmp_path, monkeypatch):
-    assert paths.rule_batched("cpu", 48, 32) is False and paths.rule_batched("cpu", 8, 8) is True
-    assert paths.rule_batched("cuda", 48, 32) is True
+@pytest.fixture
+def fresh_path_memo():
+    path_choice.clear_memo()
+    yield
+    path_choice.clear_memo()  # the choices read from this test's cache must not reach later tests
+
+
+def test_path_rule_and_cached_calibration(tmp_path, monkeypatch, fresh_path_memo):
+    assert path_choice.rule_batched("cpu", 48, 32) is False and path_choice.rule_batched("cpu", 8, 8) is True
+    assert path_choice.rule_batched("cuda", 48, 32) is True
     cfg = SurrogateConfig.preset("digits", **TINY, device="cpu")
-    assert paths.choose_batched(cfg.replace(batched=False)) is False  # explicit wins
+    assert path_choice.choose_batched(cfg.replace(batched=False)) is False  # explicit wins
     monkeypatch.setenv("GP_OPT_CACHE", str(tmp_path))
-    monkeypatch.setattr(paths, "_memo", {})
     data = get_device_data(cfg)
-    res = paths.calibrate(cfg, data, members=2, steps=3)
+    res = calibrate(cfg, data, members=2, steps=3)
     cache = json.loads((tmp_path / "paths.json").read_text())
     (entry,) = cache.values()
     assert entry["batched"] == res["batched"] and math.isfinite(entry["ratio"])
     # a cached calibration overrides the rule for this machine and shape
     only = next(iter(cache))
-    cache[only]["batched"] = not paths.rule_batched("cpu", cfg.base, 8)
+    cache[only]["batched"] = not path_choice.rule_batched("cpu", cfg.base, 8)
     (tmp_path / "paths.json").write_text(json.dumps(cache))
-    monkeypatch.setattr(paths, "_memo", {})
-    assert paths.choose_batched(cfg, data) is cache[only]["batched"]
+    path_choice.clear_memo()
+    assert path_choice.choose_batched(cfg, data) is cache[only]["batched"]

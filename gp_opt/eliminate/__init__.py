@@ -11,7 +11,7 @@ One entry of a round (candidate or baseline) is scored on each seed by the surro
 learning-rate screen, then the full run), on the other seeds a full run at the rate the first seed
 chose -- the same grid and budget for every optimizer. All the entries of a round that share a seed
 (and, after the screen, a rate) train together in the surrogate's shared ensembles when the
-device's path rule says the ensembles pay (:func:`gp_opt.surrogate.paths.choose_batched`).
+device's path rule says the ensembles pay (:func:`gp_opt.surrogate.path_choice.choose_batched`).
 
 Ranking: mean validation accuracy over the seeds, ties broken by the lower mean validation loss; an
 entry rejected or failed on any seed ranks last. Only candidates compete for the next round.

@@ -69,7 +69,7 @@ class EliminationSettings:
     seeds: int = 3
     baselines: list[str] = field(default_factory=lambda: list(DEFAULT_BASELINES))
     overrides: dict[str, Any] = field(default_factory=dict)  # SurrogateConfig fields on top of the preset
-    batched: bool | None = None  # None: the path rule (gp_opt.surrogate.paths)
+    batched: bool | None = None  # None: the path rule (gp_opt.surrogate.path_choice)
 
     def __post_init__(self) -> None:
         if self.preset not in PRESETS:

@@ -18,7 +18,7 @@ class SurrogateCall:
 
     def many(self, optimizers: list[Any]) -> list[Any]:
         from gp_opt.surrogate import evaluate_many
-        from gp_opt.surrogate.paths import choose_batched
+        from gp_opt.surrogate.path_choice import choose_batched
 
         use = choose_batched(self.cfg) if self.batched is None else self.batched
         cfg = self.cfg.replace(batched=use)

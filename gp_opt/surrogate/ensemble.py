@@ -23,6 +23,7 @@ import torch.nn.functional as F
 
 from gp_opt.data import AugmentConfig, BatchStream, DeviceData
 from gp_opt.surrogate.model import ConvNet, EnsembleConvNet
+from gp_opt.surrogate.path_choice import choose_batched
 
 __all__ = ["train_runs", "train_members", "RUN_OK", "RUN_CUT", "RUN_FAILED", "RUN_STOPPED"]
 
@@ -104,7 +105,6 @@ def train_members(
     """
     batched = getattr(cfg, "batched", None) if batched is None else batched
     if batched is None:  # the measured path rule (ensembles where they beat the plain loop)
-        from gp_opt.surrogate.paths import choose_batched
         batched = choose_batched(cfg, data)
     seed = cfg.seed if seed is None else seed
     specs = [(f, float(lr)) for f, lr in specs]

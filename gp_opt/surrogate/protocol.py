@@ -98,7 +98,7 @@ class SurrogateConfig:
     # execution
     device: str = "auto"
     # one ensemble per screen stage (False: one model per rate, in turn); None: chosen per device
-    # and shape by gp_opt.surrogate.paths.choose_batched (ensembles on CUDA and tiny CPU shapes)
+    # and shape by gp_opt.surrogate.path_choice.choose_batched (ensembles on CUDA and tiny CPU shapes)
     batched: bool | None = None
     max_members: int = 64  # most runs (rates x candidates) trained as one ensemble
     compact: bool = True  # drop finished runs from an ensemble once half of it has finished
