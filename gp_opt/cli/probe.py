@@ -41,7 +41,8 @@ def register(sub) -> None:
     p = sub.add_parser("probe-fitness", help="measure how well a task's fitness tells optimizers apart",
                        description=cmd_probe_fitness.__doc__)
     p.add_argument("--task", default="surrogate", metavar="NAME",
-                   help="a gp_opt.tasks task (digits, logreg-digits, quadratic, ...) or surrogate (default)")
+                   help="a gp_opt.tasks task (digits, logreg-digits, quadratic, ...), surrogate (default), "
+                        "or several joined by + (surrogate+digits)")
     p.add_argument("--preset", choices=["smoke", "digits", "paper"], default=None,
                    help="with --task surrogate (default smoke)")
     p.add_argument("--dataset", choices=["digits", "cifar10", "cifar100", "npz"], help="with --task surrogate")

@@ -217,7 +217,8 @@ def register(sub) -> None:
                    help=f"fitness: a cheap CPU task ({', '.join(task_names() + ['toy'])}), 'surrogate' "
                         "(the paper's ConvNet protocol), or your own as module:attribute importable from "
                         "the working directory (a gp_opt.tasks.Task subclass or a function genome -> "
-                        "fitness; see docs/transfer.md)")
+                        "fitness; see docs/transfer.md); several tasks joined by + (surrogate+digits) are "
+                        "scored as one (TASK.FIELD in --set; docs/surrogate.md)")
     p.add_argument("--particles", type=common.positive_int, required=True, help="N, the number of particles")
     p.add_argument("--steps", type=common.positive_int, required=True, help="K, time steps per particle")
     p.add_argument("--children", type=common.positive_int, required=True, help="M, children per particle and step")
