@@ -383,7 +383,7 @@ def test_gpu_protocol(flags):
 def test_report_helpers_for_the_command_line(digits):
     import io
 
-    from gp_opt.surrogate.report import ProgressLine, format_record, resolve_spec
+    from gp_opt.surrogate.console import ProgressLine, format_record, resolve_spec
 
     buf = io.StringIO()
     rec = evaluate(NoOp, tiny(), data=digits, progress=ProgressLine(buf, every=0.0))

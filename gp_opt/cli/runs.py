@@ -188,7 +188,7 @@ def cmd_evaluate(args) -> int:
     """Score an optimizer by the surrogate fitness protocol (SPEC section 6) and print its record."""
     import json
 
-    from gp_opt.surrogate.report import evaluate_spec, format_record
+    from gp_opt.surrogate.console import evaluate_spec, format_record
     rec = evaluate_spec(args.optimizer, preset=args.preset, dataset=args.dataset, data_dir=args.data_dir,
                         download=args.download, device=args.device, seed=args.seed, grammar=common.grammar(args),
                         progress=not args.quiet)
