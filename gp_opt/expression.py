@@ -5,7 +5,7 @@
 with :func:`ast.parse` (which only builds a syntax tree, never runs it), walks the tree with an
 allow-list and builds the sympy expression itself. Allowed: numbers, the symbols the caller
 declares, ``+ - * / **``, unary minus (and plus), parentheses, the constants ``pi`` and ``E``, and
-calls of :data:`FUNCTIONS` -- the functions :mod:`gp_opt.printer` can write as torch and JAX code.
+calls of :data:`FUNCTIONS` -- the functions :mod:`gp_opt.code_printer` can write as torch and JAX code.
 Anything else (attribute access, subscripts, strings, keywords, lambda, comprehensions, dunder or
 unknown names, unknown functions) is an :class:`ExpressionError` naming the offending token.
 
@@ -34,7 +34,7 @@ MAX_DEPTH = 200
 MAX_POWER_BITS = 100_000
 
 #: The functions an expression may call, by the name it calls them: sympy's elementary functions
-#: that gp_opt.printer writes as torch/JAX code, and gp_opt.functions' own (I1e, Drop, EMA, ...).
+#: that gp_opt.code_printer writes as torch/JAX code, and gp_opt.functions' own (I1e, Drop, EMA, ...).
 FUNCTIONS: dict[str, type | object] = {
     "exp": sp.exp, "log": sp.log, "sqrt": sp.sqrt, "Abs": sp.Abs, "sign": sp.sign,
     "erf": sp.erf, "erfc": sp.erfc, "asinh": sp.asinh, "atan": sp.atan, "tanh": sp.tanh,

@@ -1,6 +1,6 @@
 """The sympy functions of the grammar that have no closed form in sympy.
 
-Each class says how it prints (LaTeX via ``_latex``) and how gp_opt.printer writes it as torch
+Each class says how it prints (LaTeX via ``_latex``) and how gp_opt.code_printer writes it as torch
 code (``torch_call``). Ops that are not plain elementwise maths (state, randomness, a reduction
 over the whole tensor) print as a call on the engine's context object, ``ctx.<name>(...)``; the
 tensor kernels they run are the small pure functions at the end of this module, shared by every
@@ -29,7 +29,7 @@ class GpFunction(sp.Function):
     latex_name = ""
     # Python source of the torch function for elementwise functions; None for ctx calls.
     torch_call: str | None = None
-    # The same function in JAX (gp_opt.printer.jax_source).
+    # The same function in JAX (gp_opt.code_printer.jax_source).
     jax_call: str | None = None
     # For ops needing an engine: "stateful", "stochastic" or "tensorwise".
     kind = "scalar"

@@ -26,7 +26,7 @@ from gp_opt import functions as F
 from gp_opt.errors import GrammarError
 from gp_opt.grammar_schema import (BUILTIN_SYMBOLS, GRAMMAR_NAME, MAX_FILE_BYTES, OP_NAME, check_keys,
                                    check_label, check_name, check_weight)
-from gp_opt.printer import TorchPrinterError, torch_function, torch_source
+from gp_opt.code_printer import TorchPrinterError, torch_function, torch_source
 
 try:
     import tomllib

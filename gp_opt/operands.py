@@ -1,7 +1,7 @@
 """Compute a genome's operands from (g, w) and the moving averages, with torch.
 
 Shared by every numeric engine (the optimizer, the batched integrity check), so the operands
-mean the same everywhere: each is its grammar expression, printed to torch by gp_opt.printer.
+mean the same everywhere: each is its grammar expression, printed to torch by gp_opt.code_printer.
 Everything is elementwise, so any leading batch dimensions pass straight through.
 
 >>> import torch
@@ -20,7 +20,7 @@ import sympy as sp
 import torch
 
 from gp_opt.grammar import G, W, Grammar
-from gp_opt.printer import torch_function, torch_source
+from gp_opt.code_printer import torch_function, torch_source
 
 
 class OperandProgram:
@@ -71,7 +71,7 @@ class OperandProgram:
         Each moving average is updated in place (the same ``lerp_`` as :meth:`advance`); its
         bias correction ``1 / (1 - beta^(t+1))`` stays a Python number folded into the operands
         that read the corrected value (no corrected copy is materialised), and sums of scaled
-        terms print as fused ``torch.add(..., alpha=...)`` (:func:`gp_opt.printer.torch_source`
+        terms print as fused ``torch.add(..., alpha=...)`` (:func:`gp_opt.code_printer.torch_source`
         with ``scalars``). Non-constant operand ``n`` is assigned to ``var(n)``; constants are
         left to the caller (:attr:`constants`).
         """

@@ -11,7 +11,7 @@ from sympy.printing.pycode import AbstractPythonCodePrinter
 
 from gp_opt import grammar as gm
 from gp_opt.latex.printer import PaperLatexPrinter
-from gp_opt.printer import (ELEMENTWISE, JaxCodePrinter, TorchCodePrinter, TorchPrinterError, jax_source,
+from gp_opt.code_printer import (ELEMENTWISE, JaxCodePrinter, TorchCodePrinter, TorchPrinterError, jax_source,
                             torch_source)
 from gp_opt.symbolic.build import schedule_leaf
 

@@ -11,7 +11,7 @@ import torch
 from gp_opt import catalog, symbolic
 from gp_opt import grammar as grammar_mod
 from gp_opt.genome import DecayGenome, OptimizerGenome
-from gp_opt.printer import torch_function
+from gp_opt.code_printer import torch_function
 
 GRAMMAR = grammar_mod.load()
 N_RANDOM = 1000

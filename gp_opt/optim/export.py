@@ -2,7 +2,7 @@
 
 The module depends on torch alone. Its update is the genome written out as straight-line tensor
 code, printed from the grammar's single definitions (operands, moving averages, ops, decay
-schedules) by :mod:`gp_opt.printer`; the few engine kernels (ema, delta, running max, dropout,
+schedules) by :mod:`gp_opt.code_printer`; the few engine kernels (ema, delta, running max, dropout,
 norm) and the base schedules are copied in from :mod:`gp_opt.functions` and
 :mod:`gp_opt.optim.schedules` by ``inspect.getsource``, and the engine ``_Ctx`` and the optimizer
 class from :mod:`gp_opt.optim.torch_runtime` by their source text, so there is still one
@@ -29,7 +29,7 @@ from gp_opt.genome import DecayGenome, OptimizerGenome
 from gp_opt.optim import schedules as S
 from gp_opt.optim.compile import momentum_lines, torch_op_source
 from gp_opt.optim.lowering import assignment_lines, lower, lower_decay
-from gp_opt.printer import torch_source
+from gp_opt.code_printer import torch_source
 
 __all__ = ["export_torch", "export_source"]
 

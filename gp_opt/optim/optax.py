@@ -2,7 +2,7 @@
 
 :func:`optax_source` writes a module that needs only jax, optax and numpy; its update is the
 genome as straight-line ``jax.numpy`` code printed from the grammar's single definitions by
-:func:`gp_opt.printer.jax_source` (the same printer walk as the torch forms, with JAX's names),
+:func:`gp_opt.code_printer.jax_source` (the same printer walk as the torch forms, with JAX's names),
 the decay functions node by node likewise, the engine kernels (ema, delta, running max, dropout,
 norm) copied from :mod:`gp_opt.functions` and the base schedules from
 :mod:`gp_opt.optim.schedules` by ``inspect.getsource`` -- no second copy of any op's maths.
@@ -51,7 +51,7 @@ from gp_opt.grammar import G, W
 from gp_opt.optim.export import (class_name, decay_function_source, definitions_in, module_doc_head, renamed,
                                   runtime_sections)
 from gp_opt.optim.lowering import Lowering, assignment_lines, lower
-from gp_opt.printer import jax_source
+from gp_opt.code_printer import jax_source
 
 __all__ = ["optax_transformation", "optax_source", "export_optax", "function_name"]
 

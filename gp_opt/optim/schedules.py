@@ -90,12 +90,12 @@ def schedule_factor_table(name_or_genome: Any, total_steps: int) -> list[float]:
     """The learned learning-rate factor (``F(t)`` of ``lr_t = lr * base(t) * F(t)``) for ``t < T``.
 
     ``name_or_genome`` is a catalog name (``"LR2"``) or an ``OptimizerGenome``. The factor is
-    ``gp_opt.symbolic.factor_schedule(genome)[0]``, printed to torch by ``gp_opt.printer``.
+    ``gp_opt.symbolic.factor_schedule(genome)[0]``, printed to torch by ``gp_opt.code_printer``.
     """
     import sympy as sp
 
     from gp_opt import symbolic
-    from gp_opt.printer import torch_function
+    from gp_opt.code_printer import torch_function
 
     genome = name_or_genome
     if isinstance(genome, str):
