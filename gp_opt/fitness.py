@@ -1,6 +1,7 @@
 """The one record every fitness evaluator returns (cheap CPU tasks and the GPU surrogate alike)."""
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -51,3 +52,12 @@ class FitnessRecord:
         d = dict(d)
         d["fitness"] = float(d["fitness"])
         return cls(**d)
+
+
+def registered_function(func: Any) -> Any:
+    """The function a ``toolbox.map`` is asked to apply, unwrapped: DEAP's ``Toolbox.register``
+    wraps every function in a ``functools.partial`` without arguments, and an evaluator that
+    scores a batch in one call (``batch_children``) must recognise itself through it."""
+    while isinstance(func, functools.partial) and not func.args and not func.keywords:
+        func = func.func
+    return func

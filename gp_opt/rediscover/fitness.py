@@ -2,13 +2,12 @@
 judge of success (is the candidate the target?)."""
 from __future__ import annotations
 
-import functools
 import math
 import time
 from typing import Any, Callable, Iterable
 
 from gp_opt import behaviour
-from gp_opt.fitness import FitnessRecord
+from gp_opt.fitness import FitnessRecord, registered_function
 from gp_opt.genome import OptimizerGenome
 
 #: a candidate this close on the search panel is judged (symbolically, then on the verification
@@ -62,10 +61,7 @@ class RediscoveryFitness:
     def map(self, func: Callable[[Any], Any], items: Iterable[Any]) -> list[Any]:
         """A ``toolbox.map``: one batched call when ``func`` is this fitness, else plain ``map``."""
         items = list(items)
-        inner = func
-        while isinstance(inner, functools.partial) and not inner.args and not inner.keywords:
-            inner = inner.func   # deap's Toolbox.register wraps every function in a partial
-        if inner is self:
+        if registered_function(func) is self:
             return self.evaluate_many(items)
         return [func(x) for x in items]
 

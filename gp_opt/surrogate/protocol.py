@@ -20,7 +20,6 @@ that run as ``failed``; in the full run it makes the record ``failed``.
 from __future__ import annotations
 
 import dataclasses
-import functools
 import math
 import time
 from collections import OrderedDict
@@ -31,7 +30,7 @@ import torch
 
 from gp_opt.data import DeviceData, load_dataset
 from gp_opt.errors import GpOptError
-from gp_opt.fitness import FAILED, OK, REJECTED, FitnessRecord
+from gp_opt.fitness import FAILED, OK, REJECTED, FitnessRecord, registered_function
 from gp_opt.surrogate.baselines import BASELINES, OptimizerFactory, torch_factory
 from gp_opt.surrogate.ensemble import RUN_FAILED, RUN_OK, RUN_STOPPED, train_members
 
@@ -568,9 +567,7 @@ class SurrogateEvaluator:
         children in shared ensembles (at most ``config.max_members`` runs per ensemble).
         """
         items = list(items)
-        inner = func
-        while isinstance(inner, functools.partial) and not inner.args and not inner.keywords:
-            inner = inner.func  # deap's Toolbox.register wraps every function in a partial
+        inner = registered_function(func)
         if isinstance(inner, SurrogateEvaluator):  # this one, or its initial-population twin
             return inner.evaluate_many(items)
         return [func(x) for x in items]
