@@ -5,7 +5,7 @@ subclasses in the shape of sympy's own ``printing/pytorch.py``: one ``_print_<Cl
 type, the backend's names in mapping tables (:data:`ELEMENTWISE`). This one printer is how every
 grammar primitive gets its torch form, so the compiled optimizer, the batched integrity check and
 ``gp-opt export --torch`` all run the very maths the grammar states. :func:`jax_source` is the
-same printer with JAX's names (``jnp.exp``, ...), for :mod:`gp_opt.optim.optax` and
+same printer with JAX's names (``jnp.exp``, ...), for :mod:`gp_opt.optim.to_optax` and
 ``gp-opt export --optax``.
 
 >>> import sympy as sp

@@ -192,7 +192,7 @@ ENGINE_CALLS = {"Drop": "dropout", "Norm": "norm", "EMA": "ema", "Delta": "delta
 # ---------------------------------------------------------------- tensor kernels
 # Pure functions: (input, state, ...) -> (output, new state). Engines own where state lives.
 # ``xp`` is the array library (torch when None; jax.numpy for the JAX engine of
-# gp_opt.optim.optax, which copies these very functions into the modules it writes).
+# gp_opt.optim.to_optax, which copies these very functions into the modules it writes).
 
 def ema_kernel(x, state, t, beta):
     """EMA with bias correction; ``t`` is the 0-based step. Returns (output, new state)."""

@@ -149,6 +149,7 @@ def test_the_checks_see_a_function_level_cycle_and_a_private_import(tmp_path):
 #: old module -> its new home: the old names still import, with a DeprecationWarning
 RENAMED = {
     "gp_opt.printer": "gp_opt.code_printer",
+    "gp_opt.optim.optax": "gp_opt.optim.to_optax",
     "gp_opt.surrogate.paths": "gp_opt.surrogate.path_choice",
     "gp_opt.surrogate.report": "gp_opt.surrogate.console",
 }

@@ -12,7 +12,7 @@ from gp_opt.genome import OUTPUT
 from gp_opt.optim.compile import compile_genome
 from gp_opt.optim.export import export_source
 from gp_opt.optim.lowering import lower, lower_decay
-from gp_opt.optim.optax import optax_source
+from gp_opt.optim.to_optax import optax_source
 
 
 def _constant(src: str, name: str) -> str:

@@ -1,4 +1,4 @@
-"""The optax transformation of a genome (gp_opt.optim.optax) against EvolvedOptimizer.
+"""The optax transformation of a genome (gp_opt.optim.to_optax) against EvolvedOptimizer.
 
 50 steps of the jitted optax update equal 50 steps of the torch optimizer to 1e-5 relative, in
 float64, for every catalog entry and 200 random genomes; the standalone module written by
@@ -28,7 +28,7 @@ jax.config.update("jax_enable_x64", True)
 from gp_opt import catalog  # noqa: E402
 from gp_opt.genome import OptimizerGenome  # noqa: E402
 from gp_opt.optim import EvolvedOptimizer  # noqa: E402
-from gp_opt.optim.optax import MissingJaxError, export_optax, optax_source, optax_transformation  # noqa: E402
+from gp_opt.optim.to_optax import MissingJaxError, export_optax, optax_source, optax_transformation  # noqa: E402
 
 from support.optimizers import case  # noqa: E402
 

@@ -15,7 +15,7 @@ import pytest
 from gp_opt import catalog
 from gp_opt.optim import torch_runtime
 from gp_opt.optim.export import definitions_in, export_source
-from gp_opt.optim.optax import optax_source, runtime_definitions
+from gp_opt.optim.to_optax import optax_source, runtime_definitions
 
 
 def test_every_copied_definition_is_in_the_runtime_module():

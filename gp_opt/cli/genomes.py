@@ -222,7 +222,7 @@ def cmd_export(args) -> int:
     optax and numpy only)."""
     from gp_opt.errors import GpOptError
     from gp_opt.optim import export_torch
-    from gp_opt.optim.optax import export_optax
+    from gp_opt.optim.to_optax import export_optax
     if not (args.torch or args.optax):
         raise GpOptError("export: give --torch OUT.py and/or --optax OUT.py")
     genome = common.load(args.genome, args)

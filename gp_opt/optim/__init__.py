@@ -14,7 +14,7 @@ See docs/optim.md.
 from gp_opt.optim.compile import CompiledGenome, FunctionalStep, compile_genome, functional_step
 from gp_opt.optim.evolved import EvolvedOptimizer
 from gp_opt.optim.export import export_torch
-from gp_opt.optim.optax import export_optax, optax_transformation
+from gp_opt.optim.to_optax import export_optax, optax_transformation
 from gp_opt.optim.published import PUBLISHED, PublishedOptimizer, published_optimizer
 from gp_opt.optim.published import (  # noqa: F401
     A1, A2, A3, A4, A5, QHM, AddSign, Opt1, Opt2, Opt3, Opt4, Opt5, Opt6, Opt7, Opt8, Opt9, Opt10,

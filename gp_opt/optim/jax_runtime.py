@@ -1,6 +1,6 @@
 """The runtime of an exported optax module, as code that linters and tests read.
 
-:func:`gp_opt.optim.optax.optax_source` copies the definitions below, by their source text (read
+:func:`gp_opt.optim.to_optax.optax_source` copies the definitions below, by their source text (read
 with ``ast``, so writing a module needs no jax), into every standalone optax module, as the
 engine kernels and base schedules are copied from :mod:`gp_opt.functions` and
 :mod:`gp_opt.optim.schedules`: ``_Ctx`` (the engine serving stateful, random and reducing ops),

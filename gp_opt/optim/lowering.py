@@ -6,7 +6,7 @@ assignments of the update graph in dependency order (decayed edges, broadcasts t
 ops), the decayed edges in the order the assignments read them, the state keys (moving averages,
 stateful nodes, momentum ``m``) and whether the update reads the weights ``w``. The emitters only
 print it: the compiled torch step (:mod:`gp_opt.optim.compile`), the standalone torch module
-(:mod:`gp_opt.optim.export`) and the optax module (:mod:`gp_opt.optim.optax`); none of them walks
+(:mod:`gp_opt.optim.export`) and the optax module (:mod:`gp_opt.optim.to_optax`); none of them walks
 the genome again, so the torch and JAX code cannot drift apart in what they compute.
 
 >>> from gp_opt import catalog

@@ -1,7 +1,7 @@
 """The exported standalone sources of every catalog entry, pinned by their SHA-256.
 
 ``gp-opt export NAME --torch/--optax`` (:func:`gp_opt.optim.export_torch`,
-:func:`gp_opt.optim.optax.export_optax`) must write the same bytes for each catalog entry while
+:func:`gp_opt.optim.to_optax.export_optax`) must write the same bytes for each catalog entry while
 the code generators are reshaped; ``tests/data/export_pins.json`` holds the hashes taken before.
 
 Regenerate the pins (only when a change to the generated code is meant, and say why in the
@@ -22,7 +22,7 @@ def export_sources() -> dict[str, dict[str, str]]:
     """``{name: {"torch": source, "optax": source}}`` for every catalog entry, named as the CLI names it."""
     from gp_opt import catalog
     from gp_opt.optim import export_torch
-    from gp_opt.optim.optax import export_optax
+    from gp_opt.optim.to_optax import export_optax
 
     out = {}
     for name in catalog.names():
