@@ -160,6 +160,10 @@ def run_search(task: Any, out_dir: str | os.PathLike | None, particles: int, ste
                              "trade against its fitness); use a genome task")
     max_redraws = 4 if max_redraws is None else max_redraws
     noise_settings = NoiseSettings.from_config(noise)
+    if noise_settings is not None and eval_seeds == "fixed":
+        # every re-evaluation would repeat the first score on the task's own seed: budget spent, nothing learnt
+        raise GpOptError("--noise-aware: needs --eval-seeds per-candidate (each re-evaluation on a fresh seed); "
+                         "with --eval-seeds fixed or --batch-children a re-evaluation repeats the same score")
     if fix_update is not None and (toolbox is not None or init_from or task == TOY_TASK):
         raise GpOptError("--fix-update: not with a toolbox of your own, --init-from or the toy task "
                          "(the initial population is the fixed update with random decay functions)")
