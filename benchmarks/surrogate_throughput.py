@@ -30,7 +30,7 @@ from gp_opt.errors import DataError  # noqa: E402
 from gp_opt.surrogate import BASELINES, ConvNet, SurrogateConfig, count_parameters, get_device_data  # noqa: E402
 from gp_opt.surrogate import path_choice  # noqa: E402
 from gp_opt.surrogate.calibration import calibrate  # noqa: E402
-from gp_opt.surrogate.ensemble import _augment_for, train_members  # noqa: E402
+from gp_opt.surrogate.ensemble import augment_for, train_members  # noqa: E402
 
 
 def _sync(device: torch.device) -> None:
@@ -69,7 +69,7 @@ def plain_eager_rate(data: DeviceData, cfg: SurrogateConfig, steps: tuple[int, i
         torch.manual_seed(0)
         model = ConvNet(cfg.base, data.num_classes, data.in_channels).to(device)
         opt = torch.optim.Adam(model.parameters(), lr=lr)
-        stream = BatchStream(data.x_train, data.y_train, cfg.batch_size, seed=1, augment=_augment_for(cfg, data))
+        stream = BatchStream(data.x_train, data.y_train, cfg.batch_size, seed=1, augment=augment_for(cfg, data))
         model.train()
         _sync(device)
         t = time.perf_counter()

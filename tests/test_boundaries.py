@@ -169,3 +169,13 @@ def test_a_renamed_module_still_imports_and_warns(old):
         shim = importlib.import_module(old)
     for name in shim.__all__:
         assert getattr(shim, name) is getattr(new, name, getattr(shim, name))
+
+
+def test_the_benchmarks_use_no_private_name_of_gp_opt():
+    found = []
+    for path in sorted((REPO / "benchmarks").glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == "gp_opt":
+                found += [f"{path.name}:{node.lineno} {node.module}.{a.name}" for a in node.names
+                          if a.name.startswith("_") and not a.name.startswith("__")]
+    assert not found, "private names of gp_opt in benchmarks/: " + ", ".join(found)

@@ -37,7 +37,8 @@ def _initial_model(cfg: Any, data: DeviceData, seed: int) -> ConvNet:
                        bn_momentum=cfg.bn_momentum, bn_eps=cfg.bn_eps)
 
 
-def _augment_for(cfg: Any, data: DeviceData) -> AugmentConfig | None:
+def augment_for(cfg: Any, data: DeviceData) -> AugmentConfig | None:
+    """The augmentation a run of ``cfg`` applies to ``data``'s batches (None: none)."""
     if not cfg.augment:
         return None
     flip = data.flip_ok if cfg.flip is None else bool(cfg.flip)
@@ -233,7 +234,7 @@ def _train_group(specs, data, cfg, run_steps, total_steps, warmup_steps, mode, s
                 for i in idx:
                     broken[i] = f"exception building the optimizer: {type(e).__name__}: {e}"
         stream = BatchStream(data.x_train, data.y_train, cfg.batch_size, seed=seed + 1,
-                             augment=_augment_for(cfg, data))
+                             augment=augment_for(cfg, data))
         res = _loop(lrs, members, opts, broken, stream, data, cfg, run_steps, mode, stage, progress, notes, seed)
     seconds = time.perf_counter() - t_start
     for r in res:
