@@ -174,6 +174,8 @@ ROWS = [
      "--objectives: only with --algorithm regularized"),
     (SEARCH + ["--fitness-seeds", "0", "--out", "{new}"], "--fitness-seeds: must be a positive integer, got 0"),
     (SEARCH + ["--fitness-baseline", "Nope", "--out", "{new}"], "unknown optimizer 'Nope'"),
+    (["search", "--task", "toy", "--particles", "1", "--steps", "1", "--children", "1", "--fitness-seeds", "2",
+      "--out", "{new}"], "--fitness-seeds: not for the toy task"),
     (["search", "--task", "quadratic+nope", "--particles", "1", "--steps", "1", "--children", "1", "--out", "{new}"],
      "unknown task 'nope' in 'quadratic+nope'"),
     (["search", "--task", "quadratic+quadratic", "--particles", "1", "--steps", "1", "--children", "1", "--out",

@@ -177,6 +177,9 @@ def run_search(task: Any, out_dir: str | os.PathLike | None, particles: int, ste
             fixed = fixed_update(fix_update, target).to_dict()
             grammar = target
         if name == TOY_TASK:
+            seeded = [f"--{k.replace('_', '-')}" for k in ("fitness_seeds", "fitness_baseline") if k in (options or {})]
+            if seeded:  # the toy's candidates are integer vectors: no seeds to average, no optimizer to pair
+                raise GpOptError(f"{', '.join(seeded)}: not for the toy task; use a genome task")
             toolbox = make_toy_toolbox(seed=seed, **(options or {}))
         else:  # a name, module:attribute, or (name None) a Python callable no name imports
             toolbox = make_toolbox(task if name is None else name, grammar, task_options=options, key=key,
