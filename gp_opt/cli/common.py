@@ -37,6 +37,8 @@ def load(spec: str, args):
         if chosen is None:
             chosen = run_grammar(spec, RunDir.open(spec, lock=False).config.get("toolbox"))
         spec = str(best)
+    elif Path(spec).is_dir():  # not a catalog name either: say what it is, not "unknown catalog entry"
+        raise GpOptError(f"{spec}: a folder, not a run directory (no run.json) nor a genome file")
     return catalog.load(spec, chosen)
 
 
