@@ -181,7 +181,7 @@ def optax_source(genome: OptimizerGenome, name: str | None = None, latex: bool =
             "    state = tx.init(params)",
             "    updates, state = tx.update(grads, state, params)",
             "    params = optax.apply_updates(params, updates)", "",
-            "Written by gp_opt.optim.optax.export_optax; depends on jax, optax and numpy only."]
+            "Written by gp_opt.optim.to_optax.export_optax; depends on jax, optax and numpy only."]
     docstring = "\n".join(doc).replace('"""', "'''")
     nodes = genome.inner_nodes()
 
