@@ -45,7 +45,7 @@ out = json.loads((d / "summary.json").read_text())
 out["settings"] = json.loads((d / "rediscover.json").read_text())
 for seed in out["seeds"]:   # the search's own tally: integrity rejections, duplicates, failed candidates
     ck = d / f"seed-{seed['seed']}" / "checkpoint.json"
-    seed["counters"] = json.loads(ck.read_text()).get("counters") if ck.exists() else None
+    seed["counters"] = json.loads(ck.read_text())["state"].get("counters") if ck.exists() else None
 json.dump(out, sys.stdout, indent=1)
 PY
   done
