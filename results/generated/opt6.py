@@ -118,9 +118,11 @@ def dropout_kernel(x, p, generator=None, keep=None):
     """Dropout that always drops (it is part of the update rule, not a training-only layer).
 
     ``keep``: a 0/1 mask drawn elsewhere (another backend's random numbers) instead of torch's.
+    The mask is ``uniform < 1 - p`` (as ``jax.random.bernoulli`` draws it): the same
+    distribution as ``bernoulli_(1 - p)``, whose CPU kernel is about 5x slower.
     """
     if keep is None:
-        keep = torch.empty_like(x).bernoulli_(1.0 - p, generator=generator)
+        keep = torch.empty_like(x).uniform_(generator=generator).lt_(1.0 - p)
     return x * keep / (1.0 - p)
 
 def norm_kernel(x, norms, xp=None):
