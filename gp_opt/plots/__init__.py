@@ -20,53 +20,21 @@ Nothing here reads a run directory: :mod:`gp_opt.report` does, and hands the num
 """
 from __future__ import annotations
 
-import math
-import os
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Mapping, Sequence
 
-import matplotlib
+import numpy as np
+import sympy as sp
 
-matplotlib.use("Agg", force=False)
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import sympy as sp  # noqa: E402
+# the shared figure set-up, the learning-rate curves and the Pareto figures live in their own
+# modules and stay importable from here
+from .base import COLORS, DPI, FIGSIZE, MARGINS, new_figure, plt, save, short_label  # noqa: F401
+from .lr_curves import lr_curves_figure  # noqa: F401
+from .pareto import pareto_figure, pareto_front
 
 __all__ = ["ScheduleCurves", "schedule_curves", "decay_curves", "update_curves", "UPDATE_STATES",
            "progress_figure", "rates_figure", "schedule_figure", "decays_figure", "update_figure",
            "graph_figure", "pareto_figure", "pareto_front", "save", "FIGSIZE", "DPI"]
-
-#: Every figure is this size (inches) at :data:`DPI`, so a PNG is 960 x 600 pixels.
-FIGSIZE = (6.4, 4.0)
-DPI = 150
-_COLORS = plt.rcParams["axes.prop_cycle"].by_key()["color"]
-
-
-#: Fixed margins (fractions of the figure) instead of ``tight_layout``: measuring every label's
-#: extent costs half of a figure's time, and the figures here have known contents.
-MARGINS = dict(left=0.1, right=0.97, bottom=0.12, top=0.91)
-
-
-def _figure(figsize=FIGSIZE, ncols: int = 1, sharey: bool = False, margins: dict | None = None):
-    fig, axes = plt.subplots(1, ncols, figsize=figsize, dpi=DPI, sharey=sharey, squeeze=False)
-    fig.subplots_adjust(**(margins or MARGINS))
-    return fig, list(axes[0])
-
-
-def save(fig, path: str | os.PathLike, formats: Sequence[str] = ("png",)) -> list[Path]:
-    """Write ``fig`` as ``path`` with each suffix in ``formats`` (``png``, ``pdf``, ``svg``) at its
-    fixed size (no tight bounding box: the PNG is exactly ``FIGSIZE * DPI`` pixels); close it."""
-    path = Path(path)
-    out = []
-    try:
-        for fmt in formats:
-            p = path.with_suffix("." + fmt)
-            fig.savefig(p, dpi=DPI, format=fmt)
-            out.append(p)
-    finally:
-        plt.close(fig)
-    return out
 
 
 # ---------------------------------------------------------------- curves from genomes
@@ -113,7 +81,7 @@ def decay_curves(genome, total_steps: int = 200) -> list[tuple[str, str, np.ndar
         fn = S.numeric_function(d, [sp.Symbol("t"), sp.Symbol("T")], genome.grammar)
         with np.errstate(all="ignore"):
             y = np.broadcast_to(np.asarray(fn(ts, float(T)), dtype=float), ts.shape)
-        out.append((str(sym), _short(sp.sstr(d)), ts / T, np.array(y)))
+        out.append((str(sym), short_label(sp.sstr(d)), ts / T, np.array(y)))
     return out
 
 
@@ -176,7 +144,7 @@ def _decay_label(decay, limit: int = 40) -> str:
         tex = S.latex_expr(expr, decay.grammar, timeout=1.0)
         if not tex.startswith(r"	exttt"):
             return "$" + tex + "$"
-    return _short(_inline(plain), limit)
+    return short_label(_inline(plain), limit)
 
 
 _SUPERSCRIPTS = str.maketrans("0123456789-", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻")
@@ -193,21 +161,17 @@ def _inline(text: str) -> str:
     return text.replace("**", "^").replace("*", "·")
 
 
-def _short(text: str, n: int = 40) -> str:
-    return text if len(text) <= n else text[: n - 1] + "…"
-
-
 # ---------------------------------------------------------------- figures of a run
 def progress_figure(steps: Sequence[int], best: Sequence[float], median: Sequence[float],
                     q25: Sequence[float], q75: Sequence[float], cum_best: Sequence[float],
                     title: str = "Search progress", ylabel: str = "fitness"):
     """Fitness per time step: the best, the median and the quartiles of the candidates evaluated
     in each step, and the best found so far."""
-    fig, (ax,) = _figure()
+    fig, (ax,) = new_figure()
     s = np.asarray(steps)
-    ax.fill_between(s, q25, q75, color=_COLORS[0], alpha=0.2, label="quartiles")
-    ax.plot(s, median, color=_COLORS[0], marker="o", ms=3, label="median")
-    ax.plot(s, best, color=_COLORS[1], marker="^", ms=3, label="best of step")
+    ax.fill_between(s, q25, q75, color=COLORS[0], alpha=0.2, label="quartiles")
+    ax.plot(s, median, color=COLORS[0], marker="o", ms=3, label="median")
+    ax.plot(s, best, color=COLORS[1], marker="^", ms=3, label="best of step")
     ax.step(s, cum_best, where="post", color="black", lw=1.5, label="best so far")
     ax.set_xlabel("time step (0 = initial population)")
     ax.set_ylabel(ylabel)
@@ -224,7 +188,7 @@ def rates_figure(steps: Sequence[int], rates: Mapping[str, Sequence[float]],
     """Rates in [0, 1] per time step (one line each), e.g. rejected by the integrity check,
     rejected by the fitness screen, cache hits (the default title names those; pass another
     when the lines are others)."""
-    fig, (ax,) = _figure()
+    fig, (ax,) = new_figure()
     s = np.asarray(steps)
     for (label, ys), marker in zip(rates.items(), "os^dv<>"):
         ax.plot(s, ys, marker=marker, ms=3, label=label)
@@ -240,106 +204,17 @@ def rates_figure(steps: Sequence[int], rates: Mapping[str, Sequence[float]],
     return fig
 
 
-def lr_curves_figure(task: str, metric: str, curves: Mapping[str, Sequence[tuple[float, float | None]]],
-                     ranges: Mapping[str, tuple[float, float]] | None = None, higher_is_better: bool = True):
-    """The final metric against the learning rate, one line per optimizer (a failed rate is a gap),
-    each optimizer's forgiving range (gp_opt.sensitivity) drawn thick over its line."""
-    fig, (ax,) = _figure()
-    for (label, curve), color in zip(curves.items(), _COLORS * 4):
-        pts = sorted((float(lr), np.nan if v is None else float(v)) for lr, v in curve)
-        x, y = np.array([p[0] for p in pts]), np.array([p[1] for p in pts])
-        ax.plot(x, y, marker="o", ms=3, color=color, label=_short(label, 24))
-        lo_hi = (ranges or {}).get(label)
-        if lo_hi is not None:
-            inside = (x >= lo_hi[0]) & (x <= lo_hi[1])
-            ax.plot(x[inside], y[inside], color=color, lw=4, alpha=0.45, solid_capstyle="round")
-    ax.set_xscale("log")
-    ax.set_xlabel("learning rate (peak of the base schedule)")
-    ax.set_ylabel(f"validation {metric} ({'higher' if higher_is_better else 'lower'} is better)")
-    ax.set_title(f"{task}: {metric} against the learning rate (thick: within tolerance of the best)", fontsize=9)
-    ax.grid(alpha=0.3, which="both")
-    ax.legend(fontsize=7, loc="best", ncol=2)
-    return fig
-
-
-def pareto_front(complexity: Sequence[float], fitness: Sequence[float]) -> np.ndarray:
-    """Boolean mask of the points no other point beats (higher fitness and at most the same
-    complexity, or the same fitness and lower complexity).
-
-    >>> pareto_front([1, 2, 3, 2], [0.1, 0.5, 0.4, 0.2]).tolist()
-    [True, True, False, False]
-    """
-    c = np.asarray(complexity, dtype=float)
-    f = np.asarray(fitness, dtype=float)
-    order = np.lexsort((-f, c))          # by complexity, then best fitness first
-    mask = np.zeros(len(c), dtype=bool)
-    best = -math.inf
-    for i in order:
-        if f[i] > best:
-            mask[i] = True
-            best = f[i]
-    return mask
-
-
-def pareto_figure(complexity: Sequence[float], fitness: Sequence[float], labels: Sequence[str] | None = None,
-                  title: str = "Fitness against equation complexity",
-                  xlabel: str = "complexity (sympy count_ops of U)"):
-    """Every successful candidate as a point; the Pareto front (simplest good optimizers) joined
-    and labelled."""
-    fig, (ax,) = _figure(margins=dict(MARGINS, left=0.13))  # room for ticks like -0.125
-    c = np.asarray(complexity, dtype=float)
-    f = np.asarray(fitness, dtype=float)
-    front = pareto_front(c, f) if len(c) else np.zeros(0, dtype=bool)
-    ax.scatter(c[~front], f[~front], s=10, color="grey", alpha=0.5, label="candidates")
-    order = np.argsort(c[front])
-    ax.plot(c[front][order], f[front][order], color=_COLORS[3], marker="o", ms=5, lw=1.2,
-            label="Pareto front", drawstyle="steps-post")
-    if labels is not None:
-        idx = np.flatnonzero(front)
-        for k, i in enumerate(idx[np.argsort(c[idx])][:8]):
-            # up and to the left of a front point no candidate can lie (it would dominate the point),
-            # so labels go there, staggered: neighbours on the front are often one op apart
-            ax.annotate(labels[i], (c[i], f[i]), textcoords="offset points", xytext=(-3, 5 + 9 * (k % 3)),
-                        ha="right", fontsize=7, arrowprops={"arrowstyle": "-", "lw": 0.4, "color": "grey"})
-    if len(f) > 8 and front.any():
-        # a few diverging candidates (fitness -30 against a front near -0.1) would squash the front
-        # into one line: the axis shows the front and the better three quarters of the candidates
-        span = f.max() - min(f[front].min(), np.quantile(f, 0.25))
-        low = min(f[front].min(), np.quantile(f, 0.25)) - 0.15 * max(span, 1e-12)
-        n_below = int((f < low).sum())
-        if n_below:
-            ax.set_ylim(low, f.max() + 0.15 * max(span, 1e-12))
-            ax.text(0.01, 0.01, f"{n_below} candidates below the axis", transform=ax.transAxes,
-                    fontsize=7, color="grey", va="bottom", bbox={"fc": "white", "ec": "none", "pad": 1})
-    if labels is not None and front.any():
-        lo, hi = c.min(), c.max()
-        ax.set_xlim(lo - 0.12 * max(hi - lo, 1.0), None)  # the leftmost label sits left of its point
-    if labels is not None and front.any():
-        # the labels stand up to ~30 points above their points: keep the top one below the title
-        lo, hi = ax.get_ylim()
-        room = 0.2                                   # of the axes' height (~230 points)
-        top = (f[front].max() - room * lo) / (1 - room)
-        if hi < top:
-            ax.set_ylim(lo, top)
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel("fitness")
-    ax.set_title(title)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8, loc="lower right")
-    return fig
-
-
 # ---------------------------------------------------------------- figures of one optimizer
 def schedule_figure(curves: ScheduleCurves, compare: Sequence[ScheduleCurves] = ()):
     """The learned factor, the base one-cycle rate and their product over ``t/T``; with
     ``compare``, the other optimizers' effective rate (product) dashed."""
-    fig, (ax,) = _figure()
+    fig, (ax,) = new_figure()
     ax.plot(curves.x, curves.base, color="grey", lw=1.2, ls=":", label="base one-cycle rate")
     if curves.learned:
-        ax.plot(curves.x, curves.factor, color=_COLORS[0], lw=1.5, label=f"{curves.name}: learned factor")
-    ax.plot(curves.x, curves.product, color=_COLORS[1], lw=2, label=f"{curves.name}: effective rate")
+        ax.plot(curves.x, curves.factor, color=COLORS[0], lw=1.5, label=f"{curves.name}: learned factor")
+    ax.plot(curves.x, curves.product, color=COLORS[1], lw=2, label=f"{curves.name}: effective rate")
     for k, other in enumerate(compare):
-        ax.plot(other.x, other.product, ls="--", lw=1.2, color=_COLORS[(k + 2) % len(_COLORS)],
+        ax.plot(other.x, other.product, ls="--", lw=1.2, color=COLORS[(k + 2) % len(COLORS)],
                 label=f"{other.name}: effective rate")
     # a robust top: a factor like 1/(d(0) + eps) = 10^7 at one step must not flatten the rest
     values = np.concatenate([c.product for c in (curves, *compare)] + ([curves.factor] if curves.learned else []))
@@ -362,7 +237,7 @@ def schedule_figure(curves: ScheduleCurves, compare: Sequence[ScheduleCurves] = 
 
 def decays_figure(name: str, decays: Sequence[tuple[str, str, np.ndarray, np.ndarray]]):
     """Each decay function ``d_k(t)`` over ``t/T`` (a note when there is none)."""
-    fig, (ax,) = _figure()
+    fig, (ax,) = new_figure()
     for sym, text, x, y in decays:
         ax.plot(x, y, lw=1.5, label=f"{sym} = {text}")
     if not decays:
@@ -383,7 +258,7 @@ def update_figure(g: np.ndarray, curves: Mapping[str, Sequence[tuple[float, np.n
     """``U(g)`` at fixed states, one panel per state (``t/T``), one line per optimizer."""
     names = list(curves)
     fractions = [frac for frac, _ in curves[names[0]]] if names else []
-    fig, axes = _figure(ncols=max(1, len(fractions)), sharey=True,
+    fig, axes = new_figure(ncols=max(1, len(fractions)), sharey=True,
                         margins=dict(left=0.11, right=0.98, bottom=0.12, top=0.85, wspace=0.08))
     finite = np.concatenate([y[np.isfinite(y)] for n in names for _, y in curves[n]] or [np.zeros(1)])
     # the bulk of the curves decides the scale: one steep tail must not flatten the others
@@ -393,7 +268,7 @@ def update_figure(g: np.ndarray, curves: Mapping[str, Sequence[tuple[float, np.n
         for k, name in enumerate(names):
             frac, y = curves[name][j]
             ax.plot(g, y, lw=2 if k == 0 else 1.2, ls="-" if k == 0 else "--",
-                    color=_COLORS[k % len(_COLORS)], label=name)
+                    color=COLORS[k % len(COLORS)], label=name)
         ax.axhline(0, color="black", lw=0.5)
         ax.axvline(0, color="black", lw=0.5)
         ax.set_ylim(-lim, lim)
@@ -454,7 +329,7 @@ def graph_figure(genome, name: str | None = None):
         columns.setdefault(depth[n], []).append(n)
     n_rows = max(len(v) for v in columns.values())
     height = max(3.0, 0.75 * n_rows + 1.2)
-    fig, (ax,) = _figure(figsize=(FIGSIZE[0] * 1.5, height),
+    fig, (ax,) = new_figure(figsize=(FIGSIZE[0] * 1.5, height),
                          margins=dict(left=0.01, right=0.99, bottom=0.01, top=1 - 0.45 / height))
     pos = {}
     for d, nodes in columns.items():
