@@ -13,8 +13,8 @@ A generated module defines the genome's own ``STATE_KEYS``, ``NEEDS_W``, ``STOCH
 
 >>> tx = evolved(learning_rate=0.1, total_steps=10, base_schedule=False)
 >>> updates, state = tx.update(jnp.ones(2), tx.init(jnp.zeros(2)))
->>> updates.tolist(), int(state.count)
-([-0.10000000149011612, -0.10000000149011612], 1)
+>>> [round(u, 6) for u in updates.tolist()], int(state.count)
+([-0.1, -0.1], 1)
 """
 from typing import Any, NamedTuple
 

@@ -38,13 +38,13 @@ class StartedToy:
         self.delay = delay
         self.doomed = set(doomed)
 
-    def __call__(self, payload):
+    def __call__(self, payload, seed=None):
         with open(self.started_log, "a") as fh:
             fh.write(f"{os.getpid()} {toy_key(payload)}\n")
         if toy_key(payload) in self.doomed:
             os._exit(3)
         time.sleep(self.delay)
-        return self.inner(payload)
+        return self.inner(payload, seed=seed)
 
 
 def started(path):
