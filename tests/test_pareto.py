@@ -89,10 +89,27 @@ def test_pareto_archive_survives_a_crash_and_resume(tmp_path):
     assert (tmp_path / "run" / "report" / "objectives.png").exists()
 
 
+def test_pareto_particle_ga_archives_and_resumes_equal(tmp_path):
+    """The particle GA's Pareto variant: NSGA-II picks the initial particles and each move, the
+    archive grows as it goes, and a crash + resume leaves the same archive and particles."""
+    args = dict(particles=2, steps=3, children=2, seed=5, init_factor=3, algorithm="particle",
+                objectives="fitness,memory", verbose=False)
+    ref_result = run_search("quadratic", tmp_path / "ref", **args, toolbox=make_toolbox(_Task()))
+    ref = _front(tmp_path / "ref")
+    assert ref and len({k for k, _ in ref}) == len(ref)
+    values = [v for _, v in ref]   # appended only when no earlier line dominated it
+    assert all(not (a[0] >= b[0] and a[1] <= b[1] and a != b) for i, b in enumerate(values) for a in values[:i])
+    with pytest.raises(_Crash):   # mid-way through step 2 (6 initial, 4 per step)
+        run_search("quadratic", tmp_path / "run", **args, toolbox=make_toolbox(_Task(limit=6 + 4 + 2)))
+    resumed = resume_search(tmp_path / "run", toolbox=make_toolbox(_Task()), verbose=False)
+    assert _front(tmp_path / "run") == ref
+    assert [c.key for c in resumed.population] == [c.key for c in ref_result.population]
+
+
 @pytest.mark.parametrize("extra, says", [(["--objectives", "fitness,fitness"], "fitness given twice"),
                                          (["--objectives", "fitness,bogus"], "unknown objective 'bogus'"),
-                                         (["--objectives", "fitness,memory", "--algorithm", "particle"],
-                                          "only with --algorithm regularized")])
+                                         (["--objectives", "fitness,memory", "--algorithm", "random"],
+                                          "only with --algorithm regularized or particle")])
 def test_search_objectives_bad_input_one_line_exit_2(tmp_path, capsys, extra, says):
     argv = ["search", "--task", "quadratic", "--out", str(tmp_path / "run"), "--particles", "2", "--steps", "1",
             "--children", "1", "--algorithm", "regularized"] + extra

@@ -75,9 +75,9 @@ def _check_algorithm_options(args) -> None:
     if args.objectives is not None:   # checked before anything is made: one line, exit 2
         from gp_opt.search.pareto import parse_objectives
         parse_objectives(args.objectives)
-        if args.algorithm != "regularized":
-            raise GpOptError(f"--objectives: only with --algorithm regularized (NSGA-II tournaments), "
-                             f"not {args.algorithm}")
+        if args.algorithm == "random":
+            raise GpOptError("--objectives: only with --algorithm regularized or particle (NSGA-II selection), "
+                             "not random")
         if args.task == "toy":
             raise GpOptError("--objectives: the toy task's candidates are not optimizers (no memory or size "
                              "to trade against its fitness); use a genome task")
@@ -235,9 +235,10 @@ def register(sub) -> None:
                         "trains a step's children together on one seed): every candidate on the task's own "
                         "seed, the behaviour before 2026-12-06; docs/search.md")
     p.add_argument("--objectives", metavar="fitness,memory[,size]",
-                   help="with --algorithm regularized: a multi-objective search, each tournament won by DEAP's "
-                        "NSGA-II over these objectives (fitness up; memory: state buffers per parameter, size: "
-                        "graph nodes, down); the Pareto archive goes to OUT/pareto.jsonl")
+                   help="with --algorithm regularized or particle: a multi-objective search, each tournament "
+                        "(regularized) or particle's move (particle) chosen by DEAP's NSGA-II over these "
+                        "objectives (fitness up; memory: state buffers per parameter, size: graph nodes, down); "
+                        "the Pareto archive goes to OUT/pareto.jsonl; docs/search.md")
     p.add_argument("--noise-aware", action="store_true", default=None,
                    help="noise-aware selection (particle, regularized): children near the top get more "
                         "evaluation seeds before they may displace an elite, elites and the hall of fame "

@@ -24,22 +24,35 @@ log = logging.getLogger("gp_opt.search")
 
 
 def particle_search(toolbox: Any, n_particles: int, n_steps: int, n_children: int,
-                    init_factor: int = 10, max_redraws: int = 4, **options: Unpack[RunOptions],
-                    ) -> tuple[list[Candidate], tools.Logbook]:
+                    init_factor: int = 10, max_redraws: int = 4, objectives: Sequence[str] | None = None,
+                    **options: Unpack[RunOptions]) -> tuple[list[Candidate], tools.Logbook]:
     """The paper's particle GA. ``init_factor * n_particles`` random individuals are evaluated and
     the best ``n_particles`` become particles; for ``n_steps`` time steps each particle makes
     ``n_children`` mutated children (novel within the particle's history); a child failing the
     screen (status != ok) is replaced by a fresh mutation up to ``max_redraws`` times; the best
     child becomes the particle's next position even when worse than the parent (aging). A particle
     none of whose children passes stays where it is. Returns ``(particles, logbook)``;
-    ``halloffame`` (if given) holds the best ok candidates ever seen; ``options``: :class:`RunOptions`."""
+    ``halloffame`` (if given) holds the best ok candidates ever seen; ``options``: :class:`RunOptions`.
+
+    The Pareto variant (``objectives``, e.g. ``("fitness", "memory")``, :mod:`.pareto`): the initial
+    particles are the ``n_particles`` DEAP's NSGA-II keeps of the initial population (so they start
+    spread along its front, not all at the best score), each step a particle moves to the child
+    NSGA-II keeps of its ok children (:func:`tournament_winner`; aging as above), and every ok
+    candidate off the archive's front so far is appended to ``RUN_DIR/pareto.jsonl``."""
     positive(n_particles=n_particles, n_steps=n_steps, n_children=n_children, init_factor=init_factor)
     run = SearchLoop("particle", toolbox, unit="step", n_steps=n_steps,
                      expected=init_factor * n_particles + n_steps * n_particles * n_children, **options)
+    archive = ParetoArchive(run.rundir.path, objectives) if objectives and run.rundir is not None else None
     if run.state is None:
         pop = run.initial(init_factor * n_particles)
         run.race(pop, 0)
-        particles = sorted(pop, key=lambda c: -score(c))[:n_particles]  # stable: first of equals
+        if archive is not None:
+            archive.add(pop)
+        if objectives:
+            particles = [pop[i] for i in nsga2_select([objective_values(c, objectives) for c in pop], objectives,
+                                                     n_particles)]
+        else:
+            particles = sorted(pop, key=lambda c: -score(c))[:n_particles]  # stable: first of equals
         for i, p in enumerate(particles):
             p.meta = dict(p.meta, particle=i)
         if not all(is_ok(p) for p in particles):
@@ -57,14 +70,19 @@ def particle_search(toolbox: Any, n_particles: int, n_steps: int, n_children: in
                                                                   "particle": p, "slot": j})
                                     for p in range(n_particles) for j in range(n_children)], max_redraws)
         run.race(children, step + 1)
+        if archive is not None:
+            archive.add(c for c in children if is_ok(c))
         for p in range(n_particles):
             ok = [c for c in children[p * n_children:(p + 1) * n_children] if is_ok(c)]
-            particles[p] = max(ok, key=score) if ok else particles[p]  # max keeps the first of equals
+            if ok:  # tournament_winner: the best score, the first of equals, or NSGA-II's pick
+                particles[p] = ok[tournament_winner(ok, list(range(len(ok))), objectives)]
             run.hof.update(ok)
             run.say(f"step {step + 1}/{n_steps} particle {p + 1}/{n_particles}: now at fitness "
                     f"{fmt_fit(score(particles[p]))}, best so far {run.best_so_far()} | {run.status()}")
         run.rescore(particles, step + 1)
         run.done(step + 1, particles, [], particles=particles, histories=[h.order for h in histories])
+    if archive is not None:
+        say_front(run, archive)
     run.finish("particle search done", [(f"particle {i}", p) for i, p in enumerate(particles)])
     return particles, run.logbook
 
@@ -112,12 +130,17 @@ def regularized_evolution(toolbox: Any, population_size: int, cycles: int, sampl
         run.say(f"cycle {cycle + 1}/{cycles}: best child {fmt_fit(max(map(score, ok), default=float('-inf')))} "
                 f"best so far {run.best_so_far()} | {run.status()}")
     if archive is not None:
-        run.say(f"Pareto front ({','.join(objectives)}): "
-                + "; ".join(str(line["values"]) for line in archive.front()) + f" ({ARCHIVE_NAME})")
-        archive.close()
+        say_front(run, archive)
     run.finish("regularized evolution done",
                [(f"member {i}", p) for i, p in enumerate(sorted(pop, key=lambda c: -score(c))[:5])])
     return pop, run.logbook
+
+
+def say_front(run: SearchLoop, archive: ParetoArchive) -> None:
+    """The run's last progress line before the summary: the archive's front; closes the archive."""
+    run.say(f"Pareto front ({','.join(archive.names)}): "
+            + "; ".join(str(line["values"]) for line in archive.front()) + f" ({ARCHIVE_NAME})")
+    archive.close()
 
 
 def tournament_winner(pop: list[Candidate], sample: list[int], objectives: Sequence[str] | None = None) -> int:

@@ -85,7 +85,8 @@ def _run(toolbox: base.Toolbox, cfg: dict[str, Any], rundir: Any, verbose: bool,
                                     cfg["particles"] * cfg["children"], **options)
         elif cfg["algorithm"] == "particle":
             pop, lb = particle_search(toolbox, cfg["particles"], cfg["steps"], cfg["children"],
-                                      init_factor=cfg["init_factor"], max_redraws=cfg["max_redraws"], **options)
+                                      init_factor=cfg["init_factor"], max_redraws=cfg["max_redraws"],
+                                      objectives=cfg.get("objectives"), **options)
         else:
             pop, lb = regularized_evolution(toolbox, cfg["population_size"], cfg["cycles"], cfg["sample_size"],
                                             n_children=cfg["children_per_cycle"], max_redraws=cfg["max_redraws"],
@@ -137,8 +138,8 @@ def run_search(task: Any, out_dir: str | os.PathLike | None, particles: int, ste
     ``max_evaluations``); None (default): off. ``fix_update`` (a catalog name, a genome file or a
     genome): a schedule-only search, the update equation fixed and only its decay functions (so
     the learning-rate schedule) evolved (:mod:`.schedule_only`). ``objectives`` (``"fitness,memory"``,
-    ``"fitness,memory,size"``; regularized evolution on genomes only): NSGA-II tournaments and the
-    Pareto archive ``pareto.jsonl`` (:mod:`.pareto`)."""
+    ``"fitness,memory,size"``; regularized evolution or the particle GA, on genomes only): NSGA-II
+    tournaments or particle moves and the Pareto archive ``pareto.jsonl`` (:mod:`.pareto`)."""
     if algorithm not in ALGORITHMS:
         raise GpOptError(f"unknown algorithm {algorithm!r}; use one of {', '.join(ALGORITHMS)}")
     if eval_seeds not in EVAL_SEEDS:
@@ -153,8 +154,9 @@ def run_search(task: Any, out_dir: str | os.PathLike | None, particles: int, ste
     if objectives is not None:
         from .pareto import parse_objectives
         objectives = list(parse_objectives(objectives))
-        if algorithm != "regularized":
-            raise GpOptError(f"--objectives: only with --algorithm regularized (NSGA-II tournaments), not {algorithm!r}")
+        if algorithm == "random":
+            raise GpOptError("--objectives: only with --algorithm regularized or particle (NSGA-II selection), "
+                             "not 'random'")
         if task == TOY_TASK or (toolbox is not None and (getattr(toolbox, "config", None) or {}).get("kind") == "toy"):
             raise GpOptError("--objectives: the toy task's candidates are not optimizers (no memory or size to "
                              "trade against its fitness); use a genome task")
