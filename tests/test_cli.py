@@ -105,7 +105,12 @@ def test_latex_table_is_balanced(table):
     assert balanced(tex)
     rows = [line for line in tex.splitlines() if line.startswith("Opt")]
     assert [r.split(" & ")[0] for r in rows] == OPTS
-    assert all(r.count(" & ") == 3 and r.endswith(r"\\") for r in rows)
+    assert all(r.count(" & ") == 4 and r.endswith(r"\\") for r in rows)
+    # the third column is the card's state buffers per parameter (issue 23), counted from the graph
+    from gp_opt import catalog
+    from gp_opt.card import state_buffers
+    assert [r.split(" & ")[2] for r in rows] == [str(len(state_buffers(catalog.get(n)))) for n in OPTS]
+    assert "Name & Momentum & Buffers &" in tex and "Buffers: state buffers kept per parameter" in tex
     assert "nesterov" in rows[8] and "nesterov" in rows[9]
     assert not balanced(tex + "{")
 

@@ -159,7 +159,9 @@ def cmd_latex(args) -> int:
         rows = simplified
     head = "".join(line + "\n" for line in said)   # LaTeX comments: valid before any document
     if args.table:
-        text = L.latex_table(rows, caption=args.caption, form=args.form)
+        from gp_opt.card import state_buffers  # the card's first figure, a column (issue 23)
+        text = L.latex_table(rows, caption=args.caption, form=args.form,
+                             buffers=[len(state_buffers(g)) for _, g in rows])
         common.write(args, head + (L.standalone(text) if args.standalone else text))
         return 0
     if args.standalone:
@@ -259,7 +261,8 @@ def register(sub) -> None:
     p = sub.add_parser("latex", help="LaTeX of equations, or --table like the paper's Table 8",
                        description=cmd_latex.__doc__)
     p.add_argument("genomes", nargs="+", metavar="NAME|FILE")
-    p.add_argument("--table", action="store_true", help="a table: name, momentum, weight update, decay functions")
+    p.add_argument("--table", action="store_true",
+                   help="a table: name, momentum, state buffers per parameter, weight update, decay functions")
     p.add_argument("--form", choices=["update", "schedule"], default="update",
                    help="with --table: the weight updates (Table 8) or the factored lr schedules")
     p.add_argument("--standalone", action="store_true", help="a complete document (compiles with pdflatex)")

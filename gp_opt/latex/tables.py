@@ -92,7 +92,7 @@ def _row_cells(name: str, genome, max_width: float, form: str) -> tuple[list[str
 
 
 def latex_table(rows: Sequence[tuple[str, object]], caption: str | None = None, label: str | None = None,
-                form: str = "update", max_width: float = 44.0) -> str:
+                form: str = "update", max_width: float = 44.0, buffers: Sequence[int] | None = None) -> str:
     """A table like the paper's Table 8 (``form="update"``: name, momentum, weight update, decay
     functions) or of learning-rate schedules (``form="schedule"``: the update with the factored
     schedule ``s(t)`` pulled out, then ``s(t)`` and the decay functions).
@@ -100,14 +100,22 @@ def latex_table(rows: Sequence[tuple[str, object]], caption: str | None = None, 
     A ``tabularx`` of the full line width with ``booktabs`` rules; long updates are broken into
     named parts with a "where" line; a note defines epsilon, the operands and functions used and
     the schedules ``a_k``. Needs :data:`TABLE_PACKAGES`.
+
+    ``buffers`` (one count per row, the card's state buffers per parameter,
+    :func:`gp_opt.card.state_buffers`; given by the caller so this module needs no torch): a
+    "Buffers" column after the momentum, and the note says what it counts.
     """
     if form not in ("update", "schedule"):
         raise ValueError(f"unknown table form {form!r}")
+    if buffers is not None and len(buffers) != len(rows):
+        raise ValueError(f"buffers: {len(buffers)} counts for {len(rows)} rows")
     grammars: list = []
     used: set = set()
     body = []
-    for name, genome in rows:
+    for i, (name, genome) in enumerate(rows):
         cells, u = _row_cells(name, genome, max_width, form)
+        if buffers is not None:
+            cells.insert(2, str(int(buffers[i])))
         used |= u
         if all(genome.grammar is not g for g in grammars):
             grammars.append(genome.grammar)
@@ -123,16 +131,19 @@ def latex_table(rows: Sequence[tuple[str, object]], caption: str | None = None, 
     if label:
         out.append(r"\label{%s}" % label)
     wide, narrow = ("1.25", "0.75") if form == "update" else ("0.6", "1.4")
-    out += [r"\begin{tabularx}{\linewidth}{@{}l l >{\raggedright\arraybackslash\hsize=%s\hsize}X "
-            r">{\raggedright\arraybackslash\hsize=%s\hsize}X@{}}" % (wide, narrow),
-            r"\toprule", f"Name & Momentum & {head3} & {head4} \\\\", r"\midrule", *body,
+    buf_col, buf_head = ("c ", "Buffers & ") if buffers is not None else ("", "")
+    out += [r"\begin{tabularx}{\linewidth}{@{}l l %s>{\raggedright\arraybackslash\hsize=%s\hsize}X "
+            r">{\raggedright\arraybackslash\hsize=%s\hsize}X@{}}" % (buf_col, wide, narrow),
+            r"\toprule", f"Name & Momentum & {buf_head}{head3} & {head4} \\\\", r"\midrule", *body,
             r"\bottomrule", r"\end{tabularx}"]
     para = notes_paragraph(used, grammars) if grammars else ""
     mom = r"Momentum ($-$): the integrity check flipped the sign, included in $U$. " \
         if any(g.sign < 0 for _, g in rows) else ""
-    if para or mom:
+    buf = "Buffers: state buffers kept per parameter (moving averages, stateful nodes, momentum). " \
+        if buffers is not None else ""
+    if para or mom or buf:
         out += [r"\par\smallskip", r"\begin{minipage}{\linewidth}\footnotesize\raggedright",
-                mom + para, r"\end{minipage}"]
+                mom + buf + para, r"\end{minipage}"]
     out.append(r"\end{table}")
     return "\n".join(out) + "\n"
 
