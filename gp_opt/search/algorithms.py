@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from typing_extensions import Unpack
 
 from ..errors import CheckpointError, GpOptError
-from .candidate import Candidate, History, is_ok, score
+from .candidate import Candidate, History, is_ok, rank, score
 from .loop import RunOptions, SearchLoop, positive
 from .pareto import ARCHIVE_NAME, ParetoArchive, nsga2_select, objective_values
 from .progress import fmt_fit
@@ -52,7 +52,7 @@ def particle_search(toolbox: Any, n_particles: int, n_steps: int, n_children: in
             particles = [pop[i] for i in nsga2_select([objective_values(c, objectives) for c in pop], objectives,
                                                      n_particles)]
         else:
-            particles = sorted(pop, key=lambda c: -score(c))[:n_particles]  # stable: first of equals
+            particles = sorted(pop, key=rank, reverse=True)[:n_particles]  # stable: first of equals
         for i, p in enumerate(particles):
             p.meta = dict(p.meta, particle=i)
         if not all(is_ok(p) for p in particles):
@@ -76,7 +76,7 @@ def particle_search(toolbox: Any, n_particles: int, n_steps: int, n_children: in
             ok = [c for c in children[p * n_children:(p + 1) * n_children] if is_ok(c)]
             if ok:  # tournament_winner: the best score, the first of equals, or NSGA-II's pick
                 particles[p] = ok[tournament_winner(ok, list(range(len(ok))), objectives)]
-            run.hof.update(ok)
+            run.admit(ok)
             run.say(f"step {step + 1}/{n_steps} particle {p + 1}/{n_particles}: now at fitness "
                     f"{fmt_fit(score(particles[p]))}, best so far {run.best_so_far()} | {run.status()}")
         run.rescore(particles, step + 1)
@@ -132,7 +132,7 @@ def regularized_evolution(toolbox: Any, population_size: int, cycles: int, sampl
     if archive is not None:
         say_front(run, archive)
     run.finish("regularized evolution done",
-               [(f"member {i}", p) for i, p in enumerate(sorted(pop, key=lambda c: -score(c))[:5])])
+               [(f"member {i}", p) for i, p in enumerate(sorted(pop, key=rank, reverse=True)[:5])])
     return pop, run.logbook
 
 
@@ -147,7 +147,7 @@ def tournament_winner(pop: list[Candidate], sample: list[int], objectives: Seque
     """The index in ``sample`` that wins: the best score (the first of equals), or with
     ``objectives`` the one NSGA-II keeps of the sample (:func:`.pareto.nsga2_select`)."""
     if not objectives:
-        return max(sample, key=lambda i: (score(pop[i]), -i))
+        return max(sample, key=lambda i: (rank(pop[i]), -i))  # no score compared across scales
     points = [objective_values(pop[i], objectives) for i in sample]
     return sample[nsga2_select(points, objectives, 1)[0]]
 

@@ -75,6 +75,24 @@ def score(ind: Candidate | None) -> float:
     return float(ind.record.fitness)
 
 
+#: ``record.extra["scale"]`` of a candidate scored by the toolbox's ``evaluate_init`` (the
+#: initial population's own fitness, e.g. the paper's base-32 ConvNet before base 48): a score on
+#: another scale than the children's, never compared with theirs
+INIT_SCALE = "init"
+
+
+def on_init_scale(ind: Candidate | None) -> bool:
+    """Whether ``ind``'s record was scored by the initial population's own evaluator."""
+    return ind is not None and ind.record is not None and ind.record.extra.get("scale") == INIT_SCALE
+
+
+def rank(ind: Candidate | None) -> tuple[bool, float]:
+    """The sort key of every ranking that may see both scales (higher is better): a candidate
+    scored at the children's scale above every one scored at the initial population's, and by
+    score within a scale, so no two scores of different scales are ever compared."""
+    return (not on_init_scale(ind), score(ind))
+
+
 def same_key(a: Candidate, b: Candidate) -> bool:
     """The hall of fame's ``similar``: two individuals are the same optimizer if their keys match."""
     return a == b

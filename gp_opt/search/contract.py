@@ -81,6 +81,11 @@ class InitialEvaluate(Protocol):
     def evaluate_init(self, payload: Any) -> FitnessRecord | float: ...
 
 
+def unwrapped(func: Any) -> Any:
+    """``func`` without the ``functools.partial`` DEAP's ``register`` wraps it in."""
+    return getattr(func, "func", func)
+
+
 REQUIRED = ("individual", "mutate", "evaluate", "map")
 
 
@@ -103,6 +108,8 @@ class Operators:
         self._deserialize = toolbox.deserialize if serializing else None
         self._population = toolbox.population if isinstance(toolbox, BatchPopulation) else None
         self._evaluate_init = toolbox.evaluate_init if isinstance(toolbox, InitialEvaluate) else None
+        if self._evaluate_init is not None and unwrapped(self._evaluate_init) is unwrapped(toolbox.evaluate):
+            self._evaluate_init = None  # the same fitness: one scale (e.g. the surrogate's init_base None)
         self._takes_seed: dict[str, bool] = {}
         self.init_from: Sequence[tuple[str, Any]] = getattr(toolbox, "init_from", None) or ()
 
@@ -119,6 +126,12 @@ class Operators:
         if phase == "init" and self._evaluate_init is not None:
             return self._evaluate_init
         return self.toolbox.evaluate
+
+    @property
+    def two_scales(self) -> bool:
+        """Whether the initial population has its own fitness (``evaluate_init``), so that its
+        scores are on another scale than the children's (see :func:`.candidate.rank`)."""
+        return self._evaluate_init is not None
 
     def takes_seed(self, phase: str) -> bool:
         """Whether the fitness of ``phase`` takes ``seed=`` (:func:`accepts_seed`, asked once each)."""

@@ -20,7 +20,7 @@ import numpy as np
 from ..errors import CheckpointError, GpOptError
 from ..fitness import FitnessRecord, OK
 from .cache import FitnessCache
-from .candidate import Candidate, History, is_ok, make_individual
+from .candidate import INIT_SCALE, Candidate, History, is_ok, make_individual, on_init_scale
 from .contract import Operators
 from .log import CandidateLog
 from .noise import REEVAL, Evaluations, NoiseSettings
@@ -170,10 +170,15 @@ class Engine:
                 plan.append(("replay", replayed))
             else:
                 plan.append(("eval", None))
-                to_eval.append((slot.payload, self.seed_of(self.log.n_logged + i, slot.meta.get("phase", ""))))
+                to_eval.append((slot.payload, self.seed_of(self.log.n_logged + i, scored_as(slot.meta))))
             for k in ks:
                 first_of.setdefault(k, i)
-        results = self.start_evaluations(slots[0].meta.get("phase") if slots else "", to_eval)
+        phase = scored_as(slots[0].meta) if slots else ""
+        if any(scored_as(s.meta) != phase for s in slots):
+            raise GpOptError("Engine.evaluate: one batch mixes the initial population's fitness and the children's")
+        # a record of the initial population's own fitness says so: it is ranked apart (candidate.rank)
+        init_scale = phase == "init" and self.ops.two_scales
+        results = self.start_evaluations(phase, to_eval)
         out: list[Candidate] = []
         unsynced = 0.0  # evaluation seconds held by the unwritten lines
         try:
@@ -185,6 +190,8 @@ class Engine:
                     t0 = time.perf_counter()
                     result, cpu = next(results)
                     rec = as_record(result)
+                    if init_scale:
+                        rec.extra = {**rec.extra, "scale": INIT_SCALE}
                     dt = time.perf_counter() - t0
                     self.timings["evaluate"] += dt
                     unsynced += dt
@@ -241,15 +248,23 @@ class Engine:
         if write and self.log.rundir is not None:  # (serializing a genome costs: only for a log)
             t_log = time.perf_counter()
             self.log.add(seq, slot.meta, ks, self.ops.serialize(slot.payload), rec, hit, slot.mutate_seconds,
-                         cpu_seconds=cpu, eval_seed=self.seed_of(seq, slot.meta.get("phase", "")) if how == "eval" else None)
+                         cpu_seconds=cpu, eval_seed=self.seed_of(seq, scored_as(slot.meta)) if how == "eval" else None)
             self.timings["log"] += time.perf_counter() - t_log
         selected = (self.evaluations.derived(key) or rec) if self.noise is not None else rec
         return make_individual(slot.payload, key, selected, dict(slot.meta, seq=seq, cache_hit=hit))
 
     def reevaluate(self, cands: list[Candidate], step: int) -> None:
-        """One more evaluation of each candidate, on its fresh seed, logged (``phase: reeval``)."""
-        self.evaluate([Slot(c.payload, {"phase": REEVAL, "step": step, "particle": None, "slot": i,
-                                        "attempt": 0}) for i, c in enumerate(cands)])
+        """One more evaluation of each candidate, on its fresh seed, logged (``phase: reeval``),
+        by the fitness of its first evaluation: a candidate of the initial population's own scale
+        (``scale: init`` in its line's meta) is re-scored by ``evaluate_init``, so that its mean
+        never averages two scales."""
+        slots = [Slot(c.payload, {"phase": REEVAL, "step": step, "particle": None, "slot": i, "attempt": 0,
+                                  **({"scale": INIT_SCALE} if on_init_scale(c) else {})})
+                 for i, c in enumerate(cands)]
+        for init in (False, True):  # one evaluator per batch
+            batch = [s for s in slots if ("scale" in s.meta) == init]
+            if batch:
+                self.evaluate(batch)
 
     def refresh(self, cands: Iterable[Candidate | None]) -> None:
         """Give each candidate its derived record (noise-aware selection)."""
@@ -293,6 +308,14 @@ class Engine:
         self.cache.prime([line for line in lines[:n] if line.get("phase") != REEVAL])
         self.evaluations.rebuild(lines[:n])
         self.log.restart(n, lines)
+
+
+def scored_as(meta: dict[str, Any]) -> str:
+    """The phase whose fitness scores a slot: its own, but a re-evaluation of a candidate first
+    scored by the initial population's fitness (``scale: init``) is scored by that one again."""
+    if meta.get("phase") == REEVAL and meta.get("scale") == INIT_SCALE:
+        return "init"
+    return str(meta.get("phase", ""))
 
 
 def evaluation_seed(run_seed: int, seq: int) -> int:

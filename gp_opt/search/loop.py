@@ -11,7 +11,7 @@ import numpy as np
 from deap import tools
 
 from ..errors import CheckpointError, GpOptError
-from .candidate import Candidate, default_stats, is_ok, same_key, score
+from .candidate import Candidate, default_stats, is_ok, on_init_scale, rank, same_key, score
 from .engine import Engine
 from .noise import RACE_RANK, NoiseSettings
 from .progress import fmt_fit
@@ -113,7 +113,7 @@ class SearchLoop:
         """Generation ``gen`` (0: the initial population) is over: its passing ``new`` candidates
         join the hall of fame, the logbook gets its row (counters since the generation began,
         statistics of ``pop``), and the checkpoint ``state`` (the algorithm's own fields)."""
-        self.hof.update([c for c in new if is_ok(c)])
+        self.admit(new)
         t, b = self.engine.tally, self.before
         self.logbook.record(**{self.unit: gen}, nevals=t["evals"] - b["evals"], hits=t["cache_hits"] - b["cache_hits"],
                             rejected=t["rejected"] - b["rejected"],
@@ -138,10 +138,10 @@ class SearchLoop:
             return
         cap = min(1 + noise.race_seeds, noise.max_evaluations)
         for _ in range(noise.race_seeds):
-            ranked = sorted(by_key(list(self.hof.items) + [c for c in new if is_ok(c)]), key=lambda c: -score(c))
-            bar = score(ranked[RACE_RANK - 1]) if len(ranked) >= RACE_RANK else float("-inf")
+            ranked = sorted(by_key(list(self.hof.items) + [c for c in new if is_ok(c)]), key=rank, reverse=True)
+            bar = rank(ranked[RACE_RANK - 1]) if len(ranked) >= RACE_RANK else (False, float("-inf"))
             fresh = {id(c) for c in new}
-            todo = [c for c in ranked if id(c) in fresh and score(c) >= bar
+            todo = [c for c in ranked if id(c) in fresh and rank(c) >= bar
                     and engine.evaluations.count(c.key) < cap]
             if not todo:
                 return
@@ -155,7 +155,7 @@ class SearchLoop:
         noise, engine = self.engine.noise, self.engine
         if noise is None:
             return
-        pool = sorted(by_key(list(self.hof.items) + [c for c in elites if is_ok(c)]), key=lambda c: -score(c))
+        pool = sorted(by_key(list(self.hof.items) + [c for c in elites if is_ok(c)]), key=rank, reverse=True)
         todo = [c for c in pool if engine.evaluations.count(c.key) < noise.max_evaluations][:noise.rescore]
         if todo:
             engine.reevaluate(todo, gen)
@@ -164,6 +164,12 @@ class SearchLoop:
         engine.refresh(items)
         self.hof.clear()
         self.hof.update([c for c in items if is_ok(c)])
+
+    def admit(self, cands: list[Candidate | None]) -> None:
+        """The passing ``cands`` join the hall of fame -- but not one scored by the initial
+        population's own fitness (``evaluate_init``, e.g. the paper's base-32 ConvNet): the hall
+        of fame ranks by score alone, so it holds one scale, the children's."""
+        self.hof.update([c for c in cands if is_ok(c) and not on_init_scale(c)])
 
     def best_so_far(self) -> str:
         return fmt_fit(score(self.hof[0]) if len(self.hof) else float("-inf"))
