@@ -1,10 +1,13 @@
 """One fitness scale per ranking: the initial population's own fitness (``evaluate_init``, the
 paper's base-32 ConvNet before base 48) is ranked apart from the children's, and a re-evaluation
 uses the fitness of the candidate's first evaluation."""
+import math
+
 from gp_opt.fitness import FitnessRecord
 from gp_opt.search import run_search
 from gp_opt.search.algorithms import tournament_winner
 from gp_opt.search.candidate import INIT_SCALE, make_individual, rank
+from gp_opt.search.noise import Evaluations
 from gp_opt.search.toy import ToyEvaluate, make_toy_toolbox, toy_key
 
 from support.runs import log_lines
@@ -42,6 +45,17 @@ def test_rank_puts_every_children_score_above_every_initial_one():
     assert [c.key for c in sorted(pop, key=rank, reverse=True)] == ["d", "b", "c", "a"]
     assert tournament_winner(pop, [0, 1, 2]) == 1  # the children's scale wins a mixed tournament
     assert tournament_winner(pop, [0, 2]) == 2      # within one scale, the best score
+    assert tournament_winner(pop, [0, 1, 2], ("fitness",)) == 1  # NSGA-II too: among the children's
+    assert tournament_winner(pop, [0, 2], ("fitness",)) == 2
+
+
+def test_noise_is_pooled_within_a_scale():
+    ev = Evaluations()
+    for key, value, init in (("a", 1.0, True), ("a", 9.0, True), ("b", 2.0, False), ("b", 4.0, False)):
+        ev.add(key, FitnessRecord(fitness=value, extra={"scale": INIT_SCALE} if init else {}))
+    assert math.isclose(ev.pooled_sd(INIT_SCALE), math.sqrt(32.0)) and math.isclose(ev.pooled_sd(), math.sqrt(2.0))
+    assert math.isclose(ev.derived("b").fitness, 3.0 - 1.0)  # the children's noise, not the init's
+    assert math.isclose(ev.derived("a").fitness, 5.0 - 4.0)
 
 
 def _check_scales(tmp_path, algorithm: str, **kw):

@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from typing_extensions import Unpack
 
 from ..errors import CheckpointError, GpOptError
-from .candidate import Candidate, History, is_ok, rank, score
+from .candidate import Candidate, History, is_ok, on_init_scale, rank, score
 from .loop import RunOptions, SearchLoop, positive
 from .pareto import ARCHIVE_NAME, ParetoArchive, nsga2_select, objective_values
 from .progress import fmt_fit
@@ -145,9 +145,13 @@ def say_front(run: SearchLoop, archive: ParetoArchive) -> None:
 
 def tournament_winner(pop: list[Candidate], sample: list[int], objectives: Sequence[str] | None = None) -> int:
     """The index in ``sample`` that wins: the best score (the first of equals), or with
-    ``objectives`` the one NSGA-II keeps of the sample (:func:`.pareto.nsga2_select`)."""
+    ``objectives`` the one NSGA-II keeps of the sample (:func:`.pareto.nsga2_select`) -- among the
+    sample's members of the children's scale where it has any (:func:`.candidate.rank`: no score
+    is compared across scales)."""
     if not objectives:
-        return max(sample, key=lambda i: (rank(pop[i]), -i))  # no score compared across scales
+        return max(sample, key=lambda i: (rank(pop[i]), -i))
+    if any(not on_init_scale(pop[i]) for i in sample):
+        sample = [i for i in sample if not on_init_scale(pop[i])]
     points = [objective_values(pop[i], objectives) for i in sample]
     return sample[nsga2_select(points, objectives, 1)[0]]
 

@@ -8,7 +8,8 @@ fitness** is
     mean - SE,   SE = s / sqrt(n),
 
 over its ``n`` evaluations, where ``s`` is the within-candidate standard deviation pooled over
-every candidate of the run evaluated at least twice (``sqrt(sum of squared deviations from each
+every candidate of the run evaluated at least twice on the same fitness scale (a run whose initial
+population has its own fitness pools that scale apart, docs/search.md) (``sqrt(sum of squared deviations from each
 candidate's mean / sum(n_i - 1))``; 0 while there is none). Pooling gives a once-evaluated candidate
 an honest penalty ``s`` instead of none, so it cannot outrank one whose score held on fresh seeds
 by a lucky draw. A candidate with any evaluation that did not pass gets that record (NaN on one
@@ -83,7 +84,7 @@ class Evaluations:
 
     def __init__(self) -> None:
         self.by_key: dict[str, list[FitnessRecord]] = {}
-        self._pooled: float | None = None
+        self._pooled: dict[Any, float] | None = None
 
     def add(self, key: str | None, rec: FitnessRecord) -> None:
         if key is not None:
@@ -101,18 +102,21 @@ class Evaluations:
     def count(self, key: str | None) -> int:
         return len(self.by_key.get(key, ())) if key is not None else 0
 
-    def pooled_sd(self) -> float:
-        """The within-candidate standard deviation pooled over candidates evaluated twice or more."""
+    def pooled_sd(self, scale: Any = None) -> float:
+        """The within-candidate standard deviation pooled over candidates evaluated twice or more
+        whose first record has ``extra["scale"] == scale`` (None: the children's; ``"init"``: the
+        initial population's own fitness, whose noise is another scale's, see docs/search.md)."""
         if self._pooled is None:
-            ss, dof = 0.0, 0
+            sums: dict[Any, tuple[float, int]] = {}
             for recs in self.by_key.values():
                 values = [r.fitness for r in recs if r.status == OK]
                 if len(values) >= 2 and len(values) == len(recs):
                     mean = math.fsum(values) / len(values)
-                    ss += math.fsum((v - mean) ** 2 for v in values)
-                    dof += len(values) - 1
-            self._pooled = math.sqrt(ss / dof) if dof else 0.0
-        return self._pooled
+                    ss, dof = sums.get(recs[0].extra.get("scale"), (0.0, 0))
+                    sums[recs[0].extra.get("scale")] = (ss + math.fsum((v - mean) ** 2 for v in values),
+                                                        dof + len(values) - 1)
+            self._pooled = {k: math.sqrt(ss / dof) for k, (ss, dof) in sums.items()}
+        return self._pooled.get(scale, 0.0)
 
     def derived(self, key: str | None) -> FitnessRecord | None:
         """The record selection uses (None: the key was never evaluated): the first evaluation's
@@ -125,8 +129,8 @@ class Evaluations:
             return bad
         n = len(recs)
         mean = math.fsum(r.fitness for r in recs) / n
-        se = self.pooled_sd() / math.sqrt(n)
         first = recs[0]
+        se = self.pooled_sd(first.extra.get("scale")) / math.sqrt(n)
         return FitnessRecord(fitness=mean - se, stages=first.stages, best_lr=first.best_lr, seconds=first.seconds,
                              extra={**first.extra, "evaluations": n, "mean": mean, "se": se})
 
