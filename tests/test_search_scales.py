@@ -91,3 +91,13 @@ def test_regularized_evolution_ranks_the_initial_population_apart(tmp_path):
     # a tournament over the whole population picks a child as soon as there is one: every parent
     # after the first cycle is a child, though every initial member reads OFFSET better
     assert all(c.record.extra.get("scale") != INIT_SCALE for c in res.population[-2:])
+
+
+def test_the_report_ranks_the_initial_scale_after_the_children(tmp_path):
+    from gp_opt.report.run import load_run, unique_ok
+
+    _check_scales(tmp_path, "particle")
+    ranked = unique_ok(load_run(tmp_path / "run"))
+    init = [c.record["extra"].get("scale") == INIT_SCALE for c in ranked]
+    assert any(init) and not all(init)
+    assert init == sorted(init)  # every children's-scale candidate first, though each init one reads better

@@ -271,10 +271,16 @@ def tree_size(data: dict, grammar) -> float:
 
 def unique_ok(data: RunData) -> list[Candidate]:
     """Successful candidates, best first, one per dedup key (its best record); equal fitnesses
-    in the hall of fame's order, so that #1 is best.json, then in the order they were found."""
+    in the hall of fame's order, so that #1 is best.json, then in the order they were found.
+    Candidates scored by the initial population's own fitness (``extra["scale"] == "init"``,
+    e.g. the paper's base-32 ConvNet) come after every other, ranked among themselves: as the
+    search does (docs/search.md, "Two fitness scales"), no score is compared across scales."""
+    from ..search.candidate import INIT_SCALE
+
     rank = {k: i for i, k in enumerate(data.hof_keys)}
     ok = sorted((c for c in data.candidates if c.ok),
-                key=lambda c: (-c.fitness, rank.get(c.key, len(rank)), c.seq))
+                key=lambda c: ((c.record.get("extra") or {}).get("scale") == INIT_SCALE, -c.fitness,
+                               rank.get(c.key, len(rank)), c.seq))
     seen, out = set(), []
     for c in ok:
         if c.key in seen:
