@@ -463,9 +463,11 @@ def _write_report(run_dir: str | Path, out: str | Path | None = None, top_k: int
         tables_tex += tex
     trans = _read_json(run_dir / TRANSFER_FILE, "transfer results", data.notes)
     if trans is not None:
+        say("transfer tables")
         text, tex = transfer_sections(trans, data.notes)
         md += text
         tables_tex += tex
+        say("transfer lr-curve figures")   # a phase of its own: benchmarks/report_speed.py times it
         md += _lr_figures(trans, out_dir, formats, figures)
 
     # ---- symbols, files
