@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The rediscovery table of 2026-12-06 (issue 20): every campaign, then the collected summaries.
-# Run from the repository root:  bash results/rediscovery-2026-12-06/commands.sh [main|rest|collect]
+# Run from the repository root:  bash results/rediscovery-2026-12-06/commands.sh [main|rest|large|analyse|collect]
 # Campaign directories go to $RUNS (default /tmp/rediscovery-2026-12-06; each is resumable: the
 # same command continues it). Only their summaries are committed (collect copies them here).
 # Budgets are what two shared CPU cores allowed in about 40 CPU-minutes (see README.md).
@@ -32,6 +32,26 @@ rest() {   # the other targets: 3 seeds of 400 candidates
   done
 }
 
+large() {   # RMSProp and Adam at 5,000 candidates per seed (10x main's): regularized evolution, 4 seeds
+  # each, and random search on Adam, 2 seeds (about 12 CPU-minutes in all; README.md, "At 5,000")
+  for target in Adam RMSProp; do
+    gp-opt rediscover "$target" --algorithm regularized --budget 5000 --seeds 4 $SHAPE \
+      --out "$RUNS/$target-regularized-5000"
+  done
+  gp-opt rediscover Adam --algorithm random --budget 5000 --seeds 2 $SHAPE --out "$RUNS/Adam-random-5000"
+}
+
+analyse() {   # around Adam and RMSProp: their one-edit neighbours, and the way from seed 0's best to them
+  for target in "Adam --plateau 0.187" "RMSProp --plateau 0.227"; do
+    python "$HERE/landscape.py" $target
+  done > "$HERE/landscape.txt"
+  { python "$HERE/barrier.py" Adam "$RUNS/Adam-regularized-5000/results/seed-0.json" \
+      out.op=div out.in0=v_hat out.in1=h0 h0.op=sqrt_abs h0.in0=s_hat
+    python "$HERE/barrier.py" RMSProp "$RUNS/RMSProp-regularized-5000/results/seed-0.json" \
+      out.op=div out.in0=g out.in1=h0 h0.op=sqrt_abs h0.in0=s_hat
+  } > "$HERE/barrier.txt"
+}
+
 collect() {   # each campaign's settings, summary and per-seed results with the search's counters, gzipped
   mkdir -p "$HERE/campaigns"
   for dir in "$RUNS"/*/; do
@@ -55,6 +75,8 @@ PY
 case "${1:-all}" in
   main) main ;;
   rest) rest ;;
+  large) large ;;
+  analyse) analyse ;;
   collect) collect ;;
-  all) main; rest; collect ;;
+  all) main; rest; large; analyse; collect ;;
 esac

@@ -2,7 +2,7 @@
 
     python results/rediscovery-2026-12-06/table.py results/rediscovery-2026-12-06/campaigns > table.md
 
-One row per target, one column group per algorithm: solved/seeds (how: s symbolic, b
+One row per target and budget, one column group per algorithm: solved/seeds (how: s symbolic, b
 behavioural), the median candidates to solution over the solved seeds, and the best distance
 over the seeds (the median over seeds in brackets).
 """
@@ -25,20 +25,19 @@ def cell(s: dict) -> str:
 
 
 def main(folder: str) -> int:
-    rows: dict[str, dict[str, dict]] = {}
-    budgets: dict[str, int] = {}
+    rows: dict[tuple[str, int], dict[str, dict]] = {}   # one row per target and budget
     for path in sorted(Path(folder).glob("*.json.gz")):
         data = json.loads(gzip.decompress(path.read_bytes()))
         s = data["summary"]
-        rows.setdefault(s["target"], {})[s["algorithm"]] = s
-        budgets[s["target"]] = s["budget"]
+        rows.setdefault((s["target"], s["budget"]), {})[s["algorithm"]] = s
     head = "| target | budget | " + " | ".join(f"{a}: solved | {a}: median to solution | {a}: best distance"
                                              for a in ALGOS) + " |"
     print(head)
     print("|" + "---|" * (2 + 3 * len(ALGOS)))
-    for target in sorted(rows, key=lambda t: ORDER.index(t) if t in ORDER else len(ORDER)):
-        cells = [cell(rows[target][a]) if a in rows[target] else "not run | - | -" for a in ALGOS]
-        print(f"| {target} | {budgets[target]} | " + " | ".join(cells) + " |")
+    for target, budget in sorted(rows, key=lambda tb: (ORDER.index(tb[0]) if tb[0] in ORDER else len(ORDER), tb[1])):
+        row = rows[(target, budget)]
+        cells = [cell(row[a]) if a in row else "not run | - | -" for a in ALGOS]
+        print(f"| {target} | {budget} | " + " | ".join(cells) + " |")
     return 0
 
 
