@@ -24,6 +24,7 @@ import sympy as sp
 from gp_opt import expression
 from gp_opt import functions as F
 from gp_opt.errors import GrammarError
+from gp_opt.textfile import read_text
 from gp_opt.grammar_schema import (BUILTIN_SYMBOLS, GRAMMAR_NAME, MAX_FILE_BYTES, OP_NAME, check_keys,
                                    check_label, check_name, check_weight)
 from gp_opt.code_printer import TorchPrinterError, torch_function, torch_source
@@ -228,23 +229,12 @@ def merge(base: Mapping, over: Mapping) -> dict:
 
 
 def _read_text(path: Path | str) -> str:
-    """A grammar file's text: a regular file of at most MAX_FILE_BYTES, UTF-8; else a GrammarError."""
-    src = str(path)
+    """A grammar file's text: a regular file of at most MAX_FILE_BYTES, UTF-8; else a GrammarError
+    (the project's one reader of user-named text files, :func:`gp_opt.textfile.read_text`)."""
     try:
-        p = Path(path)
-        if p.exists() and not p.is_file():
-            raise GrammarError(f"{src}: not a regular file (a grammar is a TOML file)")
-        with open(p, "rb") as fh:
-            raw = fh.read(MAX_FILE_BYTES + 1)
+        return read_text(path, GrammarError, MAX_FILE_BYTES)
     except OSError as exc:
-        raise GrammarError(f"{src}: cannot read grammar file: {exc.strerror or exc}") from None
-    if len(raw) > MAX_FILE_BYTES:
-        raise GrammarError(f"{src}: larger than {MAX_FILE_BYTES} bytes; not a grammar file")
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise GrammarError(f"{src}: not UTF-8 text (byte {raw[exc.start]:#04x} at offset {exc.start}); "
-                           f"save the grammar file as UTF-8") from None
+        raise GrammarError(f"{path}: cannot read grammar file: {exc.strerror or exc}") from None
 
 
 def parse_text(text: str, src: str) -> dict:

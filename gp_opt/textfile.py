@@ -41,10 +41,12 @@ def read_text(path: str | os.PathLike, error: type[GpOptError] = GpOptError,
     where = os.fspath(path)
     # O_NONBLOCK: opening a named pipe for reading would otherwise wait for a writer
     fd = os.open(where, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    # checked before fdopen, which refuses a directory with its own IsADirectoryError
+    mode = os.fstat(fd).st_mode
+    if not stat.S_ISREG(mode):
+        os.close(fd)
+        raise error(f"{where}: not a regular file ({_kind(mode)}); give a file")
     with os.fdopen(fd, "rb") as fh:
-        mode = os.fstat(fd).st_mode
-        if not stat.S_ISREG(mode):
-            raise error(f"{where}: not a regular file ({_kind(mode)}); give a file")
         data = fh.read(max_bytes + 1)
     if len(data) > max_bytes:
         raise error(f"{where}: larger than {max_bytes} bytes; not a file this reads")
