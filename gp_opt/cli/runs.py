@@ -6,6 +6,7 @@ from pathlib import Path
 
 from gp_opt.cli import common, interrupts
 from gp_opt.errors import GpOptError
+from gp_opt.rundir.checkpoint import ALGORITHMS
 
 
 #: search options that only the surrogate task reads
@@ -225,7 +226,7 @@ def register(sub) -> None:
     p.add_argument("--seed", type=common.seed, default=0, help="any non-negative integer (default 0)")
     p.add_argument("--init-factor", type=common.positive_int, default=10,
                    help="initial population = FACTOR x N (default 10)")
-    p.add_argument("--algorithm", choices=["particle", "regularized", "random"], default="particle",
+    p.add_argument("--algorithm", choices=list(ALGORITHMS), default="particle",
                    help="particle (the paper's GA, default), regularized (aging evolution) or random (random "
                         "search, the control: the particle GA's expected number of candidates, N x FACTOR "
                         "+ K x N x M, all drawn at random; docs/search.md)")

@@ -17,9 +17,11 @@ from .noise import NoiseSettings
 from .taskspec import CALLABLE_PREFIX, check_json, task_spec
 from .toolbox import make_toolbox, toolbox_from_config
 from .toy import make_toy_toolbox
+from gp_opt.rundir.checkpoint import ALGORITHMS as CHECKPOINT_ALGORITHMS
 
 
-ALGORITHMS = ("particle", "regularized", "random")
+# the algorithm names a checkpoint may hold are the ones a search runs: one list, kept by the checkpoint
+ALGORITHMS = CHECKPOINT_ALGORITHMS
 #: how candidates get their evaluation seeds: ``per-candidate`` (from the run's seed and the
 #: candidate's ``seq``: :func:`gp_opt.search.engine.evaluation_seed`) or ``fixed`` (the task's own
 #: seed for every candidate: the behaviour before 2026-12-06, and that of runs made before)
