@@ -48,7 +48,9 @@ def _parse(argv=None):
     p.add_argument("--out", required=True)
     p.add_argument("--task", default="digits")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
-    p.add_argument("--algorithms", default="random,particle,regularized")
+    p.add_argument("--algorithms", default="random,particle,regularized",
+                   help="comma-separated; ALGO+noise runs ALGO with noise-aware selection "
+                   "(gp_opt.search.noise defaults), e.g. random,regularized,regularized+noise")
     p.add_argument("--search-seeds", type=int, default=3)
     p.add_argument("--particles", type=int, default=4)
     p.add_argument("--children", type=int, default=3)
@@ -59,6 +61,10 @@ def _parse(argv=None):
     p.add_argument("--top", type=int, default=6, help="entries per run and budget")
     p.add_argument("--round-seeds", type=int, default=3)
     p.add_argument("--holdout", type=int, default=8)
+    p.add_argument("--workers", type=int, default=0, help="worker processes per search run")
+    p.add_argument("--judge-fitness-seeds", type=int, default=1, metavar="K",
+                   help="seeds per judge evaluation (default 1: each round or held-out seed is one "
+                   "training, whatever the search's --fitness-seeds)")
     return p.parse_args(argv)
 
 
@@ -67,7 +73,8 @@ def _runs(args, options):
 
     out = {}
     for algo in args.algorithms.split(","):
-        if algo not in ALGORITHMS:
+        base, _, variant = algo.partition("+")
+        if variant not in ("", "noise") or base not in ALGORITHMS:
             print(f"note: --algorithm {algo} is not available in this gp_opt ({', '.join(ALGORITHMS)}); "
                   "left out", file=sys.stderr)
             continue
@@ -80,8 +87,8 @@ def _runs(args, options):
                     resume_search(d, verbose=False)
             else:
                 run_search(args.task, d, args.particles, args.steps, args.children, seed=seed,
-                           init_factor=args.init_factor, algorithm=algo, task_options=dict(options),
-                           verbose=False)
+                           init_factor=args.init_factor, algorithm=base, task_options=dict(options),
+                           noise=True if variant == "noise" else None, workers=args.workers, verbose=False)
             print(f"{algo} seed {seed}: {d} ({time.process_time() - t0:.0f} CPU s this session)", file=sys.stderr)
             out[(algo, seed)] = d
     return out
@@ -100,10 +107,13 @@ def _lines(run_dir: Path) -> list[dict]:
 
 
 def _entries(lines: list[dict], top: int) -> list[dict]:
+    """The ``top`` best unique candidates of ``lines`` by the fitness the search selected on (a
+    noise-aware run's derived mean - SE over the evaluations in ``lines``, not its luckiest one)."""
+    from gp_opt.search.noise import with_derived_records
     from gp_opt.twins import first_of_twins
 
     best: dict[str, dict] = {}
-    for ln in lines:
+    for ln in with_derived_records(lines):
         rec = ln.get("record") or {}
         fit = rec.get("fitness")
         if rec.get("status") != "ok" or not isinstance(fit, (int, float)) or not math.isfinite(fit):
@@ -186,7 +196,8 @@ def main(argv=None) -> int:
 
     try:
         options = parse_set(args.set, args.task)
-        task = get_task(args.task, **dict(options))
+        get_task(args.task, **dict(options))  # the search's task: checked before anything runs
+        task = get_task(args.task, **{**dict(options), "fitness_seeds": args.judge_fitness_seeds})
     except GpOptError as exc:
         print(f"search_efficacy: error: {exc}", file=sys.stderr)
         return 2
@@ -211,7 +222,8 @@ def main(argv=None) -> int:
             got = judge.judge(_entries(ls[:b], args.top), args.round_seeds, args.holdout)
             rows.append({"algorithm": algo, "search_seed": seed, "budget": b, **got,
                          "cpu_seconds_search": sum(float((ln.get("seconds") or {}).get("cpu") or 0.0) for ln in ls[:b])})
-    algos = sorted({r["algorithm"] for r in rows}, key=["random", "particle", "regularized"].index)
+    order = [a for base in ("random", "particle", "regularized") for a in (base, base + "+noise")]
+    algos = sorted({r["algorithm"] for r in rows}, key=order.index)
     table = ["| algorithm | candidates | search CPU s (mean) | runs (top-1 finite) | held-out top-1 (95 % CI) | p vs random "
              "| held-out top-3 (95 % CI) | p vs random |", "|---|---|---|---|---|---|---|---|"]
     summary = []

@@ -21,6 +21,7 @@ from importlib import resources
 from pathlib import Path
 
 from gp_opt import grammar as grammar_mod
+from gp_opt import packaged
 from gp_opt.errors import GenomeError, GpOptError
 from gp_opt.genome import OptimizerGenome, parse_json
 from gp_opt.genome.limits import MAX_JSON_CHARS
@@ -34,7 +35,7 @@ __all__ = ["get", "names", "grammar", "path", "load", "load_file", "grammar_for"
 
 
 def _dir():
-    return resources.files(PACKAGE)
+    return packaged.files(PACKAGE)
 
 
 @lru_cache(maxsize=None)

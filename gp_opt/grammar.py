@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from functools import cached_property
-from importlib import resources
+from gp_opt import packaged
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -250,7 +250,7 @@ def parse_text(text: str, src: str) -> dict:
 def _read(path: Path | str, seen: tuple = ()) -> dict:
     src = str(path)
     if src == DEFAULT:
-        text = resources.files("gp_opt._grammar").joinpath("default.toml").read_text(encoding="utf-8")
+        text = packaged.files("gp_opt._grammar").joinpath("default.toml").read_text(encoding="utf-8")
     else:
         text = _read_text(path)
     data = parse_text(text, src)
