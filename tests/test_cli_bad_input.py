@@ -172,7 +172,7 @@ ROWS = [
     (["simplify", "{junk}"], "{junk}: a folder, not a run directory"),
     (SEARCH + ["--algorithm", "random", "--init-from", "Adam", "--out", "{new}"], "--init-from: not for --algorithm random"),
     (SEARCH + ["--algorithm", "random", "--objectives", "fitness,memory", "--out", "{new}"],
-     "--objectives: only with --algorithm regularized or particle"),
+     "--objectives: not for --algorithm random"),
     (SEARCH + ["--fitness-seeds", "0", "--out", "{new}"], "--fitness-seeds: must be a positive integer, got 0"),
     (SEARCH + ["--fitness-baseline", "Nope", "--out", "{new}"], "unknown optimizer 'Nope'"),
     (["search", "--task", "toy", "--particles", "1", "--steps", "1", "--children", "1", "--fitness-seeds", "2",

@@ -109,7 +109,7 @@ def test_pareto_particle_ga_archives_and_resumes_equal(tmp_path):
 @pytest.mark.parametrize("extra, says", [(["--objectives", "fitness,fitness"], "fitness given twice"),
                                          (["--objectives", "fitness,bogus"], "unknown objective 'bogus'"),
                                          (["--objectives", "fitness,memory", "--algorithm", "random"],
-                                          "only with --algorithm regularized or particle")])
+                                          "--objectives: not for --algorithm random")])
 def test_search_objectives_bad_input_one_line_exit_2(tmp_path, capsys, extra, says):
     argv = ["search", "--task", "quadratic", "--out", str(tmp_path / "run"), "--particles", "2", "--steps", "1",
             "--children", "1", "--algorithm", "regularized"] + extra

@@ -6,7 +6,6 @@ from pathlib import Path
 
 from gp_opt.cli import common, interrupts
 from gp_opt.errors import GpOptError
-from gp_opt.rundir.checkpoint import ALGORITHMS
 
 
 #: search options that only the surrogate task reads
@@ -56,8 +55,28 @@ def check_task(name: str) -> None:
                          "or module:attribute for your own")
 
 
-#: search options random search has no use for (given with --algorithm random: an error)
-NOT_FOR_RANDOM = ("max_redraws", "init_from", "noise_aware", "race_seeds", "rescore", "max_evaluations")
+#: each search flag an algorithm may have no use for, and the run_search option it sets
+#: (:attr:`gp_opt.search.algorithms.Algorithm.unused` says which an algorithm does not use)
+FLAG_OPTIONS = {"max_redraws": "max_redraws", "init_from": "init_from", "noise_aware": "noise",
+                "race_seeds": "noise", "rescore": "noise", "max_evaluations": "noise", "objectives": "objectives"}
+
+
+class AlgorithmNames:
+    """``--algorithm``'s choices: the search's registry, read when argparse first asks (building
+    the parser for other verbs does not import the search)."""
+
+    @staticmethod
+    def names() -> list[str]:
+        from gp_opt.search.algorithms import ALGORITHMS
+        return list(ALGORITHMS)
+
+    def __contains__(self, value: object) -> bool:
+        return value in self.names()
+
+    def __iter__(self):
+        return iter(self.names())
+
+
 #: the settings of noise-aware selection (only with --noise-aware)
 NOISE_OPTIONS = ("race_seeds", "rescore", "max_evaluations")
 
@@ -68,17 +87,15 @@ def _check_algorithm_options(args) -> None:
     elif args.eval_seeds == "per-candidate" and args.batch_children:
         raise GpOptError("--batch-children trains a step's children together on one seed: use it with "
                          "--eval-seeds fixed (its default), not per-candidate")
-    if args.algorithm == "random":
-        given = [f"--{k.replace('_', '-')}" for k in NOT_FOR_RANDOM if getattr(args, k, None) is not None]
-        if given:
-            raise GpOptError(f"{', '.join(given)}: not for --algorithm random (random search draws every "
-                             "candidate at random and redraws none)")
+    from gp_opt.search.algorithms import ALGORITHMS
+    spec = ALGORITHMS[args.algorithm]
+    given = [f"--{k.replace('_', '-')}" for k, option in FLAG_OPTIONS.items()
+             if option in spec.unused and getattr(args, k, None) not in (None, False)]
+    if given:
+        raise GpOptError(f"{', '.join(given)}: not for --algorithm {args.algorithm} ({spec.summary})")
     if args.objectives is not None:   # checked before anything is made: one line, exit 2
         from gp_opt.search.pareto import parse_objectives
         parse_objectives(args.objectives)
-        if args.algorithm == "random":
-            raise GpOptError("--objectives: only with --algorithm regularized or particle (NSGA-II selection), "
-                             "not random")
         if args.task == "toy":
             raise GpOptError("--objectives: the toy task's candidates are not optimizers (no memory or size "
                              "to trade against its fitness); use a genome task")
@@ -226,10 +243,11 @@ def register(sub) -> None:
     p.add_argument("--seed", type=common.seed, default=0, help="any non-negative integer (default 0)")
     p.add_argument("--init-factor", type=common.positive_int, default=10,
                    help="initial population = FACTOR x N (default 10)")
-    p.add_argument("--algorithm", choices=list(ALGORITHMS), default="particle",
+    p.add_argument("--algorithm", choices=AlgorithmNames(), default="particle",
                    help="particle (the paper's GA, default), regularized (aging evolution) or random (random "
                         "search, the control: the particle GA's expected number of candidates, N x FACTOR "
-                        "+ K x N x M, all drawn at random; docs/search.md)")
+                        "+ K x N x M, all drawn at random); gp_opt.search.algorithms.ALGORITHMS lists them; "
+                        "docs/search.md")
     p.add_argument("--eval-seeds", choices=["per-candidate", "fixed"], default=None,
                    help="per-candidate (default): each candidate is evaluated on its own seed, derived from "
                         "--seed and its number in the log; fixed (the default with --batch-children, which "

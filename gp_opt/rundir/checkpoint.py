@@ -7,11 +7,9 @@ version, before any of it reaches the search (where a wrong type would be a trac
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, Mapping
 
 from ..errors import CheckpointError
-
-ALGORITHMS = ("particle", "regularized", "random")
 
 
 def _is_int(v: Any) -> bool:
@@ -72,9 +70,12 @@ def _keys(v: Any, field: str, where: str) -> None:
         raise CheckpointError(f"{where}: field {field!r} is not a list of keys")
 
 
-def check_state(state: dict[str, Any], config: dict[str, Any], n_lines: int, where: str) -> None:
+def check_state(state: dict[str, Any], config: dict[str, Any], n_lines: int, where: str,
+                algorithms: Mapping[str, str]) -> None:
     """Every field a resume uses, with its type and range, and its agreement with the run's
-    config (algorithm, steps) and the log (``n_logged`` lines exist)."""
+    config (algorithm, steps) and the log (``n_logged`` lines exist). ``algorithms``: the known
+    algorithm names, each with the config key holding its number of generations (the search's
+    :data:`gp_opt.search.algorithms.ALGORITHMS` says)."""
     def field(name: str, ok: bool, what: str) -> None:
         if not ok:
             shown = str(state.get(name))[:40]
@@ -83,11 +84,11 @@ def check_state(state: dict[str, Any], config: dict[str, Any], n_lines: int, whe
                                   f"replay the run from its log")
 
     algo = state.get("algorithm")
-    field("algorithm", algo in ALGORITHMS, f"not one of {', '.join(ALGORITHMS)}")
+    field("algorithm", algo in algorithms, f"not one of {', '.join(algorithms)}")
     field("algorithm", algo == config.get("algorithm"), f"not the run's {config.get('algorithm')!r}")
     step = state.get("step")
     field("step", _is_int(step) and step >= 0, "not a non-negative integer")
-    last = config.get("steps") if algo == "particle" else config.get("cycles")
+    last = config.get(algorithms[algo])
     field("step", not _is_int(last) or step <= last, f"beyond the run's last step {last}")
     n = state.get("n_logged")
     field("n_logged", _is_int(n) and n >= 0, "not a non-negative integer")

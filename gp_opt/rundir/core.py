@@ -35,7 +35,7 @@ import random
 import time
 import uuid
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterator, Mapping
 
 import numpy as np
 
@@ -294,12 +294,13 @@ class RunDir:
                                   f"or delete it to replay the run from its log")
         return state
 
-    def check_state(self, state: dict[str, Any]) -> None:
+    def check_state(self, state: dict[str, Any], algorithms: Mapping[str, str]) -> None:
         """Check a loaded checkpoint against the run's config and the log read by
-        :meth:`read_candidates`: every field's type and range, and ``log_crc`` against the
-        checksum of the first ``n_logged`` lines (an edited, swapped or foreign log)."""
+        :meth:`read_candidates`: every field's type and range (``algorithms``: as for
+        :func:`.checkpoint.check_state`), and ``log_crc`` against the checksum of the first
+        ``n_logged`` lines (an edited, swapped or foreign log)."""
         where = str(self.path / CHECKPOINT_FILE)
-        check_state(state, self.config, self.n_lines, where)
+        check_state(state, self.config, self.n_lines, where, algorithms)
         if self.log_crc(state["n_logged"]) != state["log_crc"]:
             raise CheckpointError(f"{where} does not match candidates.jsonl (the first "
                                   f"{state['n_logged']} lines differ from those it was saved with); "

@@ -38,15 +38,15 @@ The package, one concept a module (each importing only from those above it):
 ================  ============================================================================
 """
 
-from .algorithms import particle_search, random_search, regularized_evolution, rng_choice
+from .algorithms import ALGORITHMS, Algorithm, particle_search, random_search, regularized_evolution, rng_choice
 from .candidate import Candidate, History, default_stats, make_individual, same_key
 from .contract import Toolbox
 from .loop import RunOptions
-from .run import ALGORITHMS, TOY_TASK, SearchResult, resume_search, run_search
+from .run import TOY_TASK, SearchResult, resume_search, run_search
 from .toolbox import KEYS, make_toolbox, toolbox_from_config
 from .toy import ToyEvaluate, make_toy_toolbox, toy_key
 
-__all__ = ["ALGORITHMS", "KEYS", "TOY_TASK", "Candidate", "History", "RunOptions", "SearchResult", "Toolbox",
+__all__ = ["ALGORITHMS", "Algorithm", "KEYS", "TOY_TASK", "Candidate", "History", "RunOptions", "SearchResult", "Toolbox",
            "ToyEvaluate",
            "default_stats", "make_individual", "make_toolbox", "make_toy_toolbox", "particle_search",
            "random_search", "regularized_evolution", "resume_search", "rng_choice", "run_search", "same_key",

@@ -1,12 +1,17 @@
 """The algorithms, each a short function in the shape of DEAP's ``algorithms.ea*`` over the
 shared pieces (:class:`.loop.SearchLoop` around it, :meth:`.engine.Engine.vary` for children):
 the paper's particle GA (SPEC section 7), regularized evolution and random search (the
-control). Each returns
-``(population, logbook)``."""
+control). Each returns ``(population, logbook)``.
+
+:data:`ALGORITHMS` is the one list of them: ``run_search``/``resume_search`` start an algorithm
+from run.json's config through its entry, the command line offers its names, and a checkpoint is
+checked against it. A new algorithm is a function here and an :class:`Algorithm` entry.
+"""
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 import numpy as np
 from deap import tools
@@ -182,3 +187,49 @@ def random_search(toolbox: Any, n_initial: int, n_batches: int, batch_size: int,
 
 def rng_choice(rng: np.random.Generator, n: int, k: int) -> list[int]:
     return [int(i) for i in rng.choice(n, size=k, replace=False)]
+
+
+@dataclass(frozen=True)
+class Algorithm:
+    """What the run machinery knows of an algorithm."""
+    #: starts it from run.json's config (:func:`gp_opt.search.run_search` writes it): ``start(toolbox,
+    #: cfg, **RunOptions)`` -> ``(population, logbook)``
+    start: Callable[..., tuple[list[Candidate], tools.Logbook]]
+    #: the config key holding its number of generations (a checkpoint's step may not exceed it)
+    generations: str
+    #: one line for ``--help``
+    summary: str
+    #: ``run_search`` options it has no use for (given, they are an error, not silently ignored)
+    unused: tuple[str, ...] = ()
+    #: children it evaluates per generation, from ``particles`` and ``children`` (run.json's
+    #: ``children_per_cycle``)
+    children_per_generation: Callable[[int, int], int] = lambda particles, children: children
+
+
+def _start_particle(toolbox: Any, cfg: dict[str, Any], **options: Any) -> tuple[list[Candidate], tools.Logbook]:
+    return particle_search(toolbox, cfg["particles"], cfg["steps"], cfg["children"], init_factor=cfg["init_factor"],
+                           max_redraws=cfg["max_redraws"], objectives=cfg.get("objectives"), **options)
+
+
+def _start_regularized(toolbox: Any, cfg: dict[str, Any], **options: Any) -> tuple[list[Candidate], tools.Logbook]:
+    return regularized_evolution(toolbox, cfg["population_size"], cfg["cycles"], cfg["sample_size"],
+                                 n_children=cfg["children_per_cycle"], max_redraws=cfg["max_redraws"],
+                                 objectives=cfg.get("objectives"), **options)
+
+
+def _start_random(toolbox: Any, cfg: dict[str, Any], **options: Any) -> tuple[list[Candidate], tools.Logbook]:
+    return random_search(toolbox, cfg["init_factor"] * cfg["particles"], cfg["steps"],
+                         cfg["particles"] * cfg["children"], **options)
+
+
+#: every algorithm a run can name, by the name run.json and ``--algorithm`` use (the first is the default)
+ALGORITHMS: dict[str, Algorithm] = {
+    "particle": Algorithm(_start_particle, "steps", "the paper's particle GA (SPEC section 7)",
+                          unused=("population_size", "cycles", "sample_size")),
+    "regularized": Algorithm(_start_regularized, "cycles", "aging evolution (Real et al. 2019)",
+                             children_per_generation=lambda particles, children: particles * children),
+    "random": Algorithm(_start_random, "steps", "random search, the control: the particle GA's expected "
+                        "number of candidates, all drawn at random",
+                        unused=("max_redraws", "population_size", "cycles", "sample_size", "init_from", "noise",
+                                "objectives")),
+}

@@ -10,24 +10,18 @@ import numpy as np
 from deap import base, tools
 
 from ..errors import CheckpointError, GpOptError
-from .algorithms import particle_search, random_search, regularized_evolution
+from .algorithms import ALGORITHMS
 from .candidate import Candidate, same_key
 from .loop import positive
 from .noise import NoiseSettings
 from .taskspec import CALLABLE_PREFIX, check_json, task_spec
 from .toolbox import make_toolbox, toolbox_from_config
 from .toy import make_toy_toolbox
-from gp_opt.rundir.checkpoint import ALGORITHMS as CHECKPOINT_ALGORITHMS
 
-
-# the algorithm names a checkpoint may hold are the ones a search runs: one list, kept by the checkpoint
-ALGORITHMS = CHECKPOINT_ALGORITHMS
 #: how candidates get their evaluation seeds: ``per-candidate`` (from the run's seed and the
 #: candidate's ``seq``: :func:`gp_opt.search.engine.evaluation_seed`) or ``fixed`` (the task's own
 #: seed for every candidate: the behaviour before 2026-12-06, and that of runs made before)
 EVAL_SEEDS = ("per-candidate", "fixed")
-#: run_search options that random search has no use for
-NOT_FOR_RANDOM = ("max_redraws", "population_size", "cycles", "sample_size", "init_from", "noise")
 TOY_TASK = "toy"
 
 
@@ -82,17 +76,7 @@ def _run(toolbox: base.Toolbox, cfg: dict[str, Any], rundir: Any, verbose: bool,
                        # a run made before evaluation seeds existed has none in its config: fixed
                        eval_seed=cfg["seed"] if cfg.get("eval_seeds", "fixed") == "per-candidate" else None,
                        noise=NoiseSettings.from_config(cfg.get("noise")))
-        if cfg["algorithm"] == "random":
-            pop, lb = random_search(toolbox, cfg["init_factor"] * cfg["particles"], cfg["steps"],
-                                    cfg["particles"] * cfg["children"], **options)
-        elif cfg["algorithm"] == "particle":
-            pop, lb = particle_search(toolbox, cfg["particles"], cfg["steps"], cfg["children"],
-                                      init_factor=cfg["init_factor"], max_redraws=cfg["max_redraws"],
-                                      objectives=cfg.get("objectives"), **options)
-        else:
-            pop, lb = regularized_evolution(toolbox, cfg["population_size"], cfg["cycles"], cfg["sample_size"],
-                                            n_children=cfg["children_per_cycle"], max_redraws=cfg["max_redraws"],
-                                            objectives=cfg.get("objectives"), **options)
+        pop, lb = ALGORITHMS[cfg["algorithm"]].start(toolbox, cfg, **options)
     finally:
         Executor.uninstall(toolbox)
         if owned:
@@ -147,18 +131,15 @@ def run_search(task: Any, out_dir: str | os.PathLike | None, particles: int, ste
     if eval_seeds not in EVAL_SEEDS:
         raise GpOptError(f"unknown eval_seeds {eval_seeds!r}; use one of {', '.join(EVAL_SEEDS)}")
     positive(particles=particles, steps=steps, children=children, init_factor=init_factor)
-    if algorithm == "random":
-        given = [name for name, v in zip(NOT_FOR_RANDOM, (max_redraws, population_size, cycles, sample_size,
-                                                          init_from, noise)) if v not in (None, False)]
-        if given:
-            raise GpOptError(f"{', '.join(given)}: not for random search (algorithm 'random' draws every "
-                             "candidate at random and redraws none)")
+    spec = ALGORITHMS[algorithm]
+    options = {"max_redraws": max_redraws, "population_size": population_size, "cycles": cycles,
+               "sample_size": sample_size, "init_from": init_from, "noise": noise, "objectives": objectives}
+    given = [name for name in spec.unused if options.get(name) not in (None, False)]
+    if given:
+        raise GpOptError(f"{', '.join(given)}: not for algorithm {algorithm!r} ({spec.summary})")
     if objectives is not None:
         from .pareto import parse_objectives
         objectives = list(parse_objectives(objectives))
-        if algorithm == "random":
-            raise GpOptError("--objectives: only with --algorithm regularized or particle (NSGA-II selection), "
-                             "not 'random'")
         if task == TOY_TASK or (toolbox is not None and (getattr(toolbox, "config", None) or {}).get("kind") == "toy"):
             raise GpOptError("--objectives: the toy task's candidates are not optimizers (no memory or size to "
                              "trade against its fitness); use a genome task")
@@ -194,7 +175,7 @@ def run_search(task: Any, out_dir: str | os.PathLike | None, particles: int, ste
            "children": children, "seed": int(seed), "init_factor": init_factor, "max_redraws": max_redraws,
            "hof_size": hof_size, "population_size": pop_size, "cycles": cycles or steps,
            "sample_size": sample_size or max(2, min(pop_size, pop_size // 4 or 1)),
-           "children_per_cycle": particles * children if algorithm == "regularized" else children,
+           "children_per_cycle": spec.children_per_generation(particles, children),
            "workers": workers, "toolbox": getattr(toolbox, "config", None), "eval_seeds": eval_seeds,
            "noise": noise_settings.to_config() if noise_settings is not None else None}
     if objectives is not None:   # recorded only when given: older run.json files stay as they are
@@ -254,6 +235,9 @@ def resume_search(out_dir: str | os.PathLike, toolbox: base.Toolbox | None = Non
     rundir = RunDir.open(out_dir)
     cfg = rundir.config
     try:
+        if cfg.get("algorithm") not in ALGORITHMS:
+            raise CheckpointError(f"{out_dir}: run.json's algorithm {cfg.get('algorithm')!r} is not one this gp_opt "
+                                  f"runs ({', '.join(ALGORITHMS)})")
         if toolbox is None:
             if cfg.get("toolbox") is None:
                 raise CheckpointError(f"{out_dir}: the run used a custom toolbox; pass toolbox= to resume")
@@ -268,7 +252,7 @@ def resume_search(out_dir: str | os.PathLike, toolbox: base.Toolbox | None = Non
                   f"replaying the run from its log (only that candidate is evaluated again)")
             state = None
         elif state is not None:
-            rundir.check_state(state)
+            rundir.check_state(state, {name: a.generations for name, a in ALGORITHMS.items()})
         moved = rundir.repair_tail()
         if moved:
             _note(f"{out_dir}: moved the cut last line of candidates.jsonl ({moved} bytes) to "
