@@ -342,3 +342,40 @@ def test_a_search_log_shorter_than_its_checkpoint_is_refused(run_dir, tmp_path):
     with pytest.raises(EliminationError, match=r"has 6 complete lines but checkpoint\.json counts \d+"):
         eliminate(run, EliminationSettings(**SMALL), evaluator=FakeSurrogate(), verbose=False)
     assert not (run / ELIM_DIR / "records.jsonl").exists()
+
+
+def test_buffers_judges_one_memory_cost_in_its_own_folder(run_dir, tmp_path, capsys):
+    """``--buffers B``: only candidates keeping B state buffers per parameter enter the funnel, whose
+    records, genomes and hold-out go to elimination-buffersB/; elimination/ is left as it was."""
+    from gp_opt.card import state_buffers
+    from gp_opt.cli import main
+    from gp_opt.eliminate.holdout import holdout
+    from gp_opt.genome import OptimizerGenome
+    from gp_opt.rundir import RunDir
+
+    run = _copy_run(run_dir, tmp_path / "run")
+    lines = RunDir.open(run, lock=False).read_candidates()
+    counts = {}
+    for ln in lines:
+        if ln["record"]["status"] == "ok":
+            g = OptimizerGenome.from_json(json.dumps(ln["individual"]) if not isinstance(ln["individual"], str)
+                                          else ln["individual"])
+            counts.setdefault(len(state_buffers(g)), set()).add(ln["key"])
+    b = max(counts, key=lambda k: len(counts[k]))
+    st = EliminationSettings(preset="tiny", rounds=[(8, 4)], seeds=2, baselines=["Adam"], buffers=b)
+    summary = eliminate(run, st, evaluator=FakeSurrogate(), verbose=False)
+    folder = run / f"{ELIM_DIR}-buffers{b}"
+    assert not (run / ELIM_DIR).exists() and (folder / "records.jsonl").exists()
+    files = sorted((folder / "genomes").glob("c*.json"))
+    assert len(files) == min(8, len(counts[b])) and summary["settings"]["buffers"] == b
+    for f in files:  # every entry keeps exactly b buffers
+        assert len(state_buffers(OptimizerGenome.from_json(f.read_text()))) == b
+    holdout(run, st, 2, evaluator=FakeSurrogate(), verbose=False)
+    assert (folder / "holdout.jsonl").exists() and not (run / ELIM_DIR).exists()
+    # a count no candidate keeps: one line naming it; on the command line exit 2 for a bad value
+    missing = next(k for k in range(17) if k not in counts)
+    with pytest.raises(EliminationError, match=f"with {missing} state buffers"):
+        eliminate(run, EliminationSettings(**SMALL, buffers=missing), evaluator=FakeSurrogate(), verbose=False)
+    with pytest.raises(SystemExit) as exc:
+        main(["eliminate", str(run), "--buffers", "-1"])
+    assert exc.value.code == 2 and "--buffers" in capsys.readouterr().err

@@ -55,6 +55,14 @@ def test_holdout_trains_the_last_round_on_fresh_seeds_at_their_rates(funnel):
     assert v["diff"] == pytest.approx(_quality("Opt6") - _quality("Adam"), abs=1e-9)
     assert v["p_paired"] < 1e-6 < 0.05 < v["p"]
     assert "Adam" not in adam["versus"] and set(adam["versus"]) <= {"SGD", "Opt6"}
+    # candidates are tested together against each baseline: Holm-adjusted paired p, never below the raw one
+    cands = [e for e in out["entries"] if e["kind"] == "candidate" and e["versus"]]
+    assert len(cands) >= 2 and "p_paired_holm" not in v
+    for ref in ("Adam", "Opt6"):
+        raw = sorted(e["versus"][ref]["acc"]["p_paired"] for e in cands)
+        adj = sorted(e["versus"][ref]["acc"]["p_paired_holm"] for e in cands)
+        assert adj[0] == pytest.approx(min(1.0, len(cands) * raw[0]))
+        assert all(a >= r for a, r in zip(adj, raw))
     table = (run / ELIM_DIR / "holdout.md").read_text()
     assert "fresh seeds 2-5" in table and "acc. vs Adam" in table
     assert json.loads((run / ELIM_DIR / "holdout.json").read_text())["settings"]["holdout"] == 4

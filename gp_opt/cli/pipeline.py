@@ -11,7 +11,8 @@ def cmd_eliminate(args) -> int:
     """Re-train a run's best unique candidates in rounds of growing cost, several seeds each, with
     baselines on the same seeds; keep the best by mean validation accuracy (SPEC section 8). With
     --holdout N, the last round's entries then train on N fresh seeds, each compared with each
-    baseline. Writes RUN_DIR/elimination/ and resumes there after a kill."""
+    baseline. Writes RUN_DIR/elimination/ (with --buffers B: elimination-buffersB/) and resumes there
+    after a kill."""
     from gp_opt.eliminate import EliminationSettings, eliminate
 
     # every option checked before the funnel (or Ray) starts: one line, exit 2, nothing written
@@ -26,7 +27,8 @@ def cmd_eliminate(args) -> int:
     preset = args.preset or _preset_for(args.run_dir)
     batched = {"auto": None, "ensemble": True, "plain": False}[args.path]
     settings = EliminationSettings(preset=preset, rounds=rounds, seeds=args.seeds, overrides=overrides,
-                                   batched=batched, **({"baselines": baselines} if baselines else {}))
+                                   batched=batched, buffers=args.buffers,
+                                   **({"baselines": baselines} if baselines else {}))
     # finished evaluations are on disk, so the same command continues an interrupted funnel
     interrupts.on_interrupt(None, f"gp-opt eliminate {shlex.quote(str(args.run_dir))} (with the same options)")
     from gp_opt.search.executors import executor_from_args, running
@@ -101,6 +103,11 @@ def register(sub) -> None:
                    help="then train the last round's entries again on N fresh seeds (after the funnel's) at the "
                         "rates they chose, and test each against each baseline (Welch and paired t-tests); "
                         "writes elimination/holdout.md (default 0: off)")
+    p.add_argument("--buffers", type=common.count(16, lo=0), default=None, metavar="B",
+                   help="only candidates keeping B state buffers per parameter (the optimizer card's count: "
+                        "0 for a sign or SGD-like step, 1 for momentum, 2 for Adam), in their own folder "
+                        "RUN_DIR/elimination-buffersB/, so a multi-objective run's front is judged per memory "
+                        "cost (docs/elimination.md)")
     p.add_argument("--path", choices=["auto", "ensemble", "plain"], default="auto",
                    help="shared ensembles or one model at a time (auto: the measured rule per device and shape)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress lines")

@@ -27,9 +27,10 @@ class Entry:
 
 
 def best_candidates(lines: list[dict[str, Any]], run_cfg: dict[str, Any], n: int,
-                    exclude_names: Sequence[str] = (), run_dir: Any = None) -> list[Entry]:
+                    exclude_names: Sequence[str] = (), run_dir: Any = None, buffers: int | None = None) -> list[Entry]:
     """The ``n`` best unique (by key) successful candidates of a run, best first (ties: earlier).
     Warm-start genomes (``origin``) named in ``exclude_names`` are left out: they run as baselines.
+    ``buffers``: only those keeping that many state buffers per parameter (:func:`gp_opt.card.state_buffers`).
     Genomes are read in the run's grammar: its copy in ``run_dir`` (never a path run.json names)."""
     from gp_opt.genome import OptimizerGenome
     from gp_opt.rundir.carried import run_grammar
@@ -55,6 +56,10 @@ def best_candidates(lines: list[dict[str, Any]], run_cfg: dict[str, Any], n: int
     # one fitness scale per ranking: where the run scored its initial population on a smaller
     # ConvNet (the paper preset's base 32 before base 48), the evolution's scores rank first and
     # the smaller net's after them, never interleaved (docs/surrogate.md, "One fitness scale")
+    genomes = {key: OptimizerGenome.from_json(_text(line), grammar=grammar) for key, line in best.items()}
+    if buffers is not None:
+        from gp_opt.card import state_buffers
+        best = {key: line for key, line in best.items() if len(state_buffers(genomes[key])) == buffers}
     main_base = max((b for b in map(_scale, best.values()) if b is not None), default=None)
     ranked = sorted(best.values(), key=lambda ln: (_scale(ln) != main_base, -ln["record"]["fitness"], ln["seq"]))
     kept, left_out = first_of_twins([ln["record"] for ln in ranked], limit=n)
@@ -62,15 +67,18 @@ def best_candidates(lines: list[dict[str, Any]], run_cfg: dict[str, Any], n: int
     twins = {ranked[i]["seq"]: [ranked[j]["seq"] for j in left_out[i]] for i in kept}
     out = []
     for rank, line in enumerate(ordered, 1):
-        indiv = line["individual"]
-        text = indiv if isinstance(indiv, str) else json.dumps(indiv)
-        genome = OptimizerGenome.from_json(text, grammar=grammar)
+        genome = genomes[line.get("key") or f"seq{line['seq']}"]
         name = f"#{rank}" + (f" ({line['origin']})" if line.get("origin") else "")
         out.append(Entry(name, "candidate", genome, line.get("key"),
                          {"seq": line["seq"], "search_fitness": line["record"]["fitness"],
                           "search_lr": line["record"].get("best_lr"), "step": line.get("step"),
                           "twins": twins[line["seq"]]}))
     return out
+
+
+def _text(line: dict[str, Any]) -> str:
+    indiv = line["individual"]
+    return indiv if isinstance(indiv, str) else json.dumps(indiv)
 
 
 def _scale(line: dict[str, Any]) -> Any:

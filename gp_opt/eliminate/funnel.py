@@ -78,7 +78,7 @@ def eliminate(run_dir: str | os.PathLike, settings: EliminationSettings | None =
         run_cfg = rundir.config
         lines = read_search_log(rundir)
         run_grammar(run_dir, run_cfg.get("toolbox"))  # the run's grammar copy, checked before any write
-        store = RecordStore(run_dir, rundir.run_id)
+        store = RecordStore(run_dir, rundir.run_id, folder=settings.folder)
         ckpt = read_checkpoint(store, settings)
         cands, notes = pick_candidates(lines, run_cfg, settings, run_dir, say)
         run = FunnelRun(settings, store, evaluator or surrogate_evaluator(settings.batched, executor),
@@ -139,10 +139,14 @@ def pick_candidates(lines: list[dict[str, Any]], run_cfg: dict[str, Any], settin
                     run_dir: Any, say: Callable[[str], None]) -> tuple[list[Entry], list[str]]:
     """Round 1's candidates and the notes the summary keeps about them (fewer than asked, twins)."""
     first_top = settings.rounds[0][0]
-    cands = best_candidates(lines, run_cfg, first_top, exclude_names=settings.baselines, run_dir=run_dir)
+    cands = best_candidates(lines, run_cfg, first_top, exclude_names=settings.baselines, run_dir=run_dir,
+                            buffers=settings.buffers)
     notes = []
     if not cands:
-        raise EliminationError(f"{run_dir}: no successful candidate to eliminate")
+        which = "" if settings.buffers is None else f" with {settings.buffers} state buffers per parameter"
+        raise EliminationError(f"{run_dir}: no successful candidate{which} to eliminate")
+    if settings.buffers is not None:
+        notes.append(f"only candidates keeping {settings.buffers} state buffers per parameter (--buffers)")
     if len(cands) < first_top:
         notes.append(f"the run has {len(cands)} unique successful candidates; round 1 asks for {first_top}: "
                      f"using all {len(cands)}")

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from .candidates import Entry, genome_file
-from .settings import ELIM_DIR, RECORDS_FILE, SUMMARY_FILE, EliminationError, EliminationSettings
+from .settings import RECORDS_FILE, SUMMARY_FILE, EliminationError, EliminationSettings
 from .store import RecordStore, record_line
 from .training import Evaluator, surrogate_evaluator
 
@@ -82,7 +82,7 @@ def holdout(run_dir: str | os.PathLike, settings: EliminationSettings, n_seeds: 
     rundir = RunDir.open(run_dir, lock=True)
     store = funnel = None
     try:
-        folder = Path(run_dir) / ELIM_DIR
+        folder = Path(run_dir) / settings.folder
         path = folder / SUMMARY_FILE
         try:
             summary = json.loads(path.read_text(encoding="utf-8")) if path.exists() else None
@@ -93,7 +93,7 @@ def holdout(run_dir: str | os.PathLike, settings: EliminationSettings, n_seeds: 
         if summary.get("settings") != settings.identity():
             raise EliminationError(f"{path}: the funnel there ran with other settings "
                                    f"({json.dumps(summary.get('settings'))}); use the same options")
-        funnel = RecordStore(run_dir, rundir.run_id)
+        funnel = RecordStore(run_dir, rundir.run_id, folder=settings.folder)
         entries = _entries(funnel, summary)
         if not entries:
             raise EliminationError(f"{path}: no entry of the last round finished; nothing to hold out")
@@ -101,7 +101,7 @@ def holdout(run_dir: str | os.PathLike, settings: EliminationSettings, n_seeds: 
         base = last["base"]
         seeds = holdout_seeds(settings, n_seeds)
         run_options = ((rundir.config.get("toolbox") or {}).get("task_options") or {})
-        store = RecordStore(run_dir, rundir.run_id, HOLDOUT_RECORDS)
+        store = RecordStore(run_dir, rundir.run_id, HOLDOUT_RECORDS, folder=settings.folder)
         done = {(r.get("key") or r["name"], r["seed"]): r for r in store.read()}
         n_written = store.n_lines
         say(f"hold-out: {len(entries)} entries of {last['name']}, base {base}, fresh seeds {seeds[0]}-{seeds[-1]}")
@@ -138,7 +138,7 @@ def holdout(run_dir: str | os.PathLike, settings: EliminationSettings, n_seeds: 
 
 def _summarize(rows: list[tuple[Entry, float, list[dict]]], seeds: list[int], base: int, last: dict[str, Any],
                settings: EliminationSettings, n_seeds: int) -> dict[str, Any]:
-    from gp_opt.transfer.stats import compare, mean_std, paired_p
+    from gp_opt.transfer.stats import compare, holm, mean_std, paired_p
 
     scores = {}
     for e, lr, recs in rows:
@@ -162,10 +162,20 @@ def _summarize(rows: list[tuple[Entry, float, list[dict]]], seeds: list[int], ba
                 "acc": {**compare(s["val_acc"], r["val_acc"]), "p_paired": paired_p(s["val_acc"], r["val_acc"])},
                 "loss": {**compare(s["val_loss"], r["val_loss"], higher_is_better=False),
                          "p_paired": paired_p(s["val_loss"], r["val_loss"])}}
+    # the finalists are tested together against each baseline: Holm's adjustment over them, so that
+    # "beats Adam" on the held-out seeds is not the luck of having tried several finalists
+    family = [s for s in scores.values() if s["kind"] == "candidate"]
+    for ref in refs:
+        for m in ("acc", "loss"):
+            tested = [s for s in family if ref in s["versus"]]
+            for s, adjusted in zip(tested, holm([s["versus"][ref][m]["p_paired"] for s in tested])):
+                s["versus"][ref][m]["p_paired_holm"] = adjusted
     order = sorted(scores.values(), key=lambda s: (not s["ok"], -(s["mean"] or 0.0), s["mean_loss"] or math.inf))
     return {"seeds": seeds, "base": base, "steps": last["steps"], "dataset": last.get("dataset"),
             "from_round": last["name"], "settings": {**settings.identity(), "holdout": int(n_seeds)},
-            "test": "Welch's t-test and the paired t-test (two-sided) on per-seed validation accuracy and loss",
+            "test": "Welch's t-test and the paired t-test (two-sided) on per-seed validation accuracy and loss; "
+                    "p_paired_holm: the paired p adjusted by Holm's method over the candidates tested against "
+                    "the same baseline",
             "entries": order}
 
 
@@ -182,8 +192,9 @@ def format_holdout(result: dict[str, Any]) -> str:
         out.append(f"| {s['name']} | {s['kind']} | {s['lr']:g} | {acc} | {loss} |")
     refs = sorted({r for s in result["entries"] for r in s["versus"]})
     if refs:
-        out += ["", "Against each baseline: difference of means, then (Welch p, paired p); the verdict "
-                "is Welch's at 0.05.", "",
+        n_family = sum(1 for s in result["entries"] if s["kind"] == "candidate" and s["versus"])
+        out += ["", "Against each baseline: difference of means, then (Welch p, paired p; paired p adjusted by "
+                f"Holm's method over the {n_family} candidates, for candidates); the verdict is Welch's at 0.05.", "",
                 "| optimizer | " + " | ".join(f"acc. vs {r} | loss vs {r}" for r in refs) + " |",
                 "|---|" + "---|" * (2 * len(refs))]
         for s in result["entries"]:
@@ -193,7 +204,8 @@ def format_holdout(result: dict[str, Any]) -> str:
             for r in refs:
                 v = s["versus"].get(r)
                 for m in ("acc", "loss"):
+                    holm_p = "" if v is None or "p_paired_holm" not in v[m] else f"; {v[m]['p_paired_holm']:.3f}"
                     cells.append("–" if v is None else
-                                 f"{v[m]['diff']:+.4f} ({v[m]['p']:.3f}, {v[m]['p_paired']:.3f}) {v[m]['verdict']}")
+                                 f"{v[m]['diff']:+.4f} ({v[m]['p']:.3f}, {v[m]['p_paired']:.3f}{holm_p}) {v[m]['verdict']}")
             out.append(f"| {s['name']} | " + " | ".join(cells) + " |")
     return "\n".join(out)

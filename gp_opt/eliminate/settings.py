@@ -70,6 +70,9 @@ class EliminationSettings:
     baselines: list[str] = field(default_factory=lambda: list(DEFAULT_BASELINES))
     overrides: dict[str, Any] = field(default_factory=dict)  # SurrogateConfig fields on top of the preset
     batched: bool | None = None  # None: the path rule (gp_opt.surrogate.path_choice)
+    #: only candidates keeping this many state buffers per parameter (gp_opt.card.state_buffers),
+    #: in their own folder ``elimination-buffers{B}/`` (None: every candidate, ``elimination/``)
+    buffers: int | None = None
 
     def __post_init__(self) -> None:
         if self.preset not in PRESETS:
@@ -78,11 +81,22 @@ class EliminationSettings:
             self.rounds = parse_rounds(PRESETS[self.preset]["rounds"])
         if int(self.seeds) < 1:
             raise EliminationError("--seeds must be >= 1")
+        if self.buffers is not None and (isinstance(self.buffers, bool) or not isinstance(self.buffers, int)
+                                         or self.buffers < 0):
+            raise EliminationError(f"--buffers must be a non-negative integer, got {self.buffers!r}")
+
+    @property
+    def folder(self) -> str:
+        """The funnel's folder in the run directory: one per buffer count, so they never mix."""
+        return ELIM_DIR if self.buffers is None else f"{ELIM_DIR}-buffers{self.buffers}"
 
     def identity(self) -> dict[str, Any]:
         """What a resumed funnel must share with the one that wrote the records."""
-        return {"preset": self.preset, "rounds": [list(r) for r in self.rounds], "seeds": int(self.seeds),
-                "baselines": list(self.baselines), "overrides": dict(self.overrides)}
+        out = {"preset": self.preset, "rounds": [list(r) for r in self.rounds], "seeds": int(self.seeds),
+               "baselines": list(self.baselines), "overrides": dict(self.overrides)}
+        if self.buffers is not None:  # absent otherwise: funnels written before it resume as they were
+            out["buffers"] = self.buffers
+        return out
 
     def round_config(self, base: int, seed: int, run_options: dict[str, Any]) -> Any:
         from gp_opt.surrogate import SurrogateConfig

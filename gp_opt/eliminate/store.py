@@ -21,10 +21,10 @@ class RecordStore:
     ``run_id`` and the file's name -- and the files replaced atomically (checkpoint, summary,
     tables, genomes). Nothing is written through a symbolic link or outside ``run_dir``."""
 
-    def __init__(self, run_dir: str | os.PathLike, run_id: str, records: str = RECORDS_FILE):
+    def __init__(self, run_dir: str | os.PathLike, run_id: str, records: str = RECORDS_FILE, folder: str = ELIM_DIR):
         self.root = Path(run_dir)
-        self.folder = make_dirs(self.root, self.root / ELIM_DIR)
-        self.log = JsonLog(self.folder / records, f"{run_id}:{ELIM_DIR}/{records}", root=self.root,
+        self.folder = make_dirs(self.root, self.root / folder)
+        self.log = JsonLog(self.folder / records, f"{run_id}:{folder}/{records}", root=self.root,
                            check=check_record_line, legacy=True)
         self.records_path = self.log.path
 

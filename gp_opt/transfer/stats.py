@@ -83,3 +83,21 @@ def paired_p(candidate: Sequence[float], reference: Sequence[float]) -> float:
     with warnings.catch_warnings():  # nearly equal differences: scipy warns, the p-value is still right
         warnings.simplefilter("ignore", RuntimeWarning)
         return float(stats.ttest_rel(a, b).pvalue)
+
+
+def holm(p_values: Sequence[float]) -> list[float]:
+    """Holm's step-down adjustment of ``p_values`` for testing them together (a family of ``m``
+    tests: each finalist against one baseline): the family-wise error stays below ``alpha`` when
+    the adjusted values are compared with it. NaN stays NaN and does not count towards ``m``.
+
+    >>> [round(p, 3) for p in holm([0.01, 0.04, 0.03, 0.5])]
+    [0.04, 0.09, 0.09, 0.5]
+    """
+    finite = sorted((p, i) for i, p in enumerate(p_values) if not math.isnan(p))
+    m = len(finite)
+    out = [math.nan] * len(p_values)
+    running = 0.0
+    for k, (p, i) in enumerate(finite):
+        running = max(running, min(1.0, (m - k) * p))
+        out[i] = running
+    return out
