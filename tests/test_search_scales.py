@@ -101,3 +101,19 @@ def test_the_report_ranks_the_initial_scale_after_the_children(tmp_path):
     init = [c.record["extra"].get("scale") == INIT_SCALE for c in ranked]
     assert any(init) and not all(init)
     assert init == sorted(init)  # every children's-scale candidate first, though each init one reads better
+
+
+def test_logbook_report_curve_and_pareto_archive_keep_one_scale(tmp_path):
+    from gp_opt.report.run import load_run, step_stats
+    from gp_opt.search.pareto import ParetoArchive
+
+    res, _ = _check_scales(tmp_path, "particle")
+    rows = list(res.logbook)
+    assert rows[0]["max"] > OFFSET / 2                     # generation 0: the initial scale alone
+    assert all(r["max"] < OFFSET / 2 for r in rows[1:])    # then the children's, never averaged with it
+    curve = step_stats(load_run(tmp_path / "run"))
+    assert math.isnan(curve[0].cum_best) and curve[0].best > OFFSET / 2
+    assert all(s.cum_best < OFFSET / 2 for s in curve[1:])
+    archive = ParetoArchive(tmp_path, ("fitness",))
+    assert archive.add([_cand("a", 5.0, True)]) == 0 and archive.add([_cand("b", 1.0, False)]) == 1
+    archive.close()

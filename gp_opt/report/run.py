@@ -138,6 +138,13 @@ class StepStats:
     integrity: float | None    # fraction of drawn children refused by the integrity check
 
 
+def on_init_scale(c: Candidate) -> bool:
+    """Whether the record was scored by the initial population's own fitness (``extra["scale"]``)."""
+    from ..search.candidate import INIT_SCALE
+
+    return (c.record.get("extra") or {}).get("scale") == INIT_SCALE
+
+
 def step_stats(data: RunData) -> list[StepStats]:
     by_step: dict[int, list[Candidate]] = {}
     for c in data.candidates:
@@ -155,7 +162,10 @@ def step_stats(data: RunData) -> list[StepStats]:
         nan = math.nan
         if fit.size:
             best, med, q25, q75 = float(fit.max()), float(np.median(fit)), *map(float, np.percentile(fit, [25, 75]))
-            cum = max(cum, best)
+            # the best so far is the children's: a score at the initial population's own ConvNet
+            # size (the paper preset's base 32) is not compared with theirs
+            children = [c.fitness for c in cs if c.ok and not on_init_scale(c)]
+            cum = max([cum] + children)
         else:
             best = med = q25 = q75 = nan
         integ = None

@@ -112,13 +112,16 @@ class SearchLoop:
     def done(self, gen: int, pop: list[Candidate], new: list[Candidate | None], **state: Any) -> None:
         """Generation ``gen`` (0: the initial population) is over: its passing ``new`` candidates
         join the hall of fame, the logbook gets its row (counters since the generation began,
-        statistics of ``pop``), and the checkpoint ``state`` (the algorithm's own fields)."""
+        statistics of ``pop`` -- of its members at the children's scale where it holds any, so a
+        row never averages two ConvNet sizes' scores), and the checkpoint ``state`` (the
+        algorithm's own fields)."""
         self.admit(new)
         t, b = self.engine.tally, self.before
         self.logbook.record(**{self.unit: gen}, nevals=t["evals"] - b["evals"], hits=t["cache_hits"] - b["cache_hits"],
                             rejected=t["rejected"] - b["rejected"],
                             integrity=t["integrity_rejections"] - b["integrity_rejections"],
-                            **(self.stats.compile(pop) if self.stats else {}))
+                            **(self.stats.compile([c for c in pop if not on_init_scale(c)] or pop)
+                               if self.stats else {}))
         if self.rundir is not None:
             t0 = time.perf_counter()
             ops = self.engine.ops

@@ -21,7 +21,7 @@ from typing import Any, Iterable, Sequence
 from deap import base, tools
 
 from ..errors import GpOptError
-from .candidate import Candidate, is_ok, score
+from .candidate import Candidate, is_ok, on_init_scale, score
 
 __all__ = ["OBJECTIVES", "parse_objectives", "objective_values", "nsga2_select", "pareto_ranks",
            "ParetoArchive", "ARCHIVE_NAME"]
@@ -133,10 +133,13 @@ class ParetoArchive:
 
     def add(self, candidates: Iterable[Candidate | None]) -> int:
         """Append each ok candidate not yet in the archive whose objectives no archived line
-        dominates (one write); returns how many were added."""
+        dominates (one write); returns how many were added. A candidate scored by the initial
+        population's own fitness (another ConvNet size: :func:`.candidate.on_init_scale`) is not
+        archived: the front compares fitnesses, so it holds one scale, the children's, as the
+        hall of fame does."""
         new = []
         for c in candidates:
-            if c is None or not is_ok(c) or c.key in self.keys:
+            if c is None or not is_ok(c) or c.key in self.keys or on_init_scale(c):
                 continue
             values = list(objective_values(c, self.names))
             if any(self._dominates(line["values"], values) for line in self.lines + new):
