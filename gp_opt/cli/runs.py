@@ -58,7 +58,8 @@ def check_task(name: str) -> None:
 #: each search flag an algorithm may have no use for, and the run_search option it sets
 #: (:attr:`gp_opt.search.algorithms.Algorithm.unused` says which an algorithm does not use)
 FLAG_OPTIONS = {"max_redraws": "max_redraws", "init_from": "init_from", "noise_aware": "noise",
-                "race_seeds": "noise", "rescore": "noise", "max_evaluations": "noise", "objectives": "objectives"}
+                "race_seeds": "noise", "rescore": "noise", "max_evaluations": "noise", "objectives": "objectives",
+                "distinct": "distinct"}
 
 
 class AlgorithmNames:
@@ -129,7 +130,7 @@ def cmd_search(args) -> int:
                             max_redraws=args.max_redraws, key=args.key, workers=args.workers or 0,
                             executor=executor, task_options=options, verbose=not args.quiet,
                             init_from=args.init_from, eval_seeds=args.eval_seeds, noise=_noise(args),
-                            fix_update=args.fix_update, objectives=args.objectives)
+                            fix_update=args.fix_update, objectives=args.objectives, distinct=args.distinct)
     return _report_best(result, args)
 
 
@@ -258,6 +259,10 @@ def register(sub) -> None:
                         "(regularized) or particle's move (particle) chosen by DEAP's NSGA-II over these "
                         "objectives (fitness up; memory: state buffers per parameter, size: graph nodes, down); "
                         "the Pareto archive goes to OUT/pareto.jsonl; docs/search.md")
+    p.add_argument("--distinct", nargs="?", const=True, default=None, type=common.float_in(0.0, 2.0, lo_open=True), metavar="TOL",
+                   help="with --algorithm regularized: diversity pressure, a child that behaves like a living "
+                        "member (behavioural distance at most TOL, default 1e-3) is logged but does not join "
+                        "the population; docs/search.md")
     p.add_argument("--noise-aware", action="store_true", default=None,
                    help="noise-aware selection (particle, regularized): children near the top get more "
                         "evaluation seeds before they may displace an elite, elites and the hall of fame "

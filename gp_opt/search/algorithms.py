@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 
 from ..errors import CheckpointError, GpOptError
 from .candidate import Candidate, History, is_ok, on_init_scale, rank, score
+from .diversity import distinct_children
 from .loop import RunOptions, SearchLoop, positive
 from .pareto import ARCHIVE_NAME, ParetoArchive, nsga2_select, objective_values
 from .progress import fmt_fit
@@ -94,6 +95,7 @@ def particle_search(toolbox: Any, n_particles: int, n_steps: int, n_children: in
 
 def regularized_evolution(toolbox: Any, population_size: int, cycles: int, sample_size: int,
                           n_children: int = 1, max_redraws: int = 4, objectives: Sequence[str] | None = None,
+                          distinct: float | None = None,
                           **options: Unpack[RunOptions]) -> tuple[list[Candidate], tools.Logbook]:
     """Aging evolution (Real et al. 2019): a population of ``population_size`` random individuals;
     each of ``cycles`` cycles draws ``n_children`` tournaments of ``sample_size`` (without
@@ -103,7 +105,9 @@ def regularized_evolution(toolbox: Any, population_size: int, cycles: int, sampl
     ``options``: :class:`RunOptions`. ``objectives`` (e.g. ``("fitness", "memory")``,
     :mod:`.pareto`): each tournament's winner is the one DEAP's NSGA-II keeps of its sample
     instead of the best score, and every ok candidate off the archive's front so far is appended
-    to ``RUN_DIR/pareto.jsonl``."""
+    to ``RUN_DIR/pareto.jsonl``. ``distinct`` (a behavioural distance, e.g.
+    :data:`.diversity.TOLERANCE`): a child that is a near-twin of a living member or of an
+    earlier child of its cycle does not join the population (:mod:`.diversity`)."""
     positive(population_size=population_size, cycles=cycles, sample_size=sample_size, n_children=n_children)
     if sample_size > population_size:
         raise GpOptError(f"sample_size {sample_size} exceeds population_size {population_size}")
@@ -129,7 +133,8 @@ def regularized_evolution(toolbox: Any, population_size: int, cycles: int, sampl
         ok = [c for c in children if is_ok(c)]
         if archive is not None:
             archive.add(ok)
-        pop = (pop + ok)[len(ok):]  # the oldest die
+        joining = ok if distinct is None else distinct_children(ok, pop, run.engine.ops.behaviour_distance, distinct)
+        pop = (pop + joining)[len(joining):]  # the oldest die
         run.rescore(pop, cycle + 1)
         run.done(cycle + 1, pop, ok, population=pop, history=history.order)
         run.say(f"cycle {cycle + 1}/{cycles}: best child {fmt_fit(max(map(score, ok), default=float('-inf')))} "
@@ -214,7 +219,7 @@ def _start_particle(toolbox: Any, cfg: dict[str, Any], **options: Any) -> tuple[
 def _start_regularized(toolbox: Any, cfg: dict[str, Any], **options: Any) -> tuple[list[Candidate], tools.Logbook]:
     return regularized_evolution(toolbox, cfg["population_size"], cfg["cycles"], cfg["sample_size"],
                                  n_children=cfg["children_per_cycle"], max_redraws=cfg["max_redraws"],
-                                 objectives=cfg.get("objectives"), **options)
+                                 objectives=cfg.get("objectives"), distinct=cfg.get("distinct"), **options)
 
 
 def _start_random(toolbox: Any, cfg: dict[str, Any], **options: Any) -> tuple[list[Candidate], tools.Logbook]:
@@ -225,11 +230,11 @@ def _start_random(toolbox: Any, cfg: dict[str, Any], **options: Any) -> tuple[li
 #: every algorithm a run can name, by the name run.json and ``--algorithm`` use (the first is the default)
 ALGORITHMS: dict[str, Algorithm] = {
     "particle": Algorithm(_start_particle, "steps", "the paper's particle GA (SPEC section 7)",
-                          unused=("population_size", "cycles", "sample_size")),
+                          unused=("population_size", "cycles", "sample_size", "distinct")),
     "regularized": Algorithm(_start_regularized, "cycles", "aging evolution (Real et al. 2019)",
                              children_per_generation=lambda particles, children: particles * children),
     "random": Algorithm(_start_random, "steps", "random search, the control: the particle GA's expected "
                         "number of candidates, all drawn at random",
                         unused=("max_redraws", "population_size", "cycles", "sample_size", "init_from", "noise",
-                                "objectives")),
+                                "objectives", "distinct")),
 }

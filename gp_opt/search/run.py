@@ -12,6 +12,8 @@ from deap import base, tools
 from ..errors import CheckpointError, GpOptError
 from .algorithms import ALGORITHMS
 from .candidate import Candidate, same_key
+from .contract import Behavioural
+from .diversity import check_tolerance
 from .loop import positive
 from .noise import NoiseSettings
 from .taskspec import CALLABLE_PREFIX, check_json, task_spec
@@ -94,7 +96,7 @@ def run_search(task: Any, out_dir: str | os.PathLike | None, particles: int, ste
                workers: int = 0, executor: Any = None, verbose: bool = True,
                toolbox: base.Toolbox | None = None, init_from: Any = None,
                eval_seeds: str = "per-candidate", noise: Any = None, fix_update: Any = None,
-               objectives: Any = None) -> SearchResult:
+               objectives: Any = None, distinct: Any = None) -> SearchResult:
     """Run a search into the new run directory ``out_dir`` (None: no directory, nothing saved).
 
     ``task`` is a task name of :mod:`gp_opt.tasks` or ``module:attribute`` (genomes are searched),
@@ -125,7 +127,10 @@ def run_search(task: Any, out_dir: str | os.PathLike | None, particles: int, ste
     genome): a schedule-only search, the update equation fixed and only its decay functions (so
     the learning-rate schedule) evolved (:mod:`.schedule_only`). ``objectives`` (``"fitness,memory"``,
     ``"fitness,memory,size"``; regularized evolution or the particle GA, on genomes only): NSGA-II
-    tournaments or particle moves and the Pareto archive ``pareto.jsonl`` (:mod:`.pareto`)."""
+    tournaments or particle moves and the Pareto archive ``pareto.jsonl`` (:mod:`.pareto`).
+    ``distinct`` (regularized evolution, genome tasks): diversity pressure, a child that is a
+    behavioural near-twin of a living member does not join the population; ``True`` (tolerance
+    :data:`.diversity.TOLERANCE`) or a tolerance (:mod:`.diversity`)."""
     if algorithm not in ALGORITHMS:
         raise GpOptError(f"unknown algorithm {algorithm!r}; use one of {', '.join(ALGORITHMS)}")
     if eval_seeds not in EVAL_SEEDS:
@@ -133,7 +138,8 @@ def run_search(task: Any, out_dir: str | os.PathLike | None, particles: int, ste
     positive(particles=particles, steps=steps, children=children, init_factor=init_factor)
     spec = ALGORITHMS[algorithm]
     options = {"max_redraws": max_redraws, "population_size": population_size, "cycles": cycles,
-               "sample_size": sample_size, "init_from": init_from, "noise": noise, "objectives": objectives}
+               "sample_size": sample_size, "init_from": init_from, "noise": noise, "objectives": objectives,
+               "distinct": distinct}
     given = [name for name in spec.unused if options.get(name) not in (None, False)]
     if given:
         raise GpOptError(f"{', '.join(given)}: not for algorithm {algorithm!r} ({spec.summary})")
@@ -143,6 +149,10 @@ def run_search(task: Any, out_dir: str | os.PathLike | None, particles: int, ste
         if task == TOY_TASK or (toolbox is not None and (getattr(toolbox, "config", None) or {}).get("kind") == "toy"):
             raise GpOptError("--objectives: the toy task's candidates are not optimizers (no memory or size to "
                              "trade against its fitness); use a genome task")
+    distinct = check_tolerance(distinct)
+    if distinct is not None and (task == TOY_TASK or (toolbox is not None and not isinstance(toolbox, Behavioural))):
+        raise GpOptError("--distinct: needs behavioural distances between candidates (a genome task), "
+                         "not the toy task or a toolbox without behaviour_distance")
     max_redraws = 4 if max_redraws is None else max_redraws
     noise_settings = NoiseSettings.from_config(noise)
     if noise_settings is not None and eval_seeds == "fixed":
@@ -180,6 +190,8 @@ def run_search(task: Any, out_dir: str | os.PathLike | None, particles: int, ste
            "noise": noise_settings.to_config() if noise_settings is not None else None}
     if objectives is not None:   # recorded only when given: older run.json files stay as they are
         cfg["objectives"] = objectives
+    if distinct is not None:
+        cfg["distinct"] = distinct
     if init_from:
         if cfg["task"] == TOY_TASK:
             raise GpOptError("--init-from needs a genome task, not the toy task")

@@ -204,12 +204,19 @@ def make_toolbox(task: str | Callable[[Any], Any] = "quadratic", grammar: Any = 
     tb.register("deserialize", _GenomeFromJson(grammar))
     tb.register("key", key_fn)
     tb.register("key_many", key_fn.many)
+    tb.register("behaviour_distance", _behaviour_distance)
     tb.config = {"kind": "genome", "task": task_name, "task_options": task_options or {}, "key": key,
                  **({"callable": callable_name(task)} if task_name is None else {}),
                  "grammar": grammar_rec, "mutate_options": mutate_options or {},
                  **({"fix_update": fix_update} if fix_update is not None else {})}
     tb.grammar_text = grammar_text
     return tb
+
+
+def _behaviour_distance(genomes: list[Any], target: Any) -> Any:
+    from gp_opt.behaviour import distance  # torch, only for a run with --distinct
+
+    return distance(genomes, target)
 
 
 def toolbox_from_config(cfg: dict[str, Any], run_dir: str | os.PathLike | None = None) -> base.Toolbox:
