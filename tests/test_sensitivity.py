@@ -77,7 +77,7 @@ def test_card_carries_the_recommended_range(tmp_path, capsys):
 
 
 def test_report_draws_metric_against_lr_per_task(tmp_path):
-    from gp_opt.report.make import _lr_figures
+    from gp_opt.report.make import lr_figures
     curve = [[1e-3, 0.5], [1e-2, 0.9], [1e-1, 0.88], [1.0, None]]
     doc = {"results": [
         {"task": "wine", "optimizer": "Adam", "metric": "accuracy", "higher_is_better": True, "lr_curve": curve,
@@ -86,7 +86,7 @@ def test_report_draws_metric_against_lr_per_task(tmp_path):
          "lr_curve": [[1e-3, 0.3], [1e-2, 0.6], [1e-1, 0.8], [1.0, 0.85]], "lr_range": None},
         {"task": "old", "optimizer": "Adam", "scores": [0.9]}]}   # a row without a curve: no figure
     figures: list = []
-    md = _lr_figures(doc, tmp_path, ("png",), figures)
+    md = lr_figures(doc, tmp_path, ("png",), figures)
     assert [p.name for p in figures] == ["transfer_lr_0.png"] and figures[0].stat().st_size > 1000
     assert md[0].startswith("![wine: validation metric against the learning rate](transfer_lr_0.png)")
 

@@ -113,7 +113,7 @@ def _read_json(path: Path, what: str, notes: list[str]) -> Any:
 FIGURE_FORMATS = ("png", "pdf", "svg")
 
 
-def _lr_figures(doc: Any, out_dir: Path, formats: tuple[str, ...], figures: list) -> list[str]:
+def lr_figures(doc: Any, out_dir: Path, formats: tuple[str, ...], figures: list) -> list[str]:
     """Per transfer task, the metric against the lr for every optimizer whose curve was kept."""
     from gp_opt import plots as P   # matplotlib only once a report draws
     rows = [r for r in (doc.get("results") or []) if isinstance(r, dict) and isinstance(r.get("lr_curve"), list)] \
@@ -468,7 +468,7 @@ def _write_report(run_dir: str | Path, out: str | Path | None = None, top_k: int
         md += text
         tables_tex += tex
         say("transfer lr-curve figures")   # a phase of its own: benchmarks/report_speed.py times it
-        md += _lr_figures(trans, out_dir, formats, figures)
+        md += lr_figures(trans, out_dir, formats, figures)
 
     # ---- symbols, files
     if used and grammars:
