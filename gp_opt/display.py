@@ -35,18 +35,28 @@ def decay_latex(decay) -> str:
     return r"$\displaystyle d(t) = %s$" % S.latex_expr(expr, decay.grammar)
 
 
-def genome_png(genome) -> bytes:
-    """The update graph (:func:`gp_opt.plots.graph_figure`) as PNG bytes."""
+def _graph(genome, fmt: str) -> bytes:
     from gp_opt import plots
     fig = plots.graph_figure(genome, genome.meta.get("name") or "genome")
     buf = io.BytesIO()
     try:
-        fig.savefig(buf, format="png", dpi=plots.DPI)
+        fig.savefig(buf, format=fmt, dpi=plots.DPI)
     finally:
         plots.plt.close(fig)
     return buf.getvalue()
 
 
+def genome_png(genome) -> bytes:
+    """The update graph (:func:`gp_opt.plots.graph_figure`) as PNG bytes."""
+    return _graph(genome, "png")
+
+
+def genome_svg(genome) -> str:
+    """The update graph as SVG text (sharp at any zoom in a notebook or a web page)."""
+    return _graph(genome, "svg").decode("utf-8")
+
+
 renderers.register("latex", genome_latex)
 renderers.register("decay_latex", decay_latex)
 renderers.register("png", genome_png)
+renderers.register("svg", genome_svg)

@@ -1,4 +1,4 @@
-"""The registry of how genomes render in a notebook (``_repr_latex_``, ``_repr_png_``).
+"""The registry of how genomes render in a notebook (``_repr_latex_``, ``_repr_png_``, ``_repr_svg_``).
 
 The genome sits below the symbolic view and the figures in the data flow, so it cannot import
 them; :mod:`gp_opt.display` (imported with the ``gp_opt`` package) registers here the functions
@@ -13,7 +13,7 @@ _RENDERERS: dict[str, Callable[[Any], Any]] = {}
 
 
 def register(kind: str, render: Callable[[Any], Any]) -> None:
-    """Make ``render(genome)`` the genome's ``kind`` form (``"latex"`` or ``"png"``)."""
+    """Make ``render(genome)`` the genome's ``kind`` form (``"latex"``, ``"png"`` or ``"svg"``)."""
     _RENDERERS[kind] = render
 
 

@@ -88,6 +88,8 @@ def test_genomes_display_in_notebooks():
     assert "momentum: nesterov" in catalog.get("Nesterov")._repr_latex_()
     png = g._repr_png_()
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 5000
+    svg = g._repr_svg_()
+    assert isinstance(svg, str) and "<svg" in svg and svg.rstrip().endswith("</svg>") and "<path" in svg
     decay = next(d for n in g.active_inner_nodes() for _, d in g.input_edges(n) if d is not None)
     assert decay._repr_latex_().startswith(r"$\displaystyle d(t) = ")
     # a real-symbol result prints hats and Greek letters in its own (sympy) notebook display

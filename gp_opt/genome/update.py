@@ -42,6 +42,10 @@ class OptimizerGenome(GenomeGraph):
         """The update graph as a PNG (as ``gp-opt plot GENOME --graph`` draws it)."""
         return render("png", self)
 
+    def _repr_svg_(self) -> str | None:
+        """The update graph as SVG (the same drawing as :meth:`_repr_png_`, as vectors)."""
+        return render("svg", self)
+
     # ---------------------------------------------------------------- construction
     @classmethod
     def empty(cls, grammar: Grammar | None = None, momentum: str = "none",
