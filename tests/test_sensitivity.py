@@ -102,3 +102,18 @@ def test_elimination_record_keeps_the_screen_curve():
     with pytest.raises(GpOptError, match="lr_curve"):
         check_record_line(line, "records.jsonl line 1")
     check_record_line(dict(line, lr_curve=screen_curve(stages)), "records.jsonl line 1")
+
+
+def test_lr_figure_keeps_the_best_rates_in_view_when_a_run_diverges():
+    from gp_opt.plots.lr_curves import lr_curves_figure
+
+    curves = {"a": [(1e-3, 3.9), (1e-2, 3.5), (1e-1, 60000.0)], "b": [(1e-3, 3.7), (1e-2, 4.0), (1e-1, None)]}
+    fig = lr_curves_figure("charlm", "bpc", curves, higher_is_better=False)
+    lo, hi = fig.axes[0].get_ylim()
+    assert lo < 3.5 and 3.7 < hi < 10   # both bests in view, the 60,000 left out
+    assert any("1 diverged point off the chart" in t.get_text() for t in fig.axes[0].texts)
+    calm = lr_curves_figure("t", "acc", {"a": [(1e-3, 0.90), (1e-2, 0.95)]}, higher_is_better=True)
+    assert not calm.axes[0].texts   # nothing off the chart: matplotlib's own limits
+    import matplotlib.pyplot as plt
+    plt.close(fig)
+    plt.close(calm)
