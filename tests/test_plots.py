@@ -121,3 +121,11 @@ def test_pareto_figure_keeps_the_front_readable_past_diverged_outliers():
     fig = P.pareto_figure([1, 2, 3], [0.1, 0.3, 0.2], ["a", "b", "c"])
     assert not any("below the axis" in t.get_text() for t in fig.axes[0].texts)
     P.plt.close(fig)
+
+
+def test_pareto_figure_of_counts_has_whole_ticks():
+    fig = P.pareto_figure([0, 1, 1, 2], [-0.17, -0.15, -0.16, -0.16], ["a", "b", "c", "d"],
+                          xlabel="state buffers per parameter")
+    ticks = [t for t in fig.axes[0].get_xticks() if fig.axes[0].get_xlim()[0] <= t <= fig.axes[0].get_xlim()[1]]
+    assert ticks and all(float(t).is_integer() for t in ticks)
+    P.plt.close(fig)

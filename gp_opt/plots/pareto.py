@@ -70,6 +70,10 @@ def pareto_figure(complexity: Sequence[float], fitness: Sequence[float], labels:
         top = (f[front].max() - room * lo) / (1 - room)
         if hi < top:
             ax.set_ylim(lo, top)
+    if len(c) and np.all(c == np.round(c)):
+        # counts (operations, state buffers): no tick at half a buffer
+        from matplotlib.ticker import MaxNLocator
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel(xlabel)
     ax.set_ylabel("fitness")
     ax.set_title(title)
