@@ -5,14 +5,12 @@ import pytest
 
 from gp_opt.cli import main
 from gp_opt.errors import CheckpointError, GpOptError
-from gp_opt.fitness import FitnessRecord
 from gp_opt.rundir import RunDir
 from gp_opt.search import algorithms, make_toolbox, resume_search, run_search
 from gp_opt.search.candidate import History, is_ok, rank
 from gp_opt.search.loop import SearchLoop
-from gp_opt.tasks import get_task
 
-from tests.support.runs import log_lines, without_timing
+from support.runs import Crash, CrashingQuadratic, log_lines, without_timing
 
 
 def hill_climb(toolbox, n_initial, n_steps, n_children, **options):
@@ -49,28 +47,14 @@ def registered(monkeypatch):
     monkeypatch.setitem(algorithms.ALGORITHMS, "hillclimb", HILL_CLIMB)
 
 
-class _Crash(Exception):
-    pass
-
-
-class _Task:
-    def __init__(self, limit=None):
-        self.task, self.limit, self.calls = get_task("quadratic", steps=30, lrs=(0.1, 0.01)), limit, 0
-
-    def __call__(self, genome) -> FitnessRecord:
-        if self.limit is not None and self.calls >= self.limit:
-            raise _Crash()
-        self.calls += 1
-        return self.task(genome)
-
-
 def test_a_registered_algorithm_runs_checkpoints_and_resumes(tmp_path, registered):
-    ref = run_search("quadratic", tmp_path / "ref", algorithm="hillclimb", toolbox=make_toolbox(_Task()), **ARGS)
+    ref = run_search("quadratic", tmp_path / "ref", algorithm="hillclimb", toolbox=make_toolbox(CrashingQuadratic()),
+                     **ARGS)
     assert ref.algorithm == "hillclimb" and len(ref.logbook) == 1 + ARGS["steps"]
-    with pytest.raises(_Crash):  # killed in step 2 (4 initial, 2 per step)
-        run_search("quadratic", tmp_path / "run", algorithm="hillclimb", toolbox=make_toolbox(_Task(limit=4 + 2 + 1)),
+    with pytest.raises(Crash):  # killed in step 2 (4 initial, 2 per step)
+        run_search("quadratic", tmp_path / "run", algorithm="hillclimb", toolbox=make_toolbox(CrashingQuadratic(limit=4 + 2 + 1)),
                    **ARGS)
-    resumed = resume_search(tmp_path / "run", toolbox=make_toolbox(_Task()), verbose=False)
+    resumed = resume_search(tmp_path / "run", toolbox=make_toolbox(CrashingQuadratic()), verbose=False)
     assert [without_timing(x) for x in log_lines(tmp_path / "run")] == \
         [without_timing(x) for x in log_lines(tmp_path / "ref")]
     assert [c.key for c in resumed.population] == [c.key for c in ref.population]

@@ -8,9 +8,8 @@ from gp_opt.fitness import FitnessRecord
 from gp_opt.search import make_toolbox, resume_search, run_search
 from gp_opt.search.candidate import make_individual
 from gp_opt.search.diversity import TOLERANCE, distinct_children
-from gp_opt.tasks import get_task
 
-from support.runs import log_lines, without_timing
+from support.runs import Crash, CrashingQuadratic, log_lines, without_timing
 
 
 def _c(x):
@@ -27,36 +26,25 @@ def test_distinct_children_drops_near_twins_of_members_and_of_earlier_children()
         distinct_children([_c(1.0)], [_c(2.0)], None, TOLERANCE)
 
 
-class _Crash(Exception):
-    pass
-
-
-class _Task:
-    def __init__(self, limit=None):
-        self.task, self.limit, self.calls = get_task("quadratic", steps=20, lrs=(0.1, 0.01)), limit, 0
-
-    def __call__(self, genome) -> FitnessRecord:
-        if self.limit is not None and self.calls >= self.limit:
-            raise _Crash()
-        self.calls += 1
-        return self.task(genome)
-
-
 ARGS = dict(particles=2, steps=3, children=2, seed=7, init_factor=3, algorithm="regularized", verbose=False)
 
 
+def _quadratic(limit=None):
+    return make_toolbox(CrashingQuadratic(limit, steps=20))
+
+
 def test_a_child_that_behaves_like_a_member_does_not_join(tmp_path):
-    tb = make_toolbox(_Task())
+    tb = _quadratic()
     tb.register("behaviour_distance", lambda payloads, target: [0.0] * len(payloads))  # every child a twin
     res = run_search("quadratic", tmp_path / "twins", distinct=True, toolbox=tb, **ARGS)
     init = [x["key"] for x in log_lines(tmp_path / "twins") if x["phase"] == "init"]
     assert sorted(c.key for c in res.population) == sorted(init)  # no child joined
     assert any(x["phase"] == "cycle" for x in log_lines(tmp_path / "twins"))  # though children were logged
     # the real behavioural distance: a run with --distinct is killed and resumed to the same run
-    ref = run_search("quadratic", tmp_path / "ref", distinct=True, toolbox=make_toolbox(_Task()), **ARGS)
-    with pytest.raises(_Crash):
-        run_search("quadratic", tmp_path / "run", distinct=True, toolbox=make_toolbox(_Task(limit=6 + 4 + 1)), **ARGS)
-    resumed = resume_search(tmp_path / "run", toolbox=make_toolbox(_Task()), verbose=False)
+    ref = run_search("quadratic", tmp_path / "ref", distinct=True, toolbox=_quadratic(), **ARGS)
+    with pytest.raises(Crash):
+        run_search("quadratic", tmp_path / "run", distinct=True, toolbox=_quadratic(6 + 4 + 1), **ARGS)
+    resumed = resume_search(tmp_path / "run", toolbox=_quadratic(), verbose=False)
     assert [without_timing(x) for x in log_lines(tmp_path / "run")] == \
         [without_timing(x) for x in log_lines(tmp_path / "ref")]
     assert [c.key for c in resumed.population] == [c.key for c in ref.population]

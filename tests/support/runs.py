@@ -44,3 +44,24 @@ def checkpoint_hof(run: str | Path, individuals: bool = False) -> list[tuple]:
 def result_hof(result: Any) -> list[tuple]:
     """``(key, fitness)`` of each hall-of-fame entry of a search result."""
     return [(i.key, i.record.fitness) for i in result.halloffame]
+
+
+class Crash(Exception):
+    """What :class:`CrashingQuadratic` raises: a search killed in the middle."""
+
+
+class CrashingQuadratic:
+    """The quick quadratic task (30 or ``steps`` steps, two rates), raising :class:`Crash` after
+    ``limit`` evaluations (None: never) -- ``make_toolbox(CrashingQuadratic(limit))`` kills a
+    search mid-way; resuming with ``make_toolbox(CrashingQuadratic())`` finishes it."""
+
+    def __init__(self, limit: int | None = None, steps: int = 30):
+        from gp_opt.tasks import get_task
+
+        self.task, self.limit, self.calls = get_task("quadratic", steps=steps, lrs=(0.1, 0.01)), limit, 0
+
+    def __call__(self, genome: Any) -> Any:
+        if self.limit is not None and self.calls >= self.limit:
+            raise Crash()
+        self.calls += 1
+        return self.task(genome)
