@@ -9,7 +9,8 @@ from gp_opt.errors import GpOptError
 from gp_opt.fitness import FitnessRecord
 from gp_opt.search import make_toolbox, resume_search, run_search
 from gp_opt.search.pareto import ARCHIVE_NAME, nsga2_select, objective_values, pareto_ranks, parse_objectives
-from gp_opt.tasks import get_task
+
+from support.runs import Crash, CrashingQuadratic
 
 NAMES = ("fitness", "memory")
 #: (fitness up, memory down) A..G: the front is A (0.9, 2), B (0.85, 1), C (0.5, 0); F, G next; D, E last
@@ -43,24 +44,6 @@ def test_bad_objectives(spec, says):
         parse_objectives(spec)
 
 
-class _Crash(Exception):
-    pass
-
-
-class _Task:
-    """The quick quadratic, raising after ``limit`` evaluations."""
-
-    def __init__(self, limit=None):
-        self.task = get_task("quadratic", steps=30, lrs=(0.1, 0.01))
-        self.limit, self.calls = limit, 0
-
-    def __call__(self, genome) -> FitnessRecord:
-        if self.limit is not None and self.calls >= self.limit:
-            raise _Crash()
-        self.calls += 1
-        return self.task(genome)
-
-
 def _front(path):
     lines = [json.loads(x) for x in (path / ARCHIVE_NAME).read_text().splitlines()]
     return [(x["key"], tuple(x["values"])) for x in lines]
@@ -69,12 +52,12 @@ def _front(path):
 def test_pareto_archive_survives_a_crash_and_resume(tmp_path):
     args = dict(particles=2, steps=3, children=1, seed=3, init_factor=3, algorithm="regularized",
                 objectives="fitness,memory,size", verbose=False)
-    run_search("quadratic", tmp_path / "ref", **args, toolbox=make_toolbox(_Task()))
+    run_search("quadratic", tmp_path / "ref", **args, toolbox=make_toolbox(CrashingQuadratic()))
     ref = _front(tmp_path / "ref")
     assert ref and len({k for k, _ in ref}) == len(ref)          # each key once
-    with pytest.raises(_Crash):
-        run_search("quadratic", tmp_path / "run", **args, toolbox=make_toolbox(_Task(limit=6 + 3)))
-    resume_search(tmp_path / "run", toolbox=make_toolbox(_Task()), verbose=False)
+    with pytest.raises(Crash):
+        run_search("quadratic", tmp_path / "run", **args, toolbox=make_toolbox(CrashingQuadratic(limit=6 + 3)))
+    resume_search(tmp_path / "run", toolbox=make_toolbox(CrashingQuadratic()), verbose=False)
     assert _front(tmp_path / "run") == ref                        # nothing lost, nothing twice
     from gp_opt.rundir import RunDir
     assert RunDir.open(tmp_path / "run", lock=False).config["objectives"] == ["fitness", "memory", "size"]
@@ -94,14 +77,14 @@ def test_pareto_particle_ga_archives_and_resumes_equal(tmp_path):
     archive grows as it goes, and a crash + resume leaves the same archive and particles."""
     args = dict(particles=2, steps=3, children=2, seed=5, init_factor=3, algorithm="particle",
                 objectives="fitness,memory", verbose=False)
-    ref_result = run_search("quadratic", tmp_path / "ref", **args, toolbox=make_toolbox(_Task()))
+    ref_result = run_search("quadratic", tmp_path / "ref", **args, toolbox=make_toolbox(CrashingQuadratic()))
     ref = _front(tmp_path / "ref")
     assert ref and len({k for k, _ in ref}) == len(ref)
     values = [v for _, v in ref]   # appended only when no earlier line dominated it
     assert all(not (a[0] >= b[0] and a[1] <= b[1] and a != b) for i, b in enumerate(values) for a in values[:i])
-    with pytest.raises(_Crash):   # mid-way through step 2 (6 initial, 4 per step)
-        run_search("quadratic", tmp_path / "run", **args, toolbox=make_toolbox(_Task(limit=6 + 4 + 2)))
-    resumed = resume_search(tmp_path / "run", toolbox=make_toolbox(_Task()), verbose=False)
+    with pytest.raises(Crash):   # mid-way through step 2 (6 initial, 4 per step)
+        run_search("quadratic", tmp_path / "run", **args, toolbox=make_toolbox(CrashingQuadratic(limit=6 + 4 + 2)))
+    resumed = resume_search(tmp_path / "run", toolbox=make_toolbox(CrashingQuadratic()), verbose=False)
     assert _front(tmp_path / "run") == ref
     assert [c.key for c in resumed.population] == [c.key for c in ref_result.population]
 
