@@ -17,8 +17,8 @@ def _c(x):
 
 
 def test_distinct_children_drops_near_twins_of_members_and_of_earlier_children():
-    def dist(payloads, target):
-        return [abs(p - target) for p in payloads]
+    def dist(payloads):
+        return [[abs(p - q) for q in payloads] for p in payloads]
 
     kept = distinct_children([_c(1.0), _c(1.0005), _c(3.0), _c(3.0002), _c(5.0)], [_c(0.9995)], dist, TOLERANCE)
     assert [c.payload for c in kept] == [3.0, 5.0]
@@ -35,7 +35,7 @@ def _quadratic(limit=None):
 
 def test_a_child_that_behaves_like_a_member_does_not_join(tmp_path):
     tb = _quadratic()
-    tb.register("behaviour_distance", lambda payloads, target: [0.0] * len(payloads))  # every child a twin
+    tb.register("behaviour_distances", lambda payloads: [[0.0] * len(payloads) for _ in payloads])  # every child a twin
     res = run_search("quadratic", tmp_path / "twins", distinct=True, toolbox=tb, **ARGS)
     init = [x["key"] for x in log_lines(tmp_path / "twins") if x["phase"] == "init"]
     assert sorted(c.key for c in res.population) == sorted(init)  # no child joined

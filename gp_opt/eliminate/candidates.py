@@ -56,9 +56,10 @@ def best_candidates(lines: list[dict[str, Any]], run_cfg: dict[str, Any], n: int
     # one fitness scale per ranking: where the run scored its initial population on a smaller
     # ConvNet (the paper preset's base 32 before base 48), the evolution's scores rank first and
     # the smaller net's after them, never interleaved (docs/surrogate.md, "One fitness scale")
-    genomes = {key: OptimizerGenome.from_json(_text(line), grammar=grammar) for key, line in best.items()}
+    genomes: dict[str, Any] = {}   # parsed once, and only where needed: a long run logs thousands
     if buffers is not None:
         from gp_opt.card import state_buffers
+        genomes = {key: OptimizerGenome.from_json(_text(line), grammar=grammar) for key, line in best.items()}
         best = {key: line for key, line in best.items() if len(state_buffers(genomes[key])) == buffers}
     main_base = max((b for b in map(_scale, best.values()) if b is not None), default=None)
     ranked = sorted(best.values(), key=lambda ln: (_scale(ln) != main_base, -ln["record"]["fitness"], ln["seq"]))
@@ -67,7 +68,8 @@ def best_candidates(lines: list[dict[str, Any]], run_cfg: dict[str, Any], n: int
     twins = {ranked[i]["seq"]: [ranked[j]["seq"] for j in left_out[i]] for i in kept}
     out = []
     for rank, line in enumerate(ordered, 1):
-        genome = genomes[line.get("key") or f"seq{line['seq']}"]
+        key = line.get("key") or f"seq{line['seq']}"
+        genome = genomes[key] if key in genomes else OptimizerGenome.from_json(_text(line), grammar=grammar)
         name = f"#{rank}" + (f" ({line['origin']})" if line.get("origin") else "")
         out.append(Entry(name, "candidate", genome, line.get("key"),
                          {"seq": line["seq"], "search_fitness": line["record"]["fitness"],

@@ -285,11 +285,9 @@ def unique_ok(data: RunData) -> list[Candidate]:
     Candidates scored by the initial population's own fitness (``extra["scale"] == "init"``,
     e.g. the paper's base-32 ConvNet) come after every other, ranked among themselves: as the
     search does (docs/search.md, "Two fitness scales"), no score is compared across scales."""
-    from ..search.candidate import INIT_SCALE
-
     rank = {k: i for i, k in enumerate(data.hof_keys)}
     ok = sorted((c for c in data.candidates if c.ok),
-                key=lambda c: ((c.record.get("extra") or {}).get("scale") == INIT_SCALE, -c.fitness,
+                key=lambda c: (on_init_scale(c), -c.fitness,
                                rank.get(c.key, len(rank)), c.seq))
     seen, out = set(), []
     for c in ok:

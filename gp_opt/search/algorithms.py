@@ -133,7 +133,7 @@ def regularized_evolution(toolbox: Any, population_size: int, cycles: int, sampl
         ok = [c for c in children if is_ok(c)]
         if archive is not None:
             archive.add(ok)
-        joining = ok if distinct is None else distinct_children(ok, pop, run.engine.ops.behaviour_distance, distinct)
+        joining = ok if distinct is None else distinct_children(ok, pop, run.engine.ops.behaviour_distances, distinct)
         pop = (pop + joining)[len(joining):]  # the oldest die
         run.rescore(pop, cycle + 1)
         run.done(cycle + 1, pop, ok, population=pop, history=history.order)

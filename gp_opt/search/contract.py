@@ -83,9 +83,10 @@ class InitialEvaluate(Protocol):
 
 @runtime_checkable
 class Behavioural(Protocol):
-    """Optional: behavioural distances of payloads to a target (``--distinct``, :mod:`.diversity`)."""
+    """Optional: behavioural distances between payloads, ``[C, C]`` (row: candidate, column:
+    target; ``--distinct``, :mod:`.diversity`)."""
 
-    def behaviour_distance(self, payloads: list[Any], target: Any) -> Sequence[float]: ...
+    def behaviour_distances(self, payloads: list[Any]) -> Any: ...
 
 
 def unwrapped(func: Any) -> Any:
@@ -115,7 +116,7 @@ class Operators:
         self._deserialize = toolbox.deserialize if serializing else None
         self._population = toolbox.population if isinstance(toolbox, BatchPopulation) else None
         self._evaluate_init = toolbox.evaluate_init if isinstance(toolbox, InitialEvaluate) else None
-        self.behaviour_distance = toolbox.behaviour_distance if isinstance(toolbox, Behavioural) else None
+        self.behaviour_distances = toolbox.behaviour_distances if isinstance(toolbox, Behavioural) else None
         if self._evaluate_init is not None and unwrapped(self._evaluate_init) is unwrapped(toolbox.evaluate):
             self._evaluate_init = None  # the same fitness: one scale (e.g. the surrogate's init_base None)
         self._takes_seed: dict[str, bool] = {}

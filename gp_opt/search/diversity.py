@@ -36,20 +36,22 @@ def check_tolerance(value: Any) -> float | None:
 
 
 def distinct_children(children: Sequence[Any], members: Sequence[Any],
-                      distance: Callable[[list[Any], Any], Sequence[float]] | None, tol: float) -> list[Any]:
+                      distances: Callable[[list[Any]], Any] | None, tol: float) -> list[Any]:
     """The ``children`` (in order) that are no near-twin of a member or of an earlier kept child.
-    ``distance(payloads, target_payload)``: the toolbox's behavioural distances (a toolbox without
-    one cannot tell behaviours apart: an error, not a silent no-op)."""
-    if distance is None:
-        raise GpOptError("--distinct: this toolbox has no behavioural distance (behaviour_distance); "
+    ``distances(payloads)``: the toolbox's behavioural distance matrix (row: candidate, column:
+    target; ``inf`` where the target cannot run), called once for members and children together,
+    so each behaviour is simulated once. A toolbox without one cannot tell behaviours apart: an
+    error, not a silent no-op."""
+    if distances is None:
+        raise GpOptError("--distinct: this toolbox has no behavioural distance (behaviour_distances); "
                          "use a genome task")
+    if not children:
+        return []
+    matrix = distances([m.payload for m in members] + [c.payload for c in children])
+    others = list(range(len(members)))
     kept: list[Any] = []
-    for child in children:
-        others = [m.payload for m in members] + [k.payload for k in kept]
-        try:
-            twin = bool(others) and min(distance(others, child.payload)) <= tol
-        except GpOptError:  # the child cannot run the behaviour panel: nothing to call it a twin of
-            twin = False
-        if not twin:
+    for j, child in enumerate(children, len(members)):
+        if not others or min(float(matrix[i][j]) for i in others) > tol:
             kept.append(child)
+            others.append(j)
     return kept

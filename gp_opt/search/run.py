@@ -152,7 +152,7 @@ def run_search(task: Any, out_dir: str | os.PathLike | None, particles: int, ste
     distinct = check_tolerance(distinct)
     if distinct is not None and (task == TOY_TASK or (toolbox is not None and not isinstance(toolbox, Behavioural))):
         raise GpOptError("--distinct: needs behavioural distances between candidates (a genome task), "
-                         "not the toy task or a toolbox without behaviour_distance")
+                         "not the toy task or a toolbox without behaviour_distances")
     max_redraws = 4 if max_redraws is None else max_redraws
     noise_settings = NoiseSettings.from_config(noise)
     if noise_settings is not None and eval_seeds == "fixed":

@@ -204,7 +204,7 @@ def make_toolbox(task: str | Callable[[Any], Any] = "quadratic", grammar: Any = 
     tb.register("deserialize", _GenomeFromJson(grammar))
     tb.register("key", key_fn)
     tb.register("key_many", key_fn.many)
-    tb.register("behaviour_distance", _behaviour_distance)
+    tb.register("behaviour_distances", _behaviour_distances)
     tb.config = {"kind": "genome", "task": task_name, "task_options": task_options or {}, "key": key,
                  **({"callable": callable_name(task)} if task_name is None else {}),
                  "grammar": grammar_rec, "mutate_options": mutate_options or {},
@@ -213,10 +213,10 @@ def make_toolbox(task: str | Callable[[Any], Any] = "quadratic", grammar: Any = 
     return tb
 
 
-def _behaviour_distance(genomes: list[Any], target: Any) -> Any:
-    from gp_opt.behaviour import distance  # torch, only for a run with --distinct
+def _behaviour_distances(genomes: list[Any]) -> Any:
+    from gp_opt.behaviour import distance_matrix  # only for a run with --distinct
 
-    return distance(genomes, target)
+    return distance_matrix(genomes)
 
 
 def toolbox_from_config(cfg: dict[str, Any], run_dir: str | os.PathLike | None = None) -> base.Toolbox:
