@@ -19,6 +19,10 @@ gp-opt transfer $R/c19.json $R/c10.json $R/c14.json $R/c24.json $R/c5.json $R/c1
     -o runs/campaign-digits-re-noise/transfer
 # 4. the report (top 5, with the elimination, hold-out and transfer results)
 gp-opt report runs/campaign-digits-re-noise --top 5
+# 4b. the finalists' cards with their recommended learning rates (run in results/digits-2026-12-06/)
+for c in 19 10 14 24 5 15; do
+  gp-opt show genomes/c$c.json --lr-from runs/campaign-digits-re-noise/transfer/results.json > cards/c$c.txt
+done
 # 5. the search-efficacy table for this task (random search, the particle GA and regularized
 #    evolution with noise-aware selection, 3 search seeds each, equal budgets; runs in efficacy/runs/)
 python benchmarks/search_efficacy.py --out efficacy --task surrogate --set preset=digits --set dataset=digits \

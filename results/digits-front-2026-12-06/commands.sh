@@ -27,5 +27,9 @@ gp-opt transfer front-genomes/buffers0.json front-genomes/buffers1.json front-ge
     -o runs/front-digits-re-noise/transfer
 # 4. the report (the front's table and figure, the top 5, the transfer tables and lr figures) and the cards
 gp-opt report runs/front-digits-re-noise --top 5
+# (the cards as committed, with the recommended learning rates from the transfer suite, were
+#  made in results/digits-front-2026-12-06/ once the folder was assembled:)
 mkdir -p cards
-for b in 0 1 2; do gp-opt show front-genomes/buffers$b.json > cards/buffers$b.txt; done
+for b in 0 1 2; do
+  gp-opt show genomes/buffers$b.json --lr-from runs/front-digits-re-noise/transfer/results.json > cards/buffers$b.txt
+done
