@@ -97,7 +97,12 @@ def test_two_identical_transfers_one_refused_then_interrupt_says_what_was_kept(t
         err = capsys.readouterr().err.strip()
         assert err.count("\n") == 0 and f"process {first.pid}" in err
         first.send_signal(signal.SIGTERM)
-        _, first_err = first.communicate(timeout=60)
+        try:
+            _, first_err = first.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            first.kill()
+            _, late = first.communicate()
+            pytest.fail(f"transfer still running 60 s after SIGTERM; its stderr: {late[-2000:]!r}")
     finally:
         if first.poll() is None:
             first.kill()

@@ -62,22 +62,34 @@ def _checkpoint_step(run_dir: Path):
 
 class signals_as_interrupts:
     """While active (main thread only), SIGINT and SIGTERM raise :class:`Interrupted`; a second
-    signal while the first unwinds is ignored so the cleanup finishes."""
+    signal while the first unwinds is ignored so the cleanup finishes.
+
+    Python drops an exception raised inside a finalizer (a ``__del__``, a weakref callback, a
+    collected generator's ``finally``) and reports it to :data:`sys.unraisablehook`; a signal that
+    lands there would be lost and the verb would run on. While active, that hook sends the same
+    signal to the main thread again a moment later, once the finalizer has returned."""
 
     SIGNALS = ("SIGINT", "SIGTERM")
+    #: seconds between a swallowed interrupt and its second delivery
+    REDELIVER_AFTER = 0.05
 
     def __enter__(self):
         import signal
+        import sys
         import threading
 
         self._old = {}
         self._fired = False
+        self._redeliver = None
+        self._old_hook = None
         if threading.current_thread() is not threading.main_thread():
             return self
         for name in self.SIGNALS:
             sig = getattr(signal, name, None)
             if sig is not None:
                 self._old[sig] = signal.signal(sig, self._handle)
+        self._old_hook = sys.unraisablehook
+        sys.unraisablehook = self._unraisable
         return self
 
     def _handle(self, signum, frame):
@@ -86,9 +98,30 @@ class signals_as_interrupts:
         self._fired = True
         raise Interrupted(signum)
 
+    def _unraisable(self, unraisable):
+        exc = unraisable.exc_value
+        if not (isinstance(exc, Interrupted) and self._fired):
+            self._old_hook(unraisable)
+            return
+        import signal
+        import threading
+
+        # raising again here would be dropped too: a timer thread sends the signal to the main
+        # thread, whose handler then raises outside the finalizer
+        self._fired = False
+        main = threading.main_thread().ident
+        self._redeliver = threading.Timer(self.REDELIVER_AFTER, signal.pthread_kill, (main, exc.signum))
+        self._redeliver.daemon = True
+        self._redeliver.start()
+
     def __exit__(self, *exc):
         import signal
+        import sys
 
+        if self._redeliver is not None:
+            self._redeliver.cancel()
+        if self._old_hook is not None:
+            sys.unraisablehook = self._old_hook
         for sig, old in self._old.items():
             signal.signal(sig, old)
         return False
