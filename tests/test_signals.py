@@ -1,6 +1,7 @@
 """Ctrl-C (SIGINT) and SIGTERM during a search stop it cleanly: one line saying where it stopped
 and how to continue, exit 130 / 143, a consistent run directory, and the resume ends exactly like
 the uninterrupted run."""
+import gc
 import json
 import os
 import signal
@@ -91,3 +92,40 @@ def test_sigterm_during_resume_also_says_how_to_continue(reference, tmp_path):
     _, err = resumed.communicate(timeout=60)
     assert resumed.returncode == 143, err
     assert err.strip().endswith(f"continue with: gp-opt resume {run}") and err.count("\n") == 1
+
+
+class _SignalledWhileFinalized:
+    """Its ``__del__`` sends SIGTERM to this process and runs Python until the handler has fired,
+    so the handler's exception is raised inside the finalizer."""
+
+    def __del__(self):
+        os.kill(os.getpid(), signal.SIGTERM)
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:  # bytecode, so the pending handler runs in here
+            time.sleep(0.001)
+
+
+@pytest.mark.skipif(not hasattr(signal, "pthread_kill"), reason="needs POSIX signals")
+def test_an_interrupt_raised_inside_a_finalizer_is_delivered_again():
+    """A SIGTERM that lands inside a finalizer (where Python drops exceptions) still stops the
+    verb: ``signals_as_interrupts`` delivers it again once the finalizer has returned."""
+    from gp_opt.cli.interrupts import Interrupted, signals_as_interrupts
+
+    seen = []
+    old_hook = sys.unraisablehook
+    with pytest.raises(Interrupted) as info:
+        with signals_as_interrupts():
+            inner = sys.unraisablehook
+            sys.unraisablehook = lambda u: (seen.append(u.exc_type), inner(u))
+            try:
+                obj = _SignalledWhileFinalized()
+                del obj
+                gc.collect()
+                deadline = time.monotonic() + 3
+                while time.monotonic() < deadline:  # the verb's work, which must be interrupted
+                    time.sleep(0.001)
+            finally:
+                sys.unraisablehook = inner
+    assert seen == [Interrupted]  # the first one was swallowed by the finalizer, the second one stopped the block
+    assert info.value.exit_code == 128 + signal.SIGTERM
+    assert sys.unraisablehook is old_hook and signal.getsignal(signal.SIGTERM) is signal.SIG_DFL

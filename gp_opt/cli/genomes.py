@@ -39,6 +39,9 @@ def cmd_show(args) -> int:
     if args.simplify:
         expr = S.simplify(expr, args.simplify)
     lines += ["", "U =", common.indent(S.pretty_expr(expr, gm)), ""]
+    compact = S.compact_text(genome)  # composite ops (clip, sigmoid, ...) kept by name: one line
+    if len(compact) < len(S.text_expr(expr, gm)):
+        lines += [f"U in the grammar's ops: {compact}", ""]
     lines.append(f"momentum: {genome.momentum}")
     # The U printed above already carries the sign (symbolic.to_sympy applies it).
     lines.append("sign: " + ("+1 (w <- w - lr_t U)" if genome.sign > 0 else

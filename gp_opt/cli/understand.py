@@ -17,7 +17,8 @@ def cmd_simplify(args) -> int:
     name = common.title(genome, args.genome)
     lines = [f"{name}: {result.summary()}"]
     lines += [f"  removed: {what}" for what in result.edits] or ["  nothing removed: every node changes the behaviour"]
-    lines += ["U =", common.indent(S.pretty_expr(result.expr, genome.grammar))]
+    lines += [f"U in the grammar's ops: {S.compact_text(result.genome)}",
+              "U =", common.indent(S.pretty_expr(result.expr, genome.grammar))]
     print("\n".join(lines))
     if args.genome_out:
         from gp_opt.rundir import atomic_write_text

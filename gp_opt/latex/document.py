@@ -28,12 +28,17 @@ def equation_lines(genome, max_width: float = 70.0) -> tuple[list[str], set]:
 
 def simplified_latex(genome, seconds: float, max_width: float | None = None) -> str | None:
     """``U`` simplified by sympy for at most ``seconds`` (operands written out, schedules kept as
-    ``a_k``), as the report prints it; the unsimplified form when time runs out. ``None`` when it
-    is wider than ``max_width`` characters (one line of an ``align*`` cannot be broken)."""
+    ``a_k``), as the report prints it; the unsimplified form when time runs out. When that is
+    wider than ``max_width`` characters (one line of an ``align*`` cannot be broken): the compact
+    form (:func:`gp_opt.symbolic.compact_equation`: composite ops such as ``clip`` kept by name,
+    decay functions as ``d_k``) if it fits, else ``None``."""
     expr = S.simplify(S.to_sympy(genome, expand_schedules=False), seconds)
-    if max_width is not None and printed_width(expr) > max_width:
-        return None
-    return expr_latex(expr, genome.grammar)
+    if max_width is None or printed_width(expr) <= max_width:
+        return expr_latex(expr, genome.grammar)
+    compact, _ = S.compact_equation(genome)
+    if printed_width(compact) <= max_width:
+        return expr_latex(compact, genome.grammar)
+    return None
 
 
 def equation_block(name: str, genome, max_width: float = 70.0, simplify: float = 0.0) -> tuple[str, set]:
@@ -52,8 +57,14 @@ def equation_block(name: str, genome, max_width: float = 70.0, simplify: float =
         rows.append(r"&\text{factored:} && \eta_t\, s(t)\ \text{with}\ s(t) = %s" % eq.schedule)
     if simplify > 0:
         simple = simplified_latex(genome, simplify, max_width)
-        rows.append(r"&\text{simplified:} && " + (r"U = %s" % simple if simple is not None else
-                                                  r"\text{(sympy's form is wider than a line: left out)}"))
+        if simple is None:
+            rows.append(r"&\text{simplified:} && \text{(wider than a line, also in the grammar's ops: left out)}")
+        elif simple == expr_latex(S.compact_equation(genome)[0], genome.grammar):
+            rows.append(r"&\text{in the grammar's ops:} && U = %s" % simple)
+            calls = S.compact_equation(genome)[0].atoms(S.GrammarOpCall)
+            eq.used.update(("op", c.op_name) for c in calls)
+        else:
+            rows.append(r"&\text{simplified:} && U = %s" % simple)
     from gp_opt.card import card, card_latex  # what it costs to run (issue 23)
     head = r"\paragraph{%s} momentum %s%s. %s" % (tex_escape(name), genome.momentum,
                                                  ", sign flipped by the integrity check (included in $U$)"

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from gp_opt.symbolic.build import (RealSymbol, ScheduleLeaf, decay_functions, decay_to_sympy, equation,
                                    plain_form, real_form, schedule_leaf, symbols, to_sympy)
+from gp_opt.symbolic.compact import GrammarOpCall, compact_equation, compact_latex, compact_text, expand_ops
 from gp_opt.symbolic.numbers import numeric_function
 from gp_opt.symbolic.printing import PRINT_TIMEOUT, latex_expr, pretty, pretty_expr, text_expr, to_latex
 from gp_opt.symbolic.schedule import canonical_key, factor_schedule
@@ -30,4 +31,5 @@ from gp_opt.symbolic.simplify import simplify
 __all__ = ["to_sympy", "decay_to_sympy", "simplify", "to_latex", "pretty", "factor_schedule",
            "canonical_key", "decay_functions", "numeric_function", "equation", "schedule_leaf",
            "ScheduleLeaf", "latex_expr", "pretty_expr", "text_expr", "PRINT_TIMEOUT", "symbols",
-           "real_form", "plain_form", "RealSymbol"]
+           "real_form", "plain_form", "RealSymbol", "compact_equation", "compact_text",
+           "compact_latex", "expand_ops", "GrammarOpCall"]

@@ -228,19 +228,21 @@ def _substitute(expr: sp.Expr, rule: dict) -> sp.Expr:
     return expr.func(*args)
 
 
-_XY = sp.symbols("x y")
+#: the argument symbols of every op's grammar expression
+OP_ARGS = sp.symbols("x y")
 
 
-def _apply(op, args: list[sp.Expr]) -> sp.Expr:
+def apply_op(op, args: list[sp.Expr]) -> sp.Expr:
     """The op's sympy form on ``args``; unevaluated if sympy's automatic evaluation fails."""
-    rule = dict(zip(_XY, args))
+    rule = dict(zip(OP_ARGS, args))
     try:
         return _substitute(op.expr, rule)
     except Exception:  # noqa: BLE001 - to_sympy must never raise on a valid genome
         return _rebuild(op.expr, rule, {})
 
 
-def _mul(value: sp.Expr, factor: sp.Expr) -> sp.Expr:
+def times(value: sp.Expr, factor: sp.Expr) -> sp.Expr:
+    """``value * factor``; unevaluated if sympy's automatic evaluation fails."""
     try:
         return value * factor
     except Exception:  # noqa: BLE001
@@ -263,7 +265,7 @@ def _named_decay(decay: DecayGenome) -> sp.Expr:
         args = [values[s] if s in values else
                 schedule_leaf(s, _schedule_nonnegative(grammar, s))(T_REAL, TT_REAL)
                 for s in decay.inputs(node)]
-        values[node] = _apply(grammar.ops[decay.op(node)], args)
+        values[node] = apply_op(grammar.ops[decay.op(node)], args)
     _DECAYS[key] = values[OUTPUT]
     if len(_DECAYS) > _CACHE_SIZE:
         _DECAYS.popitem(last=False)
@@ -354,12 +356,12 @@ def _build(genome: OptimizerGenome, expand_schedules: bool = True, expand_operan
                     decays.append((src, node, dec, factor))
                 else:
                     factor = _named_decay(dec)
-                value = _mul(value, factor)
+                value = times(value, factor)
             args.append(value)
-        values[node] = _apply(grammar.ops[genome.op(node)], args)
+        values[node] = apply_op(grammar.ops[genome.op(node)], args)
     out = values[OUTPUT]
     if genome.sign < 0:
-        out = _mul(out, sp.S.NegativeOne)
+        out = times(out, sp.S.NegativeOne)
     if expand_schedules and not decay_symbols:
         out = expand_leaves(out, grammar)
     return out, decays
