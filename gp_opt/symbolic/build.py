@@ -330,9 +330,13 @@ def operand_display(grammar: Grammar, name: str) -> sp.Expr | None:
 DISPLAY_PREFIX = "operand__"
 
 
-def _build(genome: OptimizerGenome, expand_schedules: bool = True, expand_operands: bool = True,
-           decay_symbols: bool = False) -> tuple[sp.Expr, list[tuple[str, str, DecayGenome, sp.Symbol]]]:
-    """U with real symbols. With ``decay_symbols`` each decay function becomes a symbol ``d_k``."""
+def build_update(genome: OptimizerGenome, expand_schedules: bool = True, expand_operands: bool = True,
+                 decay_symbols: bool = False, apply: Callable | None = None
+                 ) -> tuple[sp.Expr, list[tuple[str, str, DecayGenome, sp.Symbol]]]:
+    """U with real symbols, and the decayed edges ``[(src, dst, decay, factor)]``. With
+    ``decay_symbols`` each distinct decay function becomes a symbol ``d_k``. ``apply(grammar, op
+    name, args)``, when given, builds each node's value instead of the op's expression (the
+    compact form keeps some ops as named calls)."""
     grammar = genome.grammar
     fwd, _ = symbol_maps(grammar)
     values: dict[str, sp.Expr] = {}
@@ -358,7 +362,8 @@ def _build(genome: OptimizerGenome, expand_schedules: bool = True, expand_operan
                     factor = _named_decay(dec)
                 value = times(value, factor)
             args.append(value)
-        values[node] = apply_op(grammar.ops[genome.op(node)], args)
+        values[node] = (apply_op(grammar.ops[genome.op(node)], args) if apply is None
+                        else apply(grammar, genome.op(node), args))
     out = values[OUTPUT]
     if genome.sign < 0:
         out = times(out, sp.S.NegativeOne)
@@ -412,19 +417,19 @@ def to_sympy(genome: OptimizerGenome, expand_schedules: bool = True,
 def real_named(genome: OptimizerGenome, expand_operands: bool = True) -> sp.Expr:
     """U in real symbols with named schedules: what every other form is derived from (cached)."""
     return cached_form("real", genome, (expand_operands,),
-                   lambda: _build(genome, False, expand_operands)[0])
+                   lambda: build_update(genome, False, expand_operands)[0])
 
 
 def decay_functions(genome: OptimizerGenome, expand_schedules: bool = False
                     ) -> list[tuple[str, str, sp.Symbol, sp.Expr]]:
     """The active decayed edges: ``[(src, dst, symbol d_k, d(t) expression), ...]``."""
-    _, decays = _build(genome, expand_schedules=False, expand_operands=False, decay_symbols=True)
+    _, decays = build_update(genome, expand_schedules=False, expand_operands=False, decay_symbols=True)
     return [(src, dst, sym, decay_to_sympy(dec, expand_schedules)) for src, dst, dec, sym in decays]
 
 
 def equation(genome: OptimizerGenome) -> tuple[sp.Expr, list[tuple[str, str, sp.Symbol, sp.Expr]]]:
     """The paper-style equation: labelled operands kept (``QH(g)``), each decay function a symbol
     ``d_k``; and the list of decay functions (with schedules named, ``a_4``)."""
-    expr, _ = _build(genome, expand_schedules=False, expand_operands=False, decay_symbols=True)
+    expr, _ = build_update(genome, expand_schedules=False, expand_operands=False, decay_symbols=True)
     _, back = symbol_maps(genome.grammar)
     return xreplace_safe(expr, back, False), decay_functions(genome)

@@ -18,14 +18,11 @@ QH(g) + softsign(clip(1.0e-5*w, -QH(g^2) + 1.0e-5*w))
 """
 from __future__ import annotations
 
-import json
-
 import sympy as sp
 
-from gp_opt.genome import OUTPUT, OptimizerGenome
+from gp_opt.genome import OptimizerGenome
 from gp_opt.grammar import Grammar
-from gp_opt.symbolic.build import (OP_ARGS, apply_op, operand_display, plain_form, symbol_maps, times,
-                                   xreplace_safe)
+from gp_opt.symbolic.build import OP_ARGS, apply_op, build_update, plain_form, xreplace_safe
 from gp_opt.symbolic.printing import latex_expr, text_expr
 
 __all__ = ["GrammarOpCall", "compact_equation", "compact_text", "compact_latex", "expand_ops",
@@ -92,36 +89,14 @@ def compact_equation(genome: OptimizerGenome) -> tuple[sp.Expr, dict[str, sp.Sym
     """``U`` (sign applied) in the grammar's plain symbols with composite ops as named calls,
     labelled operands kept (``QH(g)``) and each distinct decay function a symbol ``d_k`` (the
     numbering of :func:`gp_opt.symbolic.equation`); and ``{edge "src -> dst": d_k}``."""
-    grammar = genome.grammar
-    fwd, _ = symbol_maps(grammar)
-    values: dict[str, sp.Expr] = {}
-    seen: dict[str, sp.Symbol] = {}
-    edges: dict[str, sp.Symbol] = {}
-    for node in genome.active_inner_nodes():
-        args = []
-        for src, dec in genome.input_edges(node):
-            if src in values:
-                value = values[src]
-            else:
-                value = operand_display(grammar, src)
-                if value is None:
-                    value = grammar.operands[src].expr.xreplace(fwd)
-            if dec is not None:
-                key = json.dumps(dec.to_dict(), sort_keys=True)
-                if key not in seen:
-                    seen[key] = sp.Symbol("d_%d" % (len(seen) + 1), nonnegative=True)
-                edges[f"{src} -> {node}"] = seen[key]
-                value = times(value, seen[key])
-            args.append(value)
-        name = genome.op(node)
+    def apply(grammar: Grammar, name: str, args: list[sp.Expr]) -> sp.Expr:
         if is_composite(grammar, name):
-            values[node] = _call_class(grammar, name)(*args)
-        else:
-            values[node] = apply_op(grammar.ops[name], args)
-    out = values[OUTPUT]
-    if genome.sign < 0:
-        out = times(out, sp.S.NegativeOne)
-    return plain_form(out, grammar), edges
+            return _call_class(grammar, name)(*args)
+        return apply_op(grammar.ops[name], args)
+
+    out, decays = build_update(genome, expand_schedules=False, expand_operands=False, decay_symbols=True,
+                               apply=apply)
+    return plain_form(out, genome.grammar), {f"{src} -> {dst}": sym for src, dst, _, sym in decays}
 
 
 def expand_ops(expr: sp.Expr) -> sp.Expr:
