@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The rediscovery table of 2026-12-06 (issue 20): every campaign, then the collected summaries.
-# Run from the repository root:  bash results/rediscovery-2026-12-06/commands.sh [main|rest|large|analyse|collect]
+# Run from the repository root:  bash results/rediscovery-2026-12-06/commands.sh [main|rest|large|huge|analyse|alternatives|collect]
 # Campaign directories go to $RUNS (default /tmp/rediscovery-2026-12-06; each is resumable: the
 # same command continues it). Only their summaries are committed (collect copies them here).
 # Budgets are what two shared CPU cores allowed in about 40 CPU-minutes (see README.md).
@@ -41,6 +41,20 @@ large() {   # RMSProp and Adam at 5,000 candidates per seed (10x main's): regula
   gp-opt rediscover Adam --algorithm random --budget 5000 --seeds 2 $SHAPE --out "$RUNS/Adam-random-5000"
 }
 
+huge() {   # the issue's budget: RMSProp and Adam at 20,000 candidates per seed, regularized evolution on
+  # 4 seeds each and random search on 2 (about 40 CPU-minutes for evolution, README.md "At 20,000")
+  for target in Adam RMSProp; do
+    gp-opt rediscover "$target" --algorithm regularized --budget 20000 --seeds 4 $SHAPE \
+      --out "$RUNS/$target-regularized-20000"
+    gp-opt rediscover "$target" --algorithm random --budget 20000 --seeds 2 $SHAPE \
+      --out "$RUNS/$target-random-20000"
+  done
+}
+
+alternatives() {   # other behavioural distances around Adam and RMSProp, and 60,000 random genomes
+  python "$HERE/alternatives.py" --random 60000 > "$HERE/alternatives.txt"
+}
+
 analyse() {   # around Adam and RMSProp: their one-edit neighbours, and the way from seed 0's best to them
   for target in "Adam --plateau 0.187" "RMSProp --plateau 0.227"; do
     python "$HERE/landscape.py" $target
@@ -76,7 +90,9 @@ case "${1:-all}" in
   main) main ;;
   rest) rest ;;
   large) large ;;
+  huge) huge ;;
   analyse) analyse ;;
+  alternatives) alternatives ;;
   collect) collect ;;
-  all) main; rest; large; analyse; collect ;;
+  all) main; rest; large; huge; analyse; alternatives; collect ;;
 esac
