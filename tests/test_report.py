@@ -13,10 +13,11 @@ from gp_opt import catalog
 from gp_opt import plots as P
 from gp_opt.cli import main
 from gp_opt.report import ELIMINATION_FILE, HOLDOUT_FILE, TRANSFER_FILE, make_report
-from gp_opt.rundir import LOCK_FILE, RunDir
+from gp_opt.rundir import LOCK_FILE
 from gp_opt.search import run_search
 
 from support.files import compile_tex, needs_pdflatex, png_size
+from support.runs import candidate_line, run_with_lines
 
 W, H = int(P.FIGSIZE[0] * P.DPI), int(P.FIGSIZE[1] * P.DPI)
 
@@ -133,38 +134,18 @@ def test_report_tables_compile(tiny, tmp_path):
 
 
 # ---------------------------------------------------------------- hand-made run directories
-def _line(seq, genome, fitness, status="ok", step=0, key=None, cache_hit=False):
-    return {"seq": seq, "phase": "init" if step == 0 else "step", "step": step, "particle": None if step == 0 else 0,
-            "slot": seq, "attempt": 0, "key": key or f"k{seq}", "individual": genome.to_json(),
-            "record": {"fitness": fitness, "status": status, "reason": None if status == "ok" else "test",
-                       "stages": [], "best_lr": 0.1, "seconds": 0.5, "extra": {}},
-            "cache_hit": cache_hit, "seconds": {"evaluate": 0.5}, "time": 1.0e9 + seq}
-
-
-def make_run(path, lines):
-    cfg = {"algorithm": "particle", "task": "quadratic", "particles": 2, "steps": 1, "children": 1,
-           "seed": 0, "init_factor": 1, "toolbox": {"kind": "genome", "key": "fingerprint"}}
-    rd = RunDir.create(path, cfg)
-    try:
-        if lines:
-            rd.append_many(lines)
-    finally:
-        rd.close()
-    return path
-
-
 def test_one_candidate_and_nan_lines(tmp_path):
-    one = make_run(tmp_path / "one", [_line(0, catalog.get("Opt10"), 0.5)])
+    one = run_with_lines(tmp_path / "one", [candidate_line(0, catalog.get("Opt10"), 0.5)])
     result = make_report(one, top_k=10, simplify_seconds=0, pdf=False)
     md = result.markdown.read_text()
     assert "## The top 1 optimizers" in md and "### #2" not in md
     assert png_size(result.out_dir / "pareto.png") == (W, H)
 
-    lines = [_line(0, catalog.get("Adam"), "nan"), _line(1, catalog.get("SGD"), 0.25),
-             _line(2, catalog.get("Opt6"), "-inf", status="rejected", step=1),
-             _line(3, catalog.get("SGD"), 0.25, step=1, key="k1", cache_hit=True),
-             _line(4, catalog.get("Opt4"), "nan", step=1)]
-    nan = make_run(tmp_path / "nan", lines)
+    lines = [candidate_line(0, catalog.get("Adam"), "nan"), candidate_line(1, catalog.get("SGD"), 0.25),
+             candidate_line(2, catalog.get("Opt6"), "-inf", status="rejected", step=1),
+             candidate_line(3, catalog.get("SGD"), 0.25, step=1, key="k1", cache_hit=True),
+             candidate_line(4, catalog.get("Opt4"), "nan", step=1)]
+    nan = run_with_lines(tmp_path / "nan", lines)
     before = snapshot(nan)
     result = make_report(nan, top_k=3, simplify_seconds=0, pdf=False)
     md = result.markdown.read_text()
@@ -180,8 +161,8 @@ def _err(capsys):
 
 
 def test_all_failed_is_one_line_and_exit_2(tmp_path, capsys):
-    run = make_run(tmp_path / "bad", [_line(0, catalog.get("Adam"), "-inf", status="failed"),
-                                      _line(1, catalog.get("SGD"), "nan")])
+    run = run_with_lines(tmp_path / "bad", [candidate_line(0, catalog.get("Adam"), "-inf", status="failed"),
+                                      candidate_line(1, catalog.get("SGD"), "nan")])
     before = snapshot(run)
     assert main(["report", str(run)]) == 2
     _, err = _err(capsys)
@@ -190,12 +171,12 @@ def test_all_failed_is_one_line_and_exit_2(tmp_path, capsys):
 
 
 def test_missing_and_corrupt_log(tmp_path, capsys):
-    empty = make_run(tmp_path / "empty", [])
+    empty = run_with_lines(tmp_path / "empty", [])
     (empty / "candidates.jsonl").unlink()
     assert main(["report", str(empty)]) == 2
     assert "no candidates.jsonl" in _err(capsys)[1]
 
-    run = make_run(tmp_path / "corrupt", [_line(i, catalog.get("SGD"), 0.1 * i, key=f"k{i}") for i in range(3)])
+    run = run_with_lines(tmp_path / "corrupt", [candidate_line(i, catalog.get("SGD"), 0.1 * i, key=f"k{i}") for i in range(3)])
     log = run / "candidates.jsonl"
     rows = log.read_text().splitlines()
     rows[1] = rows[1].replace('"fitness":0.1', '"fitness":0.9')
@@ -210,7 +191,7 @@ def test_missing_and_corrupt_log(tmp_path, capsys):
 
 
 def test_unwritable_output_folder(tmp_path, capsys):
-    run = make_run(tmp_path / "r", [_line(0, catalog.get("SGD"), 0.5)])
+    run = run_with_lines(tmp_path / "r", [candidate_line(0, catalog.get("SGD"), 0.5)])
     blocker = tmp_path / "a_file"
     blocker.write_text("")
     assert main(["report", str(run), "--out", str(blocker / "report")]) == 2
@@ -218,7 +199,7 @@ def test_unwritable_output_folder(tmp_path, capsys):
 
 
 def test_live_writer_is_refused(tmp_path, capsys):
-    run = make_run(tmp_path / "live", [_line(0, catalog.get("SGD"), 0.5)])
+    run = run_with_lines(tmp_path / "live", [candidate_line(0, catalog.get("SGD"), 0.5)])
     # another process holds the writer lock, as a running search does
     code = ("import fcntl, os, sys, time\n"
             f"fd = os.open({str(run / LOCK_FILE)!r}, os.O_RDWR | os.O_CREAT)\n"

@@ -77,3 +77,16 @@ def test_show_simplify_and_latex_print_it(tmp_path, capsys):
     text = tex.read_text()
     assert r"\text{in the grammar's ops:} && U = \operatorname{clip}" in text
     assert r"$\operatorname{clip}(x, y) = " in text and r"$\operatorname{sigmoid}(x) = " in text  # defined in the notes
+
+
+
+def test_the_report_prints_it_under_the_top_candidates_equation(tmp_path):
+    from support.runs import candidate_line, run_with_lines
+
+    from gp_opt.report import make_report
+
+    run = run_with_lines(tmp_path / "run", [candidate_line(0, catalog.load(WINNER), 0.5),
+                                             candidate_line(1, catalog.get("Adam"), 0.25)])
+    md = make_report(run, top_k=2, simplify_seconds=0, pdf=False).markdown.read_text()
+    assert md.count("In the grammar's ops") == 1  # the winner's; Adam's U is already short
+    assert "`U = clip(sign(g), d_3*clip(QH(g), Norm(2*d_2)/(sigmoid(d_1*g) + 1.0e-7)))`" in md

@@ -394,6 +394,9 @@ def _write_report(run_dir: str | Path, out: str | Path | None = None, top_k: int
                          f"(tolerance {result.tol:g}).", ""]
         for sym, part in eq.where:
             md += [f"$$\\text{{where }} {sym} = {part}$$", ""]
+        compact = S.compact_text(g)  # composite ops (clip, sigmoid, ...) kept by name: one line
+        if len(compact) < len(S.text_expr(S.equation(g)[0], g.grammar)):
+            md += [f"In the grammar's ops (`gp_opt.symbolic.compact_text`): `U = {compact}`", ""]
         if eq.decays:
             md += ["Decay functions:", ""] + [f"$${sym} = {d}$$" for sym, d in eq.decays] + [""]
         else:

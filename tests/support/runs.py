@@ -1,5 +1,6 @@
 """A run directory as the tests read it: its candidate log, the log without wall-clock fields, and
-its hall of fame (from the checkpoint or from a search result)."""
+its hall of fame (from the checkpoint or from a search result); and a run directory written from
+given log lines (:func:`run_with_lines`, for the report's tests)."""
 from __future__ import annotations
 
 import json
@@ -65,3 +66,27 @@ class CrashingQuadratic:
             raise Crash()
         self.calls += 1
         return self.task(genome)
+
+
+def candidate_line(seq, genome, fitness, status="ok", step=0, key=None, cache_hit=False) -> dict[str, Any]:
+    """One candidate-log line for ``genome`` with the given fitness (step 0: the initial population)."""
+    return {"seq": seq, "phase": "init" if step == 0 else "step", "step": step, "particle": None if step == 0 else 0,
+            "slot": seq, "attempt": 0, "key": key or f"k{seq}", "individual": genome.to_json(),
+            "record": {"fitness": fitness, "status": status, "reason": None if status == "ok" else "test",
+                       "stages": [], "best_lr": 0.1, "seconds": 0.5, "extra": {}},
+            "cache_hit": cache_hit, "seconds": {"evaluate": 0.5}, "time": 1.0e9 + seq}
+
+
+def run_with_lines(path, lines):
+    """A particle-GA run directory on the quadratic task at ``path`` whose log holds ``lines``."""
+    from gp_opt.rundir import RunDir
+
+    cfg = {"algorithm": "particle", "task": "quadratic", "particles": 2, "steps": 1, "children": 1,
+           "seed": 0, "init_factor": 1, "toolbox": {"kind": "genome", "key": "fingerprint"}}
+    rd = RunDir.create(path, cfg)
+    try:
+        if lines:
+            rd.append_many(lines)
+    finally:
+        rd.close()
+    return path
