@@ -51,8 +51,10 @@ huge() {   # the issue's budget: RMSProp and Adam at 20,000 candidates per seed,
   done
 }
 
-alternatives() {   # other behavioural distances around Adam and RMSProp, and 60,000 random genomes
+alternatives() {   # other behavioural distances around Adam and RMSProp, 60,000 random genomes, and
+  # every genome two edits from each target (is there a way in from the plateau?)
   python "$HERE/alternatives.py" --random 60000 > "$HERE/alternatives.txt"
+  python "$HERE/bridge.py" > "$HERE/bridge.txt"
 }
 
 analyse() {   # around Adam and RMSProp: their one-edit neighbours, and the way from seed 0's best to them
