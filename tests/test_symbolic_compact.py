@@ -40,6 +40,8 @@ def test_the_campaign_winner_fits_on_one_line():
     text = S.compact_text(g)
     assert text == "clip(sign(g), d_3*clip(QH(g), Norm(2*d_2)/(sigmoid(d_1*g) + 1.0e-7)))"
     assert len(text) <= 80 < len(written_out)
+    pretty = S.pretty_expr(S.compact_equation(g)[0], g.grammar)  # the 2-D form names the ops alike
+    assert "clip" in pretty and "sigmoid" in pretty and "op_" not in pretty
 
 
 @pytest.mark.parametrize("name", catalog.names())

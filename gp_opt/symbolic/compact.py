@@ -50,6 +50,9 @@ class GrammarOpCall(sp.Function):
     def _sympystr(self, printer):
         return "%s(%s)" % (self.label, ", ".join(printer._print(a) for a in self.args))
 
+    def _pretty(self, printer):
+        return printer._print_Function(self, func_name=self.label)
+
     def _eval_is_real(self):
         return self.expansion.xreplace(dict(zip(OP_ARGS, self.args))).is_real
 
