@@ -6,9 +6,9 @@ four times. :func:`compact_equation` walks the same graph as :func:`gp_opt.symbo
 keeps each *composite* op -- one whose grammar expression has :data:`COMPOSITE_OPS` or more sympy
 operations or uses an argument twice (``sigmoid``, ``clip``, ``softsign``, ``dsigmoid``, ... in the
 default grammar) -- as a call named by the op's label, and writes the others (``x + y``,
-``x/(y + eps)``, ``sqrt(|x|)``) out, so sympy still simplifies the arithmetic around them. :func:`expand_ops` writes the calls out again
-from the same grammar expressions (the one definition of each op), which a test compares with
-the written-out form.
+``x/(y + eps)``, ``sqrt(|x|)``) out, so sympy still simplifies the arithmetic around them.
+:func:`expand_ops` writes the calls out again from the same grammar expressions (the one definition
+of each op), which a test compares with the written-out form.
 
 >>> from gp_opt import catalog
 >>> print(compact_text(catalog.get("Adam")))
