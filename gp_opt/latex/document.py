@@ -58,7 +58,8 @@ def equation_block(name: str, genome, max_width: float = 70.0, simplify: float =
     if simplify > 0:
         simple = simplified_latex(genome, simplify, max_width)
         if simple is None:
-            rows.append(r"&\text{simplified:} && \text{(wider than a line, also in the grammar's ops: left out)}")
+            rows.append(r"&\text{simplified:} && "
+                        r"\text{(wider than a line, also in the grammar's ops: left out)}")
         elif simple == expr_latex(S.compact_equation(genome)[0], genome.grammar):
             rows.append(r"&\text{in the grammar's ops:} && U = %s" % simple)
             calls = S.compact_equation(genome)[0].atoms(S.GrammarOpCall)

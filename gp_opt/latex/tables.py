@@ -54,7 +54,8 @@ def notes(used: Iterable[tuple[str, ...]], grammar: Grammar | Sequence[Grammar])
     for name, op in grammar.ops.items():  # ops kept by name in a compact U (symbolic.compact)
         if ("op", name) in used:
             args = ", ".join(str(a) for a in sorted(op.expr.free_symbols, key=str))
-            out.append(r"$\operatorname{%s}(%s) = %s$" % (tex_escape(op.label or name), args, printer.doprint(op.expr)))
+            out.append(r"$\operatorname{%s}(%s) = %s$" % (tex_escape(op.label or name), args,
+                                                              printer.doprint(op.expr)))
     scheds = sorted((u[1] for u in used if u[0] == "schedule"), key=_schedule_order)
     for name in scheds:
         sch = next((g.schedules[name] for g in grammars if name in g.schedules), None)
