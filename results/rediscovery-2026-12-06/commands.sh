@@ -42,12 +42,14 @@ large() {   # RMSProp and Adam at 5,000 candidates per seed (10x main's): regula
 }
 
 huge() {   # the budget: RMSProp and Adam at 20,000 candidates per seed, regularized evolution on
-  # 4 seeds each and random search on 2 (about 40 CPU-minutes for evolution, README.md "At 20,000")
+  # 4 seeds each, random search and the particle GA on 2 (about 73 CPU-minutes, README.md "At 20,000")
   for target in Adam RMSProp; do
     gp-opt rediscover "$target" --algorithm regularized --budget 20000 --seeds 4 $SHAPE \
       --out "$RUNS/$target-regularized-20000"
     gp-opt rediscover "$target" --algorithm random --budget 20000 --seeds 2 $SHAPE \
       --out "$RUNS/$target-random-20000"
+    gp-opt rediscover "$target" --algorithm ga --budget 20000 --seeds 2 $SHAPE \
+      --out "$RUNS/$target-ga-20000"
   done
 }
 
