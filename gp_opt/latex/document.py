@@ -32,13 +32,18 @@ def simplified_latex(genome, seconds: float, max_width: float | None = None) -> 
     wider than ``max_width`` characters (one line of an ``align*`` cannot be broken): the compact
     form (:func:`gp_opt.symbolic.compact_equation`: composite ops such as ``clip`` kept by name,
     decay functions as ``d_k``) if it fits, else ``None``."""
+    return _simplified(genome, seconds, max_width)[0]
+
+
+def _simplified(genome, seconds: float, max_width: float | None) -> tuple[str | None, object]:
+    """:func:`simplified_latex`, and the compact expression when that is what it printed (else None)."""
     expr = S.simplify(S.to_sympy(genome, expand_schedules=False), seconds)
     if max_width is None or printed_width(expr) <= max_width:
-        return expr_latex(expr, genome.grammar)
+        return expr_latex(expr, genome.grammar), None
     compact, _ = S.compact_equation(genome)
     if printed_width(compact) <= max_width:
-        return expr_latex(compact, genome.grammar)
-    return None
+        return expr_latex(compact, genome.grammar), compact
+    return None, None
 
 
 def equation_block(name: str, genome, max_width: float = 70.0, simplify: float = 0.0) -> tuple[str, set]:
@@ -56,14 +61,13 @@ def equation_block(name: str, genome, max_width: float = 70.0, simplify: float =
     if eq.schedule is not None:
         rows.append(r"&\text{factored:} && \eta_t\, s(t)\ \text{with}\ s(t) = %s" % eq.schedule)
     if simplify > 0:
-        simple = simplified_latex(genome, simplify, max_width)
+        simple, compact = _simplified(genome, simplify, max_width)
         if simple is None:
             rows.append(r"&\text{simplified:} && "
                         r"\text{(wider than a line, also in the grammar's ops: left out)}")
-        elif simple == expr_latex(S.compact_equation(genome)[0], genome.grammar):
+        elif compact is not None:
             rows.append(r"&\text{in the grammar's ops:} && U = %s" % simple)
-            calls = S.compact_equation(genome)[0].atoms(S.GrammarOpCall)
-            eq.used.update(("op", c.op_name) for c in calls)
+            eq.used.update(("op", c.op_name) for c in compact.atoms(S.GrammarOpCall))
         else:
             rows.append(r"&\text{simplified:} && U = %s" % simple)
     from gp_opt.card import card, card_latex  # what it costs to run (issue 23)

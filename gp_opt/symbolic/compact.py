@@ -103,11 +103,12 @@ def compact_equation(genome: OptimizerGenome) -> tuple[sp.Expr, dict[str, sp.Sym
 
 
 def expand_ops(expr: sp.Expr) -> sp.Expr:
-    """Every named op call written out as its grammar expression (innermost first)."""
-    calls = sorted(expr.atoms(GrammarOpCall), key=lambda c: sp.count_ops(c))
+    """Every named op call written out as its grammar expression (a pass per nesting level: a
+    replacement's own arguments are not rewritten in the same pass)."""
+    calls = expr.atoms(GrammarOpCall)
     while calls:
         expr = xreplace_safe(expr, {c: c.unfold() for c in calls})
-        calls = sorted(expr.atoms(GrammarOpCall), key=lambda c: sp.count_ops(c))
+        calls = expr.atoms(GrammarOpCall)
     return expr
 
 
