@@ -105,3 +105,21 @@ def test_bad_input_is_one_line_exit_2_nothing_written(tmp_path, capsys, args, me
     err = capsys.readouterr().err
     assert message in err and len(err.strip().splitlines()) == 1
     assert not out.exists()
+
+
+def test_stop_when_solved_ends_a_seed_at_its_solution_with_the_same_table(small_grammar, tmp_path, capsys):
+    full, stopped = tmp_path / "full", tmp_path / "stopped"
+    assert _campaign(small_grammar, full) == 0
+    whole = json.loads(capsys.readouterr().out)
+    assert _campaign(small_grammar, stopped, extra=["--stop-when-solved"]) == 0
+    early = json.loads(capsys.readouterr().out)
+    a, b = (json.loads((d / "results" / "seed-0.json").read_text()) for d in (full, stopped))
+    assert b["solved"] and (a["candidates_to_solution"], a["how"]) == (b["candidates_to_solution"], b["how"])
+    assert b["candidates_to_solution"] <= b["logged"] < a["logged"]
+    assert {k: whole[k] for k in ("solved", "median_candidates_to_solution", "best_distance")} == \
+        {k: early[k] for k in ("solved", "median_candidates_to_solution", "best_distance")}
+    state = json.loads((stopped / "seed-0" / "checkpoint.json").read_text())["state"]
+    assert state["stopped"] == {"reason": f"solved ({b['how']})", "seq": b["candidates_to_solution"] - 1}
+    # the setting is part of the campaign: resuming without it is refused, nothing changed
+    assert _campaign(small_grammar, stopped) == 2
+    assert "stop_when_solved differs" in capsys.readouterr().err

@@ -14,17 +14,20 @@ def cmd_rediscover(args) -> int:
     (parameter trajectories on a fixed panel of small problems), for --budget candidates on each of
     --seeds seeds. Reports the solution rate (a candidate equal to the target after symbolic
     simplification, or behaving identically on a larger verification panel: the result says
-    which), the median candidates to solution and the best distance. The run directory resumes:
-    the same command continues a killed campaign (one writer)."""
+    which), the median candidates to solution and the best distance. With --stop-when-solved a
+    seed's search ends at its first solution (the same table, less CPU). The run directory
+    resumes: the same command continues a killed campaign (one writer)."""
     from gp_opt.rediscover import Shape, format_summary, resolve, run_campaign
     from gp_opt.rediscover.campaign import check
 
     target = resolve(args.target, args.grammar)
     shape = Shape(args.particles, args.children, args.init_factor)
-    check(target, args.algorithm, args.budget, args.seeds, args.out, shape)   # before anything is written
+    check(target, args.algorithm, args.budget, args.seeds, args.out, shape,
+          args.stop_when_solved)   # before anything is written
     interrupts.on_interrupt(None, "the same gp-opt rediscover command (it resumes " + shlex.quote(str(args.out)) + ")")
     say = None if args.quiet else (lambda line: print(line, file=sys.stderr, flush=True))
-    summary = run_campaign(target, args.algorithm, args.budget, args.seeds, args.out, shape, say=say)
+    summary = run_campaign(target, args.algorithm, args.budget, args.seeds, args.out, shape, say=say,
+                           stop_when_solved=args.stop_when_solved)
     common.write(args, json.dumps(summary, indent=2) if args.json else format_summary(summary))
     return 0
 
@@ -48,6 +51,9 @@ def register(sub) -> None:
     p.add_argument("--children", type=common.positive_int, default=10, help="children per particle and step (default 10)")
     p.add_argument("--init-factor", type=common.positive_int, default=10,
                    help="initial candidates per particle (default 10)")
+    p.add_argument("--stop-when-solved", action="store_true",
+                   help="end a seed's search with the step of its first solution (the table is the same; "
+                   "a solved seed logs fewer candidates)")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.add_argument("-q", "--quiet", action="store_true", help="no line per seed")
     p.add_argument("-o", "--output", metavar="FILE", help="write the summary to FILE instead of stdout")

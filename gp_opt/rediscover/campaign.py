@@ -17,7 +17,10 @@ initial ones and ``steps`` steps of ``particles * children``, ``steps = (budget 
 * children)``. The particle GA's redraws of failed children come on top (the log counts them).
 A seed **solves** the target when a logged candidate is the target: equal canonical keys
 (``symbolic``) or identical behaviour on the verification panel (``behavioural``); its
-*candidates to solution* is that candidate's position in the log (1-based).
+*candidates to solution* is that candidate's position in the log (1-based). With
+``stop_when_solved`` a seed's search ends with the step in which it first logs a solution (the
+search asks :class:`~gp_opt.rediscover.fitness.SolutionCheck` about each new candidate): a solved
+seed then logs fewer than the budget, an unsolved one all of it, and the table is the same.
 """
 from __future__ import annotations
 
@@ -31,15 +34,15 @@ from typing import Any, Callable
 
 from gp_opt.errors import CheckpointError, GpOptError
 from gp_opt.genome import OptimizerGenome
-from gp_opt.rediscover.fitness import NEAR, RediscoveryFitness, judge
+from gp_opt.rediscover.fitness import NEAR, Judge, RediscoveryFitness, SolutionCheck
 from gp_opt.rediscover.target import Target, target_record
 
 ALGORITHMS = {"ga": "particle", "regularized": "regularized", "random": "random"}
 CONFIG_FILE = "rediscover.json"
 FORMAT = "gp_opt-rediscover"
-#: at most this many near candidates judged per seed (each judgment: a canonical key and a
-#: verification-panel run; near misses beyond these are rare and would only cost time)
-MAX_JUDGED = 40
+#: near candidates judged together when a finished seed is analysed (the first solution in a
+#: batch ends the analysis)
+JUDGE_BATCH = 256
 
 
 @dataclass(frozen=True)
@@ -61,7 +64,7 @@ class Shape:
         return (budget - init) // per
 
 
-def _settings(target: Target, algorithm: str, budget: int, shape: Shape) -> dict[str, Any]:
+def _settings(target: Target, algorithm: str, budget: int, shape: Shape, stop_when_solved: bool) -> dict[str, Any]:
     if algorithm not in ALGORITHMS:
         raise GpOptError(f"unknown algorithm {algorithm!r}; use one of {', '.join(ALGORITHMS)}")
     if not isinstance(budget, int) or budget < 1:
@@ -69,14 +72,15 @@ def _settings(target: Target, algorithm: str, budget: int, shape: Shape) -> dict
     steps = shape.steps(budget)
     return {"format": FORMAT, "version": 1, "target": target_record(target), "algorithm": algorithm,
             "budget": budget, "steps": steps, "shape": asdict(shape),
-            "panel": "search", "near": NEAR}
+            "panel": "search", "near": NEAR, "stop_when_solved": bool(stop_when_solved)}
 
 
-def check(target: Target, algorithm: str, budget: int, seeds: int, out: str | Path, shape: Shape = Shape()) -> dict[str, Any]:
+def check(target: Target, algorithm: str, budget: int, seeds: int, out: str | Path, shape: Shape = Shape(),
+          stop_when_solved: bool = False) -> dict[str, Any]:
     """Every input checked before anything is written: the settings, or :class:`GpOptError`."""
     if not isinstance(seeds, int) or seeds < 1:
         raise GpOptError(f"seeds must be a positive integer, got {seeds!r}")
-    settings = _settings(target, algorithm, budget, shape)
+    settings = _settings(target, algorithm, budget, shape, stop_when_solved)
     out = Path(out)
     if out.exists():
         if not out.is_dir():
@@ -91,7 +95,8 @@ def check(target: Target, algorithm: str, budget: int, seeds: int, out: str | Pa
                                  "(give a new or empty folder)")
         else:
             old = _read_json(cfg_file)
-            for key in ("target", "algorithm", "budget", "steps", "shape"):
+            old.setdefault("stop_when_solved", False)   # campaigns made before the setting existed
+            for key in ("target", "algorithm", "budget", "steps", "shape", "stop_when_solved"):
                 if old.get(key) != settings[key]:
                     raise GpOptError(f"{out} is a rediscovery of other settings ({key} differs: "
                                      f"{json.dumps(old.get(key))[:80]} there); use another --out")
@@ -108,19 +113,22 @@ def _read_json(path: Path) -> dict[str, Any]:
     return data
 
 
-def _toolbox(target: Target):
+def _toolbox(target: Target, stop_when_solved: bool):
     from gp_opt.search import make_toolbox
 
     fitness = RediscoveryFitness(target.genome)
     grammar = target.grammar_path if target.grammar_path is not None else target.grammar
-    return make_toolbox(fitness, grammar, key="fingerprint")
+    tb = make_toolbox(fitness, grammar, key="fingerprint")
+    if stop_when_solved:
+        tb.register("stop_when", SolutionCheck(target.genome))
+    return tb
 
 
 def _search(target: Target, settings: dict[str, Any], seed: int, run_dir: Path):
     """Run (or resume) seed ``seed``'s search in ``run_dir``."""
     from gp_opt.search import resume_search, run_search
 
-    tb = _toolbox(target)
+    tb = _toolbox(target, settings.get("stop_when_solved", False))
     if (run_dir / "run.json").exists():
         return resume_search(run_dir, toolbox=tb, verbose=False)
     shape = settings["shape"]
@@ -153,20 +161,25 @@ def analyse(run_dir: Path, target: Target) -> dict[str, Any]:
             best, best_line = d, line
         if d <= NEAR:
             near.append((n, line))
+    # every distinct near candidate is judged, in log order (a search can log a thousand near
+    # twins of the target: a 1e-6 w term, a factor exp(1e-6 ...) -- most are not it)
     solved, how, judged, seen = None, None, 0, set()
-    grammar = target.grammar
+    distinct = []
     for n, line in near:
-        if line.get("key") in seen:
-            continue
-        seen.add(line.get("key"))
-        if judged >= MAX_JUDGED:
+        if line.get("key") not in seen:
+            seen.add(line.get("key"))
+            distinct.append((n, line))
+    judge = None
+    for start in range(0, len(distinct), JUDGE_BATCH):
+        chunk = distinct[start:start + JUDGE_BATCH]
+        judge = judge or Judge(target.genome)
+        cands = [OptimizerGenome.from_json(line["individual"], grammar=target.grammar) for _, line in chunk]
+        found = judge.first(cands)
+        if found is not None:
+            judged += found[0] + 1
+            solved, how = (chunk[found[0]][0], cands[found[0]]), found[1]
             break
-        judged += 1
-        cand = OptimizerGenome.from_json(line["individual"], grammar=grammar)
-        how = judge(cand, target.genome)
-        if how is not None:
-            solved = (n, cand)
-            break
+        judged += len(chunk)
     return {"logged": len(lines), "evaluated": evals, "best_distance": best,
             "best_genome": json.loads(best_line["individual"]) if best_line else None,
             "solved": solved is not None, "how": how if solved else None,
@@ -208,16 +221,18 @@ def _summary_md(s: dict[str, Any], results: list[dict[str, Any]]) -> str:
 
 
 def run_campaign(target: Target, algorithm: str, budget: int, seeds: int, out: str | Path,
-                 shape: Shape = Shape(), say: Callable[[str], None] | None = None) -> dict[str, Any]:
-    """Run (or resume) the campaign into ``out``; returns the summary (see :func:`summarize`)."""
+                 shape: Shape = Shape(), say: Callable[[str], None] | None = None,
+                 stop_when_solved: bool = False) -> dict[str, Any]:
+    """Run (or resume) the campaign into ``out``; returns the summary (see :func:`summarize`).
+    ``stop_when_solved``: a seed's search ends at its first solution (see the module docstring)."""
     from gp_opt.rundir.files import atomic_write_json, atomic_write_text
     from gp_opt.rundir.lock import lock_run
 
-    settings = check(target, algorithm, budget, seeds, out, shape)
+    settings = check(target, algorithm, budget, seeds, out, shape, stop_when_solved)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     with lock_run(out):
-        settings = check(target, algorithm, budget, seeds, out, shape)   # again, under the lock
+        settings = check(target, algorithm, budget, seeds, out, shape, stop_when_solved)   # again, under the lock
         if not (out / CONFIG_FILE).exists():
             atomic_write_json(out / CONFIG_FILE, settings)
         (out / "results").mkdir(exist_ok=True)

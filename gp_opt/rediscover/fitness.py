@@ -66,6 +66,66 @@ class RediscoveryFitness:
         return [func(x) for x in items]
 
 
+class Judge:
+    """:func:`judge` for many candidates against one target: the target's canonical key and its
+    verification-panel trajectories are computed once, and the verification distances of the
+    candidates in one batch, so that the thousand near twins a search can log are judged in
+    seconds. ``first(candidates)`` gives the same answer as :func:`judge` on each in turn."""
+
+    def __init__(self, target: OptimizerGenome, tol: float = behaviour.DEFAULT_TOLERANCE):
+        from gp_opt import symbolic
+
+        self.target = target
+        self.tol = tol
+        self.key = symbolic.canonical_key(target)
+        self.reference = behaviour.reference_trajectories(target, behaviour.VERIFY_PANEL, who="rediscover",
+                                                          what="the target")
+
+    def first(self, candidates: list[OptimizerGenome]) -> tuple[int, str] | None:
+        """``(i, how)`` of the first candidate that is the target (``how`` as :func:`judge`
+        says), or None."""
+        from gp_opt import symbolic
+
+        if not candidates:
+            return None
+        # the one-way distance is a necessary condition of behaviourally_equal: a cheap screen
+        close = behaviour.distance(candidates, self.reference, behaviour.VERIFY_PANEL) <= self.tol
+        for i, cand in enumerate(candidates):
+            try:
+                if symbolic.canonical_key(cand) == self.key:
+                    return i, "symbolic"
+            except Exception:  # noqa: BLE001 - a symbolic failure leaves the behavioural test
+                pass
+            if close[i] and behaviour.behaviourally_equal(cand, self.target, self.tol):
+                return i, "behavioural"
+        return None
+
+
+def near(record: FitnessRecord) -> bool:
+    """Whether a candidate's record puts it within :data:`NEAR` of the target (judge it)."""
+    d = (record.extra or {}).get("distance")
+    return record.ok and isinstance(d, (int, float)) and d <= NEAR
+
+
+class SolutionCheck:
+    """``stop_when(genomes, records)`` for a search (:class:`gp_opt.search.contract.Stopping`):
+    the first candidate within :data:`NEAR` on the search panel that is the target (a
+    :class:`Judge`), with ``"solved (symbolic)"`` or ``"solved (behavioural)"``; None if none is."""
+
+    def __init__(self, target: OptimizerGenome):
+        self.judge: Judge | None = None   # made at the first near candidate: most seeds never need it
+        self.target = target
+
+    def __call__(self, genomes: list[Any], records: list[FitnessRecord]) -> tuple[int, str] | None:
+        idx = [i for i, r in enumerate(records) if near(r)]
+        if not idx:
+            return None
+        if self.judge is None:
+            self.judge = Judge(self.target)
+        found = self.judge.first([genomes[i] for i in idx])
+        return (idx[found[0]], f"solved ({found[1]})") if found else None
+
+
 def judge(candidate: OptimizerGenome, target: OptimizerGenome,
           tol: float = behaviour.DEFAULT_TOLERANCE) -> str | None:
     """``"symbolic"`` if the candidate's canonical key equals the target's (the same equation

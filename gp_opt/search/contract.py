@@ -89,6 +89,18 @@ class Behavioural(Protocol):
     def behaviour_distances(self, payloads: list[Any]) -> Any: ...
 
 
+@runtime_checkable
+class Stopping(Protocol):
+    """Optional: ends the run early. Asked after each batch of evaluations about the freshly
+    scored candidates (not cache hits or duplicates, whose record an earlier candidate had),
+    until it answers: ``(i, reason)`` -- the ``i``-th of them ends the run, e.g. ``"solved
+    (symbolic)"`` -- stops the run after the current generation (its checkpoint records the
+    reason and the candidate, and a resumed run does not go on); None: carry on. Rediscovery
+    stops a seed at its first solution this way."""
+
+    def stop_when(self, payloads: list[Any], records: list[FitnessRecord]) -> tuple[int, str] | None: ...
+
+
 def unwrapped(func: Any) -> Any:
     """``func`` without the ``functools.partial`` DEAP's ``register`` wraps it in."""
     return getattr(func, "func", func)
@@ -117,6 +129,7 @@ class Operators:
         self._population = toolbox.population if isinstance(toolbox, BatchPopulation) else None
         self._evaluate_init = toolbox.evaluate_init if isinstance(toolbox, InitialEvaluate) else None
         self.behaviour_distances = toolbox.behaviour_distances if isinstance(toolbox, Behavioural) else None
+        self.stop_when = toolbox.stop_when if isinstance(toolbox, Stopping) else None
         if self._evaluate_init is not None and unwrapped(self._evaluate_init) is unwrapped(toolbox.evaluate):
             self._evaluate_init = None  # the same fitness: one scale (e.g. the surrogate's init_base None)
         self._takes_seed: dict[str, bool] = {}

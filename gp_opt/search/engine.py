@@ -66,6 +66,8 @@ class Engine:
         self.cache = FitnessCache()
         self.log = CandidateLog(rundir)
         self.progress = Progress(self.tally, verbose)
+        #: why the run ends early (``toolbox.stop_when``): ``{"reason": str, "seq": int}``, or None
+        self.stopped: dict[str, Any] | None = None
 
     # -- making candidates -----------------------------------------------------------------------
 
@@ -209,7 +211,17 @@ class Engine:
                 self.progress.candidate(out[-1], how, len(slots), self.log.n_logged)
         finally:
             self.flush()  # also when an evaluation raised: the lines known so far are kept
+        self.check_stop([c for c, (how, _) in zip(out, plan) if how in ("eval", "replay")])
         return out
+
+    def check_stop(self, fresh: list[Candidate]) -> None:
+        """Ask ``toolbox.stop_when`` about freshly scored candidates, until it gives a reason."""
+        if self.stopped is not None or self.ops.stop_when is None or not fresh:
+            return
+        answer = self.ops.stop_when([c.payload for c in fresh], [c.record for c in fresh])
+        if answer:
+            i, reason = answer
+            self.stopped = {"reason": str(reason), "seq": int(fresh[i].meta["seq"])}
 
     def seed_of(self, seq: int, phase: str = "") -> int | None:
         """The evaluation seed of candidate ``seq`` (None: the evaluator's own, or it takes none)."""
@@ -286,7 +298,7 @@ class Engine:
         from ..rundir import rng_state
 
         return {"n_logged": self.log.n_logged, "counters": dict(self.tally), "rng": rng_state(self.rng),
-                "seconds": self.progress.elapsed()}
+                "seconds": self.progress.elapsed(), **({"stopped": self.stopped} if self.stopped else {})}
 
     def restore(self, state: dict[str, Any] | None, lines: list[dict[str, Any]]) -> None:
         """Take up a resumed run from its checkpointed ``state`` (None before the first checkpoint:
@@ -301,6 +313,7 @@ class Engine:
             raise CheckpointError(f"candidates.jsonl has {len(lines)} lines but the checkpoint "
                                   f"needs {n}: the log was truncated or replaced")
         self.rng = restore_rng(state["rng"])
+        self.stopped = state.get("stopped")
         self.tally.clear()
         self.tally.update({k: 0 for k in self.COUNTERS})
         self.tally.update({k: int(v) for k, v in state["counters"].items()})

@@ -97,10 +97,15 @@ class SearchLoop:
         return self.engine.evaluate(self.engine.initial(n))
 
     def generations(self, n: int) -> Iterator[int]:
-        """The generations ``start .. n - 1`` still to run (0-based), timed as the run's steps."""
+        """The generations ``start .. n - 1`` still to run (0-based), timed as the run's steps;
+        none after ``toolbox.stop_when`` has given a reason (:class:`.contract.Stopping`)."""
         timings = self.engine.timings
         t_steps, parts_before = time.perf_counter(), timings.copy()
         for gen in range(self.start, n):
+            if self.engine.stopped is not None:  # toolbox.stop_when answered (now or before a resume)
+                self.say(f"stopped after {self.unit} {gen}: {self.engine.stopped['reason']} "
+                         f"(candidate {self.engine.stopped['seq'] + 1})")
+                break
             self.before = self.engine.tally.copy()
             yield gen
         timings["steps"] += time.perf_counter() - t_steps

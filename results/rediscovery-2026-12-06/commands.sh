@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The rediscovery table of 2026-12-06 (issue 20): every campaign, then the collected summaries.
-# Run from the repository root:  bash results/rediscovery-2026-12-06/commands.sh [main|rest|large|huge|analyse|alternatives|collect]
+# Run from the repository root:  bash results/rediscovery-2026-12-06/commands.sh [main|rest|large|huge|adaptive|analyse|alternatives|collect]
 # Campaign directories go to $RUNS (default /tmp/rediscovery-2026-12-06; each is resumable: the
 # same command continues it). Only their summaries are committed (collect copies them here).
 # Budgets are what two shared CPU cores allowed in about 40 CPU-minutes (see README.md).
@@ -53,6 +53,26 @@ huge() {   # the issue's budget: RMSProp and Adam at 20,000 candidates per seed,
   done
 }
 
+adaptive() {   # the representation change: the default grammar plus one op, div_sqrt(x, y) = x/(sqrt|y| + eps)
+  # (adaptive.toml); Adam, RMSProp and SGD with momentum at the issue's budget, 10 seeds, every
+  # algorithm; a seed stops at its first solution (the table is the same, README.md "adaptive")
+  lane=${1:-all}
+  if [ "$lane" = all ] || [ "$lane" = evolution ]; then
+    for algo in regularized ga; do
+      for target in Adam RMSProp Momentum; do
+        gp-opt rediscover "$target" --grammar "$HERE/adaptive.toml" --algorithm "$algo" --budget 20000 \
+          --seeds 10 --stop-when-solved $SHAPE --out "$RUNS/adaptive-$target-$algo-20000"
+      done
+    done
+  fi
+  if [ "$lane" = all ] || [ "$lane" = random ]; then
+    for target in Adam RMSProp Momentum; do
+      gp-opt rediscover "$target" --grammar "$HERE/adaptive.toml" --algorithm random --budget 20000 \
+        --seeds 10 --stop-when-solved $SHAPE --out "$RUNS/adaptive-$target-random-20000"
+    done
+  fi
+}
+
 alternatives() {   # other behavioural distances around Adam and RMSProp, 60,000 random genomes, and
   # every genome two edits from each target (is there a way in from the plateau?)
   python "$HERE/alternatives.py" --random 60000 > "$HERE/alternatives.txt"
@@ -95,8 +115,9 @@ case "${1:-all}" in
   rest) rest ;;
   large) large ;;
   huge) huge ;;
+  adaptive) adaptive "${2:-all}" ;;
   analyse) analyse ;;
   alternatives) alternatives ;;
   collect) collect ;;
-  all) main; rest; large; huge; analyse; alternatives; collect ;;
+  all) main; rest; large; huge; adaptive; analyse; alternatives; collect ;;
 esac
