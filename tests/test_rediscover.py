@@ -9,7 +9,7 @@ from gp_opt import catalog
 from gp_opt.cli import main
 from gp_opt.errors import GpOptError
 from gp_opt.genome import OptimizerGenome
-from gp_opt.rediscover import RediscoveryFitness, judge, resolve, unexpressible
+from gp_opt.rediscover import Judge, RediscoveryFitness, judge, resolve, unexpressible
 
 OPERANDS_OFF = ["g2", "g3", "lam_hat", "two", "wd6", "wd5", "wd4", "wd3", "sign_v_hat", "qh_g", "qh_g2",
                 "qh_g3", "aggmo_g", "aggmo_g2", "aggmo_g3"]
@@ -49,6 +49,20 @@ def test_judge_says_how_the_candidate_is_the_target():
     assert judge(OptimizerGenome.from_nodes({"h0": ("max", ["g", "g2"]), "out": ("min", ["g", "h0"])}), sgd) == "behavioural"
     assert judge(OptimizerGenome.from_nodes({"h0": ("identity", ["g"]), "out": ("add", ["h0", "wd6"])}), sgd) is None
     assert judge(catalog.get("Momentum"), sgd) is None
+
+
+def test_the_batched_judge_finds_the_first_candidate_judge_accepts():
+    sgd = catalog.get("SGD")
+    cands = [OptimizerGenome.from_nodes({"h0": ("identity", ["g"]), "out": ("add", ["h0", "wd6"])}),   # a near twin
+             catalog.get("Momentum"),
+             OptimizerGenome.from_nodes({"h0": ("max", ["g", "g2"]), "out": ("min", ["g", "h0"])}),      # behavioural
+             OptimizerGenome.from_nodes({"h0": ("neg", ["g"]), "out": ("identity", ["h0"])}, sign=-1)]   # symbolic
+    one_by_one = [judge(c, sgd) for c in cands]
+    assert one_by_one == [None, None, "behavioural", "symbolic"]
+    batched = Judge(sgd)
+    assert batched.first(cands) == (2, "behavioural")
+    assert batched.first(cands[3:]) == (0, "symbolic") and batched.first(cands[:2]) is None
+    assert batched.first([]) is None
 
 
 def test_targets_the_grammar_cannot_express_are_refused_with_the_nearest_form():

@@ -9,14 +9,16 @@ rate, the median candidates to solution and the best distance reached (``gp-opt 
 
 * :mod:`.target` -- a catalog name or genome file read in the search grammar; whether the grammar
   can express it (:func:`unexpressible`) and, if not, the nearest form it can;
-* :mod:`.fitness` -- :class:`RediscoveryFitness` (batched ``toolbox.map``), :func:`judge`;
+* :mod:`.fitness` -- :class:`RediscoveryFitness` (batched ``toolbox.map``), :func:`judge` (one
+  candidate), :class:`Judge` (many, batched), :class:`SolutionCheck` (a search's ``stop_when``);
 * :mod:`.campaign` -- :func:`run_campaign`, the campaign directory, :func:`summarize`.
 """
 from __future__ import annotations
 
 from gp_opt.rediscover.campaign import ALGORITHMS, Shape, analyse, format_summary, run_campaign, summarize
-from gp_opt.rediscover.fitness import NEAR, RediscoveryFitness, judge
+from gp_opt.rediscover.fitness import NEAR, Judge, RediscoveryFitness, SolutionCheck, judge
 from gp_opt.rediscover.target import Target, nearest_expressible, resolve, unexpressible
 
-__all__ = ["ALGORITHMS", "NEAR", "RediscoveryFitness", "Shape", "Target", "analyse", "format_summary", "judge",
+__all__ = ["ALGORITHMS", "NEAR", "Judge", "RediscoveryFitness", "Shape", "SolutionCheck", "Target", "analyse",
+           "format_summary", "judge",
            "nearest_expressible", "resolve", "run_campaign", "summarize", "unexpressible"]

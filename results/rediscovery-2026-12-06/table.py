@@ -2,9 +2,11 @@
 
     python results/rediscovery-2026-12-06/table.py results/rediscovery-2026-12-06/campaigns > table.md
 
-One row per target and budget, one column group per algorithm: solved/seeds (how: s symbolic, b
-behavioural), the median candidates to solution over the solved seeds, and the best distance
-over the seeds (the median over seeds in brackets).
+One row per target, search grammar and budget, one column group per algorithm: solved/seeds
+(how: s symbolic, b behavioural), the median candidates to solution over the solved seeds, and the
+best distance over the seeds (the median over seeds in brackets). The grammar is the target's own
+(`default`: SPEC section 3) unless the campaign searched another (`adaptive`: adaptive.toml,
+`qhm-drawable`: qhm-drawable.toml).
 """
 from __future__ import annotations
 
@@ -25,19 +27,21 @@ def cell(s: dict) -> str:
 
 
 def main(folder: str) -> int:
-    rows: dict[tuple[str, int], dict[str, dict]] = {}   # one row per target and budget
+    rows: dict[tuple[str, str, int], dict[str, dict]] = {}   # one row per target, grammar and budget
     for path in sorted(Path(folder).glob("*.json.gz")):
         data = json.loads(gzip.decompress(path.read_bytes()))
         s = data["summary"]
-        rows.setdefault((s["target"], s["budget"]), {})[s["algorithm"]] = s
-    head = "| target | budget | " + " | ".join(f"{a}: solved | {a}: median to solution | {a}: best distance"
+        grammar = data["settings"]["target"]["grammar"]
+        rows.setdefault((s["target"], grammar, s["budget"]), {})[s["algorithm"]] = s
+    head = "| target | grammar | budget | " + " | ".join(f"{a}: solved | {a}: median to solution | {a}: best distance"
                                              for a in ALGOS) + " |"
     print(head)
-    print("|" + "---|" * (2 + 3 * len(ALGOS)))
-    for target, budget in sorted(rows, key=lambda tb: (ORDER.index(tb[0]) if tb[0] in ORDER else len(ORDER), tb[1])):
-        row = rows[(target, budget)]
+    print("|" + "---|" * (3 + 3 * len(ALGOS)))
+    for target, grammar, budget in sorted(rows, key=lambda r: (ORDER.index(r[0]) if r[0] in ORDER else len(ORDER),
+                                                               r[1] == "adaptive", r[2])):
+        row = rows[(target, grammar, budget)]
         cells = [cell(row[a]) if a in row else "not run | - | -" for a in ALGOS]
-        print(f"| {target} | {budget} | " + " | ".join(cells) + " |")
+        print(f"| {target} | {grammar} | {budget} | " + " | ".join(cells) + " |")
     return 0
 
 
