@@ -130,8 +130,9 @@ def test_stop_when_solved_ends_a_seed_at_its_solution_with_the_same_table(small_
     a, b = (json.loads((d / "results" / "seed-0.json").read_text()) for d in (full, stopped))
     assert b["solved"] and (a["candidates_to_solution"], a["how"]) == (b["candidates_to_solution"], b["how"])
     assert b["candidates_to_solution"] <= b["logged"] < a["logged"]
-    assert {k: whole[k] for k in ("solved", "median_candidates_to_solution", "best_distance")} == \
-        {k: early[k] for k in ("solved", "median_candidates_to_solution", "best_distance")}
+    assert {k: whole[k] for k in ("solved", "median_candidates_to_solution")} == \
+        {k: early[k] for k in ("solved", "median_candidates_to_solution")}
+    assert early["best_distance"] <= 1e-7 and whole["best_distance"] <= early["best_distance"]
     state = json.loads((stopped / "seed-0" / "checkpoint.json").read_text())["state"]
     assert state["stopped"] == {"reason": f"solved ({b['how']})", "seq": b["candidates_to_solution"] - 1}
     # the setting is part of the campaign: resuming without it is refused, nothing changed

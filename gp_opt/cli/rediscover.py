@@ -52,8 +52,8 @@ def register(sub) -> None:
     p.add_argument("--init-factor", type=common.positive_int, default=10,
                    help="initial candidates per particle (default 10)")
     p.add_argument("--stop-when-solved", action="store_true",
-                   help="end a seed's search with the step of its first solution (the table is the same; "
-                   "a solved seed logs fewer candidates)")
+                   help="end a seed's search with the step of its first solution (the same solution rate and "
+                   "candidates to solution; a solved seed logs fewer candidates)")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.add_argument("-q", "--quiet", action="store_true", help="no line per seed")
     p.add_argument("-o", "--output", metavar="FILE", help="write the summary to FILE instead of stdout")

@@ -20,7 +20,8 @@ A seed **solves** the target when a logged candidate is the target: equal canoni
 *candidates to solution* is that candidate's position in the log (1-based). With
 ``stop_when_solved`` a seed's search ends with the step in which it first logs a solution (the
 search asks :class:`~gp_opt.rediscover.fitness.SolutionCheck` about each new candidate): a solved
-seed then logs fewer than the budget, an unsolved one all of it, and the table is the same.
+seed then logs fewer than the budget, an unsolved one all of it; the solution rate and the
+candidates to solution are the same, a solved seed's best distance is the best up to its solution.
 """
 from __future__ import annotations
 
