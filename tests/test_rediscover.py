@@ -108,6 +108,7 @@ def test_a_tiny_rediscovery_succeeds_and_resumes(small_grammar, tmp_path, capsys
     (["Adam", "--budget", "300", "--seeds", "-2"], "--seeds: must be a positive integer"),
     (["Adam", "--budget", "150"], "below one step"),
     (["no/such/file.json", "--budget", "300"], "no such genome file"),
+    (["Adam", "--budget", "300", "--restart-every", "5"], "--restart-every: only with --algorithm regularized"),
 ])
 def test_bad_input_is_one_line_exit_2_nothing_written(tmp_path, capsys, args, message):
     out = tmp_path / "camp"

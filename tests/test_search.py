@@ -193,6 +193,18 @@ def test_regularized_evolution_runs_and_improves():
     assert pop[-1].meta["phase"] == "cycle"
 
 
+def test_regularized_evolution_restarts_from_fresh_random_members(tmp_path):
+    res = run_search("toy", tmp_path / "r", 2, 7, 2, seed=3, algorithm="regularized", restart_every=3, verbose=False)
+    lines = [json.loads(x) for x in (tmp_path / "r" / "candidates.jsonl").read_text().splitlines()]
+    restarts = collections.Counter(x["step"] for x in lines if x["phase"] == "restart")
+    assert restarts == {4: 20, 7: 20}   # before cycles 4 and 7 (1-based), a whole population each
+    assert json.loads((tmp_path / "r" / "run.json").read_text())["config"]["restart_every"] == 3
+    # the last restart's members are the population but for the children of the cycle after it
+    assert sum(c.meta["phase"] == "restart" for c in res.population) == 20 - 4
+    with pytest.raises(GpOptError, match="restart_every: not for algorithm 'particle'"):
+        run_search("toy", None, 2, 3, 2, algorithm="particle", restart_every=3, verbose=False)
+
+
 def test_run_search_regularized_with_same_budget(tmp_path):
     res = run_search("toy", tmp_path / "r", 2, 3, 2, seed=1, algorithm="regularized", verbose=False)
     assert res.algorithm == "regularized" and len(res.population) == 20

@@ -23,11 +23,11 @@ def cmd_rediscover(args) -> int:
     target = resolve(args.target, args.grammar)
     shape = Shape(args.particles, args.children, args.init_factor)
     check(target, args.algorithm, args.budget, args.seeds, args.out, shape,
-          args.stop_when_solved)   # before anything is written
+          args.stop_when_solved, args.restart_every)   # before anything is written
     interrupts.on_interrupt(None, "the same gp-opt rediscover command (it resumes " + shlex.quote(str(args.out)) + ")")
     say = None if args.quiet else (lambda line: print(line, file=sys.stderr, flush=True))
     summary = run_campaign(target, args.algorithm, args.budget, args.seeds, args.out, shape, say=say,
-                           stop_when_solved=args.stop_when_solved)
+                           stop_when_solved=args.stop_when_solved, restart_every=args.restart_every)
     common.write(args, json.dumps(summary, indent=2) if args.json else format_summary(summary))
     return 0
 
@@ -54,6 +54,9 @@ def register(sub) -> None:
     p.add_argument("--stop-when-solved", action="store_true",
                    help="end a seed's search with the step of its first solution (the same solution rate and "
                    "candidates to solution; a solved seed logs fewer candidates)")
+    p.add_argument("--restart-every", type=common.positive_int, metavar="CYCLES",
+                   help="with --algorithm regularized: every CYCLES cycles the population starts again from fresh "
+                   "random candidates (they come on top of the budget, like redraws)")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.add_argument("-q", "--quiet", action="store_true", help="no line per seed")
     p.add_argument("-o", "--output", metavar="FILE", help="write the summary to FILE instead of stdout")

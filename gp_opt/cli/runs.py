@@ -59,7 +59,7 @@ def check_task(name: str) -> None:
 #: (:attr:`gp_opt.search.algorithms.Algorithm.unused` says which an algorithm does not use)
 FLAG_OPTIONS = {"max_redraws": "max_redraws", "init_from": "init_from", "noise_aware": "noise",
                 "race_seeds": "noise", "rescore": "noise", "max_evaluations": "noise", "objectives": "objectives",
-                "distinct": "distinct"}
+                "distinct": "distinct", "restart_every": "restart_every"}
 
 
 class AlgorithmNames:
@@ -130,7 +130,8 @@ def cmd_search(args) -> int:
                             max_redraws=args.max_redraws, key=args.key, workers=args.workers or 0,
                             executor=executor, task_options=options, verbose=not args.quiet,
                             init_from=args.init_from, eval_seeds=args.eval_seeds, noise=_noise(args),
-                            fix_update=args.fix_update, objectives=args.objectives, distinct=args.distinct)
+                            fix_update=args.fix_update, objectives=args.objectives, distinct=args.distinct,
+                            restart_every=args.restart_every)
     return _report_best(result, args)
 
 
@@ -263,6 +264,9 @@ def register(sub) -> None:
                    help="with --algorithm regularized: diversity pressure, a child that behaves like a living "
                         "member (behavioural distance at most TOL, default 1e-3) is logged but does not join "
                         "the population; docs/search.md")
+    p.add_argument("--restart-every", type=common.positive_int, metavar="CYCLES",
+                   help="with --algorithm regularized: every CYCLES cycles the population is replaced by fresh "
+                        "random candidates (the hall of fame stays): a way off a plateau; docs/search.md")
     p.add_argument("--noise-aware", action="store_true", default=None,
                    help="noise-aware selection (particle, regularized): children near the top get more "
                         "evaluation seeds before they may displace an elite, elites and the hall of fame "

@@ -65,23 +65,30 @@ class Shape:
         return (budget - init) // per
 
 
-def _settings(target: Target, algorithm: str, budget: int, shape: Shape, stop_when_solved: bool) -> dict[str, Any]:
+def _settings(target: Target, algorithm: str, budget: int, shape: Shape, stop_when_solved: bool,
+              restart_every: int | None) -> dict[str, Any]:
     if algorithm not in ALGORITHMS:
         raise GpOptError(f"unknown algorithm {algorithm!r}; use one of {', '.join(ALGORITHMS)}")
+    if restart_every is not None:
+        if algorithm != "regularized":
+            raise GpOptError(f"--restart-every: only with --algorithm regularized, not {algorithm}")
+        if not isinstance(restart_every, int) or restart_every < 1:
+            raise GpOptError(f"--restart-every must be a positive number of cycles, got {restart_every!r}")
     if not isinstance(budget, int) or budget < 1:
         raise GpOptError(f"budget must be a positive number of candidates, got {budget!r}")
     steps = shape.steps(budget)
     return {"format": FORMAT, "version": 1, "target": target_record(target), "algorithm": algorithm,
             "budget": budget, "steps": steps, "shape": asdict(shape),
-            "panel": "search", "near": NEAR, "stop_when_solved": bool(stop_when_solved)}
+            "panel": "search", "near": NEAR, "stop_when_solved": bool(stop_when_solved),
+            **({"restart_every": restart_every} if restart_every is not None else {})}
 
 
 def check(target: Target, algorithm: str, budget: int, seeds: int, out: str | Path, shape: Shape = Shape(),
-          stop_when_solved: bool = False) -> dict[str, Any]:
+          stop_when_solved: bool = False, restart_every: int | None = None) -> dict[str, Any]:
     """Every input checked before anything is written: the settings, or :class:`GpOptError`."""
     if not isinstance(seeds, int) or seeds < 1:
         raise GpOptError(f"seeds must be a positive integer, got {seeds!r}")
-    settings = _settings(target, algorithm, budget, shape, stop_when_solved)
+    settings = _settings(target, algorithm, budget, shape, stop_when_solved, restart_every)
     out = Path(out)
     if out.exists():
         if not out.is_dir():
@@ -97,8 +104,8 @@ def check(target: Target, algorithm: str, budget: int, seeds: int, out: str | Pa
         else:
             old = _read_json(cfg_file)
             old.setdefault("stop_when_solved", False)   # campaigns made before the setting existed
-            for key in ("target", "algorithm", "budget", "steps", "shape", "stop_when_solved"):
-                if old.get(key) != settings[key]:
+            for key in ("target", "algorithm", "budget", "steps", "shape", "stop_when_solved", "restart_every"):
+                if old.get(key) != settings.get(key):
                     raise GpOptError(f"{out} is a rediscovery of other settings ({key} differs: "
                                      f"{json.dumps(old.get(key))[:80]} there); use another --out")
     return settings
@@ -135,6 +142,8 @@ def _search(target: Target, settings: dict[str, Any], seed: int, run_dir: Path):
     shape = settings["shape"]
     algorithm = ALGORITHMS[settings["algorithm"]]
     extra = {} if algorithm == "random" else {"max_redraws": 4}
+    if settings.get("restart_every") is not None:
+        extra["restart_every"] = settings["restart_every"]
     return run_search("rediscover", run_dir, shape["particles"], settings["steps"], shape["children"],
                       seed=seed, init_factor=shape["init_factor"], algorithm=algorithm, toolbox=tb,
                       verbose=False, **extra)
@@ -223,17 +232,18 @@ def _summary_md(s: dict[str, Any], results: list[dict[str, Any]]) -> str:
 
 def run_campaign(target: Target, algorithm: str, budget: int, seeds: int, out: str | Path,
                  shape: Shape = Shape(), say: Callable[[str], None] | None = None,
-                 stop_when_solved: bool = False) -> dict[str, Any]:
+                 stop_when_solved: bool = False, restart_every: int | None = None) -> dict[str, Any]:
     """Run (or resume) the campaign into ``out``; returns the summary (see :func:`summarize`).
-    ``stop_when_solved``: a seed's search ends at its first solution (see the module docstring)."""
+    ``stop_when_solved``: a seed's search ends at its first solution (see the module docstring);
+    ``restart_every`` (regularized evolution): cycles between restarts from fresh random populations."""
     from gp_opt.rundir.files import atomic_write_json, atomic_write_text
     from gp_opt.rundir.lock import lock_run
 
-    settings = check(target, algorithm, budget, seeds, out, shape, stop_when_solved)
+    settings = check(target, algorithm, budget, seeds, out, shape, stop_when_solved, restart_every)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     with lock_run(out):
-        settings = check(target, algorithm, budget, seeds, out, shape, stop_when_solved)   # again, under the lock
+        settings = check(target, algorithm, budget, seeds, out, shape, stop_when_solved, restart_every)   # again, under the lock
         if not (out / CONFIG_FILE).exists():
             atomic_write_json(out / CONFIG_FILE, settings)
         (out / "results").mkdir(exist_ok=True)

@@ -95,7 +95,7 @@ def particle_search(toolbox: Any, n_particles: int, n_steps: int, n_children: in
 
 def regularized_evolution(toolbox: Any, population_size: int, cycles: int, sample_size: int,
                           n_children: int = 1, max_redraws: int = 4, objectives: Sequence[str] | None = None,
-                          distinct: float | None = None,
+                          distinct: float | None = None, restart_every: int | None = None,
                           **options: Unpack[RunOptions]) -> tuple[list[Candidate], tools.Logbook]:
     """Aging evolution (Real et al. 2019): a population of ``population_size`` random individuals;
     each of ``cycles`` cycles draws ``n_children`` tournaments of ``sample_size`` (without
@@ -107,8 +107,14 @@ def regularized_evolution(toolbox: Any, population_size: int, cycles: int, sampl
     instead of the best score, and every ok candidate off the archive's front so far is appended
     to ``RUN_DIR/pareto.jsonl``. ``distinct`` (a behavioural distance, e.g.
     :data:`.diversity.TOLERANCE`): a child that is a near-twin of a living member or of an
-    earlier child of its cycle does not join the population (:mod:`.diversity`)."""
-    positive(population_size=population_size, cycles=cycles, sample_size=sample_size, n_children=n_children)
+    earlier child of its cycle does not join the population (:mod:`.diversity`). ``restart_every``
+    (cycles): before cycles ``restart_every``, ``2 * restart_every``, ... the whole population is
+    replaced by ``population_size`` fresh random candidates (logged as phase ``restart``, on top of
+    the cycles' children; the hall of fame and the history stay): a population that has converged on
+    a plateau far from the best region starts again, and each restart is a fresh chance to land
+    near it (rediscovery's Adam, docs/search.md)."""
+    positive(population_size=population_size, cycles=cycles, sample_size=sample_size, n_children=n_children,
+             **({"restart_every": restart_every} if restart_every is not None else {}))
     if sample_size > population_size:
         raise GpOptError(f"sample_size {sample_size} exceeds population_size {population_size}")
     run = SearchLoop("regularized", toolbox, unit="cycle", expected=population_size + cycles * n_children,
@@ -125,6 +131,12 @@ def regularized_evolution(toolbox: Any, population_size: int, cycles: int, sampl
     else:
         pop, history = run.candidates("population"), History(run.state["history"])
     for cycle in run.generations(cycles):
+        if restart_every and cycle and cycle % restart_every == 0:
+            pop = run.engine.evaluate(run.engine.draw(population_size, {"phase": "restart", "step": cycle + 1}))
+            for p in pop:
+                history.add_all(run.engine.ops.keys(p.payload))
+            run.say(f"cycle {cycle + 1}: restart, {population_size} fresh random members (best "
+                    f"{fmt_fit(max(map(score, pop)))})")
         parents = [tournament_winner(pop, rng_choice(run.engine.rng, len(pop), sample_size), objectives)
                    for _ in range(n_children)]
         children = run.engine.vary([(pop[i], history, {"phase": "cycle", "step": cycle + 1, "particle": None,
@@ -219,7 +231,8 @@ def _start_particle(toolbox: Any, cfg: dict[str, Any], **options: Any) -> tuple[
 def _start_regularized(toolbox: Any, cfg: dict[str, Any], **options: Any) -> tuple[list[Candidate], tools.Logbook]:
     return regularized_evolution(toolbox, cfg["population_size"], cfg["cycles"], cfg["sample_size"],
                                  n_children=cfg["children_per_cycle"], max_redraws=cfg["max_redraws"],
-                                 objectives=cfg.get("objectives"), distinct=cfg.get("distinct"), **options)
+                                 objectives=cfg.get("objectives"), distinct=cfg.get("distinct"),
+                                 restart_every=cfg.get("restart_every"), **options)
 
 
 def _start_random(toolbox: Any, cfg: dict[str, Any], **options: Any) -> tuple[list[Candidate], tools.Logbook]:
@@ -230,11 +243,11 @@ def _start_random(toolbox: Any, cfg: dict[str, Any], **options: Any) -> tuple[li
 #: every algorithm a run can name, by the name run.json and ``--algorithm`` use (the first is the default)
 ALGORITHMS: dict[str, Algorithm] = {
     "particle": Algorithm(_start_particle, "steps", "the paper's particle GA (SPEC section 7)",
-                          unused=("population_size", "cycles", "sample_size", "distinct")),
+                          unused=("population_size", "cycles", "sample_size", "distinct", "restart_every")),
     "regularized": Algorithm(_start_regularized, "cycles", "aging evolution (Real et al. 2019)",
                              children_per_generation=lambda particles, children: particles * children),
     "random": Algorithm(_start_random, "steps", "random search, the control: the particle GA's expected "
                         "number of candidates, all drawn at random",
                         unused=("max_redraws", "population_size", "cycles", "sample_size", "init_from", "noise",
-                                "objectives", "distinct")),
+                                "objectives", "distinct", "restart_every")),
 }

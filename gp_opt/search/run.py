@@ -96,7 +96,7 @@ def run_search(task: Any, out_dir: str | os.PathLike | None, particles: int, ste
                workers: int = 0, executor: Any = None, verbose: bool = True,
                toolbox: base.Toolbox | None = None, init_from: Any = None,
                eval_seeds: str = "per-candidate", noise: Any = None, fix_update: Any = None,
-               objectives: Any = None, distinct: Any = None) -> SearchResult:
+               objectives: Any = None, distinct: Any = None, restart_every: int | None = None) -> SearchResult:
     """Run a search into the new run directory ``out_dir`` (None: no directory, nothing saved).
 
     ``task`` is a task name of :mod:`gp_opt.tasks` or ``module:attribute`` (genomes are searched),
@@ -130,7 +130,9 @@ def run_search(task: Any, out_dir: str | os.PathLike | None, particles: int, ste
     tournaments or particle moves and the Pareto archive ``pareto.jsonl`` (:mod:`.pareto`).
     ``distinct`` (regularized evolution, genome tasks): diversity pressure, a child that is a
     behavioural near-twin of a living member does not join the population; ``True`` (tolerance
-    :data:`.diversity.TOLERANCE`) or a tolerance (:mod:`.diversity`)."""
+    :data:`.diversity.TOLERANCE`) or a tolerance (:mod:`.diversity`). ``restart_every`` (regularized
+    evolution): every that many cycles the population is replaced by fresh random candidates
+    (:func:`.algorithms.regularized_evolution`)."""
     if algorithm not in ALGORITHMS:
         raise GpOptError(f"unknown algorithm {algorithm!r}; use one of {', '.join(ALGORITHMS)}")
     if eval_seeds not in EVAL_SEEDS:
@@ -139,7 +141,7 @@ def run_search(task: Any, out_dir: str | os.PathLike | None, particles: int, ste
     spec = ALGORITHMS[algorithm]
     options = {"max_redraws": max_redraws, "population_size": population_size, "cycles": cycles,
                "sample_size": sample_size, "init_from": init_from, "noise": noise, "objectives": objectives,
-               "distinct": distinct}
+               "distinct": distinct, "restart_every": restart_every}
     given = [name for name in spec.unused if options.get(name) not in (None, False)]
     if given:
         raise GpOptError(f"{', '.join(given)}: not for algorithm {algorithm!r} ({spec.summary})")
@@ -192,6 +194,9 @@ def run_search(task: Any, out_dir: str | os.PathLike | None, particles: int, ste
         cfg["objectives"] = objectives
     if distinct is not None:
         cfg["distinct"] = distinct
+    if restart_every is not None:   # recorded only when given, like objectives and distinct
+        positive(restart_every=restart_every)
+        cfg["restart_every"] = int(restart_every)
     if init_from:
         if cfg["task"] == TOY_TASK:
             raise GpOptError("--init-from needs a genome task, not the toy task")

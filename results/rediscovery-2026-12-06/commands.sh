@@ -65,6 +65,12 @@ adaptive() {   # the representation change: the default grammar plus one op, div
       done
     done
   fi
+  if [ "$lane" = all ] || [ "$lane" = restarts ]; then   # regularized evolution, a fresh population every 100 cycles
+    for target in Adam RMSProp Momentum; do
+      gp-opt rediscover "$target" --grammar "$HERE/adaptive.toml" --algorithm regularized --restart-every 100 \
+        --budget 20000 --seeds 10 --stop-when-solved $SHAPE --out "$RUNS/adaptive-$target-restarts-20000"
+    done
+  fi
   if [ "$lane" = all ] || [ "$lane" = random ]; then
     for target in Adam RMSProp Momentum; do
       gp-opt rediscover "$target" --grammar "$HERE/adaptive.toml" --algorithm random --budget 20000 \

@@ -2,7 +2,8 @@
 
     python results/rediscovery-2026-12-06/table.py results/rediscovery-2026-12-06/campaigns > table.md
 
-One row per target, search grammar and budget, one column group per algorithm: solved/seeds
+One row per target, search grammar and budget, one column group per algorithm (`restarts`:
+regularized evolution with a fresh random population every `restart_every` cycles): solved/seeds
 (how: s symbolic, b behavioural), the median candidates to solution over the solved seeds, and the
 best distance over the seeds (the median over seeds in brackets). The grammar is the target's own
 (`default`: SPEC section 3) unless the campaign searched another (`adaptive`: adaptive.toml,
@@ -15,7 +16,7 @@ import json
 import sys
 from pathlib import Path
 
-ALGOS = ("ga", "regularized", "random")
+ALGOS = ("ga", "regularized", "restarts", "random")
 ORDER = ("Momentum", "RMSProp", "Adam", "Nesterov", "PowerSign", "AddSign", "QHM", "Opt1", "Opt10")
 
 
@@ -32,7 +33,8 @@ def main(folder: str) -> int:
         data = json.loads(gzip.decompress(path.read_bytes()))
         s = data["summary"]
         grammar = data["settings"]["target"]["grammar"]
-        rows.setdefault((s["target"], grammar, s["budget"]), {})[s["algorithm"]] = s
+        algorithm = "restarts" if data["settings"].get("restart_every") else s["algorithm"]
+        rows.setdefault((s["target"], grammar, s["budget"]), {})[algorithm] = s
     head = "| target | grammar | budget | " + " | ".join(f"{a}: solved | {a}: median to solution | {a}: best distance"
                                              for a in ALGOS) + " |"
     print(head)
