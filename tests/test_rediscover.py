@@ -122,6 +122,16 @@ def test_bad_input_is_one_line_exit_2_nothing_written(tmp_path, capsys, args, me
     assert not out.exists()
 
 
+def test_local_search_rediscovers_sgd(small_grammar, tmp_path, capsys):
+    out = tmp_path / "camp"
+    assert main(["rediscover", "SGD", "--grammar", str(small_grammar), "--algorithm", "local", "--budget", "120",
+                 "--seeds", "1", "--particles", "4", "--children", "4", "--init-factor", "4",
+                 "--out", str(out), "--json", "-q", "--stop-when-solved"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["algorithm"] == "local" and summary["solved"] == 1
+    assert summary["median_candidates_to_solution"] <= 120
+
+
 def test_stop_when_solved_ends_a_seed_at_its_solution_with_the_same_table(small_grammar, tmp_path, capsys):
     full, stopped = tmp_path / "full", tmp_path / "stopped"
     assert _campaign(small_grammar, full) == 0

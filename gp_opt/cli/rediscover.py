@@ -41,7 +41,9 @@ def register(sub) -> None:
     p.add_argument("target", metavar="TARGET", help="a catalog name (Adam, RMSProp, Momentum, Nesterov, QHM, "
                    "PowerSign, AddSign, Opt1..Opt10, ...) or a genome file")
     p.add_argument("--algorithm", choices=list(ALGORITHMS), default="ga",
-                   help="ga (the particle GA), regularized (regularized evolution) or random (random search)")
+                   help="ga (the particle GA), regularized (regularized evolution), random (random search) or "
+                   "local (iterated local search: steepest descent over the one-edit neighbourhood from the best "
+                   "of --init-factor x --particles random candidates, again from fresh ones at each local optimum)")
     p.add_argument("--budget", type=common.positive_int, required=True,
                    help="candidates each seed's search logs (cache hits included; the GA's redraws come on top)")
     p.add_argument("--seeds", type=common.positive_int, default=10, help="search seeds 0..S-1 (default 10)")

@@ -28,6 +28,8 @@ object). Treat decay functions as values: to edit one in place, ``copy()`` the g
 
 :func:`mutate_valid` repeats until the child passes the integrity check (the flip applied) and
 its key is new; :func:`random_valid` draws random genomes until one passes the check.
+:func:`one_edit`/:func:`valid_neighbours` (:mod:`.neighbours`) list every genome one change away,
+for local search.
 
 >>> import numpy as np
 >>> from gp_opt.genome import OptimizerGenome
@@ -40,8 +42,9 @@ from __future__ import annotations
 
 from gp_opt.mutation.decay import mutate_decay
 from gp_opt.mutation.graph import DECAY_KINDS, KINDS
+from gp_opt.mutation.neighbours import one_edit, valid_neighbours
 from gp_opt.mutation.update import mutate
 from gp_opt.mutation.valid import mutate_batch, mutate_many, mutate_valid, random_valid, random_valid_many
 
 __all__ = ["KINDS", "DECAY_KINDS", "mutate", "mutate_decay", "mutate_valid", "mutate_many", "mutate_batch",
-           "random_valid", "random_valid_many"]
+           "random_valid", "random_valid_many", "one_edit", "valid_neighbours"]

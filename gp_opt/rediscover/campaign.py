@@ -38,7 +38,7 @@ from gp_opt.genome import OptimizerGenome
 from gp_opt.rediscover.fitness import NEAR, Judge, RediscoveryFitness, SolutionCheck
 from gp_opt.rediscover.target import Target, target_record
 
-ALGORITHMS = {"ga": "particle", "regularized": "regularized", "random": "random"}
+ALGORITHMS = {"ga": "particle", "regularized": "regularized", "random": "random", "local": "local"}
 CONFIG_FILE = "rediscover.json"
 FORMAT = "gp_opt-rediscover"
 #: near candidates judged together when a finished seed is analysed (the first solution in a
@@ -141,7 +141,7 @@ def _search(target: Target, settings: dict[str, Any], seed: int, run_dir: Path):
         return resume_search(run_dir, toolbox=tb, verbose=False)
     shape = settings["shape"]
     algorithm = ALGORITHMS[settings["algorithm"]]
-    extra = {} if algorithm == "random" else {"max_redraws": 4}
+    extra = {} if algorithm in ("random", "local") else {"max_redraws": 4}
     if settings.get("restart_every") is not None:
         extra["restart_every"] = settings["restart_every"]
     return run_search("rediscover", run_dir, shape["particles"], settings["steps"], shape["children"],

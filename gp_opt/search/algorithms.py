@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 from ..errors import CheckpointError, GpOptError
 from .candidate import Candidate, History, is_ok, on_init_scale, rank, score
 from .diversity import distinct_children
+from .engine import Slot
 from .loop import RunOptions, SearchLoop, positive
 from .pareto import ARCHIVE_NAME, ParetoArchive, nsga2_select, objective_values
 from .progress import fmt_fit
@@ -202,6 +203,106 @@ def random_search(toolbox: Any, n_initial: int, n_batches: int, batch_size: int,
     return batch, run.logbook
 
 
+def local_search(toolbox: Any, n_initial: int, n_steps: int, batch_size: int, **options: Unpack[RunOptions],
+                 ) -> tuple[list[Candidate], tools.Logbook]:
+    """Iterated local search: steepest descent over the one-edit neighbourhood
+    (``toolbox.neighbours``, :class:`.contract.Neighbourhood`) from the best of ``n_initial``
+    random candidates; at a local optimum (no neighbour better), ``n_initial`` fresh random
+    candidates and a descent from their best. Each of ``n_steps`` steps logs ``batch_size``
+    candidates: the next unseen neighbours of the current point, or the next random draws. A
+    descent moves only once the whole neighbourhood is scored, to its best neighbour if that is
+    better than the point (a neighbourhood is finite: a few hundred genomes). Random search finds
+    the region, the descent takes the last edits random search does not. Returns ``(current point
+    and the best of the phase, logbook)``; ``options``: :class:`RunOptions`."""
+    positive(n_initial=n_initial, n_steps=n_steps, batch_size=batch_size)
+    run = SearchLoop("local", toolbox, unit="step", expected=n_initial + n_steps * batch_size, n_steps=n_steps,
+                     **options)
+    ops = run.engine.ops
+    if ops.neighbours is None:
+        raise GpOptError("local search needs toolbox.neighbours (every payload one edit away); "
+                         "genome toolboxes have it, a schedule-only search does not")
+    if run.state is None:
+        pop = run.initial(n_initial)
+        history = History(k for p in pop for k in ops.keys(p.payload))
+        st = LocalState(best_of=best_candidate(pop))
+        run.done(0, pop, pop, **st.checkpoint(ops, history))
+        run.say(f"init done: best {fmt_fit(max(map(score, pop)))}; {run.status()}")
+    else:
+        history = History(run.state["history"])
+        st = LocalState.restore(run.state, ops)
+    for step in run.generations(n_steps):
+        fresh: list[Candidate] = []
+        while len(fresh) < batch_size:
+            room = batch_size - len(fresh)
+            if st.point is None and st.remaining == 0:   # a random phase is over: descend from its best
+                st.start(st.best_of, ops.neighbours(st.best_of.payload, history, run.engine.tally)
+                         if st.best_of is not None else [], n_initial)
+            elif st.point is None:                         # a random phase: the next draws
+                batch = run.engine.evaluate(run.engine.draw(min(room, st.remaining), {"phase": "restart", "step": step + 1}))
+                st.remaining -= len(batch)
+                st.best_of = best_candidate([st.best_of] + batch)
+                fresh += batch
+            elif st.queue:                                 # the point's neighbourhood: the next ones
+                take, st.queue = st.queue[:room], st.queue[room:]
+                slots = [Slot(p, {"phase": "step", "step": step + 1, "particle": None, "slot": len(fresh) + j,
+                                  "attempt": 0}) for j, p in enumerate(take)]
+                batch = run.engine.evaluate(slots)
+                st.best_of = best_candidate([st.best_of] + batch)
+                fresh += batch
+            elif st.best_of is not None and is_ok(st.best_of) and rank(st.best_of) > rank(st.point):
+                st.start(st.best_of, ops.neighbours(st.best_of.payload, history, run.engine.tally), n_initial)
+            else:                                          # a local optimum: a new random phase
+                run.say(f"step {step + 1}: local optimum {fmt_fit(score(st.point))}; {n_initial} random candidates")
+                st.point, st.best_of, st.remaining = None, None, n_initial
+        for c in fresh:
+            history.add_all(ops.keys(c.payload))
+        run.done(step + 1, st.members(), fresh, **st.checkpoint(ops, history))
+        run.say(f"step {step + 1}/{n_steps}: best so far {run.best_so_far()} | {run.status()}")
+    run.finish("local search done", [("point" if i == 0 and st.point is not None else "best", c)
+                                      for i, c in enumerate(st.members())])
+    return st.members(), run.logbook
+
+
+def best_candidate(cands: list[Candidate | None]) -> Candidate | None:
+    """The best passing candidate of ``cands`` (None entries skipped), or None."""
+    ok = [c for c in cands if c is not None and is_ok(c)]
+    return max(ok, key=rank) if ok else None
+
+
+@dataclass
+class LocalState:
+    """Where :func:`local_search` is: descending from ``point`` (its unscored neighbours in
+    ``queue``, the best scored one in ``best_of``), or (``point`` None) in a random phase with
+    ``remaining`` draws to go, ``best_of`` the best of them so far."""
+
+    point: Candidate | None = None
+    queue: list[Any] | None = None
+    best_of: Candidate | None = None
+    remaining: int = 0
+
+    def start(self, point: Candidate | None, queue: list[Any], n_initial: int) -> None:
+        """Descend from ``point`` (None: no passing candidate yet, draw again)."""
+        if point is None:
+            self.point, self.queue, self.best_of, self.remaining = None, [], None, n_initial
+        else:
+            self.point, self.queue, self.best_of = point, list(queue), None
+
+    def members(self) -> list[Candidate]:
+        return [c for c in (self.point, self.best_of) if c is not None]
+
+    def checkpoint(self, ops: Any, history: History) -> dict[str, Any]:
+        return {"population": self.members(), "roles": [r for r, c in (("point", self.point), ("best_of", self.best_of))
+                                                       if c is not None],
+                "queue": [ops.serialize(p) for p in self.queue or []], "remaining": self.remaining,
+                "history": history.order}
+
+    @classmethod
+    def restore(cls, state: dict[str, Any], ops: Any) -> "LocalState":
+        found = dict(zip(state["roles"], (ops.from_dict(d) for d in state["population"])))
+        return cls(point=found.get("point"), queue=[ops.deserialize(v) for v in state["queue"]],
+                   best_of=found.get("best_of"), remaining=int(state["remaining"]))
+
+
 def rng_choice(rng: np.random.Generator, n: int, k: int) -> list[int]:
     return [int(i) for i in rng.choice(n, size=k, replace=False)]
 
@@ -235,6 +336,11 @@ def _start_regularized(toolbox: Any, cfg: dict[str, Any], **options: Any) -> tup
                                  restart_every=cfg.get("restart_every"), **options)
 
 
+def _start_local(toolbox: Any, cfg: dict[str, Any], **options: Any) -> tuple[list[Candidate], tools.Logbook]:
+    return local_search(toolbox, cfg["init_factor"] * cfg["particles"], cfg["steps"],
+                        cfg["particles"] * cfg["children"], **options)
+
+
 def _start_random(toolbox: Any, cfg: dict[str, Any], **options: Any) -> tuple[list[Candidate], tools.Logbook]:
     return random_search(toolbox, cfg["init_factor"] * cfg["particles"], cfg["steps"],
                          cfg["particles"] * cfg["children"], **options)
@@ -250,4 +356,9 @@ ALGORITHMS: dict[str, Algorithm] = {
                         "number of candidates, all drawn at random",
                         unused=("max_redraws", "population_size", "cycles", "sample_size", "init_from", "noise",
                                 "objectives", "distinct", "restart_every")),
+    "local": Algorithm(_start_local, "steps", "iterated local search: steepest descent over every one-edit "
+                       "neighbour from the best of init_factor x particles random candidates, again from fresh "
+                       "ones at each local optimum; the same budget as the particle GA",
+                       unused=("max_redraws", "population_size", "cycles", "sample_size", "noise", "objectives",
+                               "distinct", "restart_every")),
 }

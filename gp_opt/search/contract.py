@@ -90,6 +90,15 @@ class Behavioural(Protocol):
 
 
 @runtime_checkable
+class Neighbourhood(Protocol):
+    """Optional: every payload one edit from ``payload`` that is valid, passes the screen and whose
+    key is not ``in history`` (a finite list, for local search: ``--algorithm local``), counting
+    rejections in ``tally`` as ``mutate`` does."""
+
+    def neighbours(self, payload: Any, history: Any, tally: collections.Counter) -> list[Any]: ...
+
+
+@runtime_checkable
 class Stopping(Protocol):
     """Optional: ends the run early. Asked after each batch of evaluations about the freshly
     scored candidates (not cache hits or duplicates, whose record an earlier candidate had),
@@ -130,6 +139,7 @@ class Operators:
         self._evaluate_init = toolbox.evaluate_init if isinstance(toolbox, InitialEvaluate) else None
         self.behaviour_distances = toolbox.behaviour_distances if isinstance(toolbox, Behavioural) else None
         self.stop_when = toolbox.stop_when if isinstance(toolbox, Stopping) else None
+        self.neighbours = toolbox.neighbours if isinstance(toolbox, Neighbourhood) else None
         if self._evaluate_init is not None and unwrapped(self._evaluate_init) is unwrapped(toolbox.evaluate):
             self._evaluate_init = None  # the same fitness: one scale (e.g. the surrogate's init_base None)
         self._takes_seed: dict[str, bool] = {}

@@ -124,6 +124,17 @@ class _GenomeMutateBatch(_GenomeMutate):
                                      grammar=self.grammar, **opts)
 
 
+class _GenomeNeighbours(_GenomeMutate):
+    """``neighbours(payload, history, tally)`` -> :func:`gp_opt.mutation.valid_neighbours`: every
+    genome one edit away that passes the integrity check and is new in the history."""
+
+    def __call__(self, genome: Any, history: Any, tally: collections.Counter | None = None) -> Any:  # type: ignore[override]
+        from .. import mutation
+
+        return mutation.valid_neighbours(genome, self.key_fn, seen=history, stats=tally,
+                                         integrity_config=self.options.get("integrity_config"))
+
+
 class _GenomePopulation:
     """``population(rng, n)``: ``n`` random genomes passing the integrity check (batched)."""
 
@@ -195,6 +206,8 @@ def make_toolbox(task: str | Callable[[Any], Any] = "quadratic", grammar: Any = 
     tb.register("population", population)
     tb.register("mutate", _GenomeMutate(key_fn, grammar, dict(mutate_options or {})))
     tb.register("mutate_batch", _GenomeMutateBatch(key_fn, grammar, dict(mutate_options or {})))
+    if fix_update is None:   # a schedule-only search changes decay functions only: no update-graph edits
+        tb.register("neighbours", _GenomeNeighbours(key_fn, grammar, dict(mutate_options or {})))
     tb.register("evaluate", evaluate)
     if hasattr(evaluate, "for_initial_population"):
         tb.register("evaluate_init", evaluate.for_initial_population())

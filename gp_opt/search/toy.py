@@ -87,6 +87,28 @@ def _toy_mutate(payload: tuple[int, ...], rng: np.random.Generator, history: Any
     raise GpOptError(f"no valid new neighbour of {payload} in {tries} tries")
 
 
+def _toy_neighbours(payload: tuple[int, ...], history: Any, tally: collections.Counter | None = None) -> list[tuple[int, ...]]:
+    """Every vector one mutation away (one entry moved by -2, -1, 1 or 2, within [-10, 10]) that
+    passes the 'integrity check' and is new in the history."""
+    out = []
+    for i in range(len(payload)):
+        for step in (-2, -1, 1, 2):
+            x = list(payload)
+            x[i] = int(np.clip(x[i] + step, -10, 10))
+            child = tuple(x)
+            if child == tuple(payload) or child in out:
+                continue
+            if sum(child) % 5 == 0:
+                if tally is not None:
+                    tally["integrity_rejections"] += 1
+            elif toy_key(child) in history:
+                if tally is not None:
+                    tally["duplicates"] += 1
+            else:
+                out.append(child)
+    return out
+
+
 def make_toy_toolbox(dim: int = 8, seed: int = 0, delay: float = 0.0, eval_log: str | None = None,
                      evaluate: Callable[[Any], Any] | None = None, noise: float = 0.0) -> base.Toolbox:
     """A toolbox over small integer vectors (a stand-in for genomes in tests, demos and the
@@ -95,6 +117,7 @@ def make_toy_toolbox(dim: int = 8, seed: int = 0, delay: float = 0.0, eval_log: 
     tb.register("individual", _toy_random, dim=dim)
     tb.register("population", _toy_population, dim=dim)
     tb.register("mutate", _toy_mutate)
+    tb.register("neighbours", _toy_neighbours)
     tb.register("evaluate", evaluate if evaluate is not None else ToyEvaluate(dim, seed, delay, eval_log, noise=noise))
     tb.register("map", map)
     tb.register("serialize", list)
