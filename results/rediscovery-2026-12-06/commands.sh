@@ -57,7 +57,7 @@ adaptive() {   # the representation change: the default grammar plus one op, div
   # (adaptive.toml); Adam (10 seeds), RMSProp and SGD with momentum (5 seeds each) at the issue's
   # budget, regularized evolution plain and with restarts, and random search; a seed stops at its
   # first solution (the same rate and candidates to solution; README.md, "The adaptive grammar").
-  # Lanes: evolution, restarts, random (they ran side by side, one per core)
+  # Lanes: local, restarts, evolution, random (they ran side by side on the two cores)
   lane=${1:-all}
   for target in Adam RMSProp Momentum; do
     seeds=5; [ "$target" = Adam ] && seeds=10
@@ -65,6 +65,10 @@ adaptive() {   # the representation change: the default grammar plus one op, div
               --stop-when-solved $SHAPE "$@"; }
     if [ "$lane" = all ] || [ "$lane" = restarts ]; then
       run --algorithm regularized --restart-every 100 --out "$RUNS/adaptive-$target-restarts-20000"
+    fi
+    if [ "$lane" = all ] || [ "$lane" = local ]; then   # iterated local search, 2,000 random candidates per phase
+      gp-opt rediscover "$target" --grammar "$HERE/adaptive.toml" --algorithm local --budget 20000 --seeds "$seeds" \
+        --stop-when-solved --particles 5 --children 5 --init-factor 400 --out "$RUNS/adaptive-$target-local-20000"
     fi
     if [ "$lane" = all ] || [ "$lane" = evolution ]; then
       run --algorithm regularized --out "$RUNS/adaptive-$target-regularized-20000"
