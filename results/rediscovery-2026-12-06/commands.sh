@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The rediscovery table of 2026-12-06 (issue 20): every campaign, then the collected summaries.
-# Run from the repository root:  bash results/rediscovery-2026-12-06/commands.sh [main|rest|large|huge|adaptive|analyse|alternatives|collect]
+# Run from the repository root:  bash results/rediscovery-2026-12-06/commands.sh [main|rest|large|huge|adaptive|local_default|analyse|alternatives|collect]
 # Campaign directories go to $RUNS (default /tmp/rediscovery-2026-12-06; each is resumable: the
 # same command continues it). Only their summaries are committed (collect copies them here).
 # Budgets are what two shared CPU cores allowed in about 40 CPU-minutes (see README.md).
@@ -79,6 +79,14 @@ adaptive() {   # the representation change: the default grammar plus one op, div
   done
 }
 
+local_default() {   # the control for the grammar: local search in the default grammar, Adam and RMSProp,
+  # 3 seeds each at 20,000 candidates (README.md, "The adaptive grammar")
+  for target in Adam RMSProp; do
+    gp-opt rediscover "$target" --algorithm local --budget 20000 --seeds 3 --stop-when-solved \
+      --particles 5 --children 5 --init-factor 400 --out "$RUNS/$target-local-20000"
+  done
+}
+
 alternatives() {   # other behavioural distances around Adam and RMSProp, 60,000 random genomes, and
   # every genome two edits from each target (is there a way in from the plateau?)
   python "$HERE/alternatives.py" --random 60000 > "$HERE/alternatives.txt"
@@ -122,8 +130,9 @@ case "${1:-all}" in
   large) large ;;
   huge) huge ;;
   adaptive) adaptive "${2:-all}" ;;
+  local_default) local_default ;;
   analyse) analyse ;;
   alternatives) alternatives ;;
   collect) collect ;;
-  all) main; rest; large; huge; adaptive; analyse; alternatives; collect ;;
+  all) main; rest; large; huge; adaptive; local_default; analyse; alternatives; collect ;;
 esac
