@@ -3,7 +3,8 @@
     python results/rediscovery-2026-12-06/table.py results/rediscovery-2026-12-06/campaigns > table.md
 
 One row per target, search grammar and budget, one column group per algorithm (`restarts`:
-regularized evolution with a fresh random population every `restart_every` cycles): solved/seeds
+regularized evolution with a fresh random population every `restart_every` cycles; `local`:
+iterated local search): solved/seeds
 (how: s symbolic, b behavioural), the median candidates to solution over the solved seeds, and the
 best distance over the seeds (the median over seeds in brackets). The grammar is the target's own
 (`default`: SPEC section 3) unless the campaign searched another (`adaptive`: adaptive.toml,
@@ -16,7 +17,7 @@ import json
 import sys
 from pathlib import Path
 
-ALGOS = ("ga", "regularized", "restarts", "random")
+ALGOS = ("ga", "regularized", "restarts", "local", "random")
 ORDER = ("Momentum", "RMSProp", "Adam", "Nesterov", "PowerSign", "AddSign", "QHM", "Opt1", "Opt10")
 
 
