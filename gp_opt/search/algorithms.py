@@ -230,6 +230,11 @@ def local_search(toolbox: Any, n_initial: int, n_steps: int, batch_size: int, **
     else:
         history = History(run.state["history"])
         st = LocalState.restore(run.state, ops)
+
+    def seen(batch: list[Candidate]) -> None:   # at once: a move's neighbourhood shares re-pointings with the last
+        for c in batch:
+            history.add_all(ops.keys(c.payload))
+
     for step in run.generations(n_steps):
         fresh: list[Candidate] = []
         while len(fresh) < batch_size:
@@ -239,6 +244,7 @@ def local_search(toolbox: Any, n_initial: int, n_steps: int, batch_size: int, **
                          if st.best_of is not None else [], n_initial)
             elif st.point is None:                         # a random phase: the next draws
                 batch = run.engine.evaluate(run.engine.draw(min(room, st.remaining), {"phase": "restart", "step": step + 1}))
+                seen(batch)
                 st.remaining -= len(batch)
                 st.best_of = best_candidate([st.best_of] + batch)
                 fresh += batch
@@ -247,6 +253,7 @@ def local_search(toolbox: Any, n_initial: int, n_steps: int, batch_size: int, **
                 slots = [Slot(p, {"phase": "step", "step": step + 1, "particle": None, "slot": len(fresh) + j,
                                   "attempt": 0}) for j, p in enumerate(take)]
                 batch = run.engine.evaluate(slots)
+                seen(batch)
                 st.best_of = best_candidate([st.best_of] + batch)
                 fresh += batch
             elif st.best_of is not None and is_ok(st.best_of) and rank(st.best_of) > rank(st.point):
@@ -254,8 +261,6 @@ def local_search(toolbox: Any, n_initial: int, n_steps: int, batch_size: int, **
             else:                                          # a local optimum: a new random phase
                 run.say(f"step {step + 1}: local optimum {fmt_fit(score(st.point))}; {n_initial} random candidates")
                 st.point, st.best_of, st.remaining = None, None, n_initial
-        for c in fresh:
-            history.add_all(ops.keys(c.payload))
         run.done(step + 1, st.members(), fresh, **st.checkpoint(ops, history))
         run.say(f"step {step + 1}/{n_steps}: best so far {run.best_so_far()} | {run.status()}")
     run.finish("local search done", [("point" if i == 0 and st.point is not None else "best", c)
