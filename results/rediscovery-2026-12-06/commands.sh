@@ -54,9 +54,10 @@ huge() {   # the issue's budget: RMSProp and Adam at 20,000 candidates per seed,
 }
 
 adaptive() {   # the representation change: the default grammar plus one op, div_sqrt(x, y) = x/(sqrt|y| + eps)
-  # (adaptive.toml); Adam (10 seeds), RMSProp and SGD with momentum (5 seeds each) at the issue's
-  # budget, regularized evolution plain and with restarts, and random search; a seed stops at its
-  # first solution (the same rate and candidates to solution; README.md, "The adaptive grammar").
+  # (adaptive.toml); Adam (10 seeds), RMSProp and SGD with momentum (5 seeds each; local search 10)
+  # at the budget: local search, regularized evolution plain and with restarts, and random
+  # search; a seed stops at its first solution (the same rate and candidates to solution; README.md,
+  # "The adaptive grammar").
   # Lanes: local, restarts, evolution, random (they ran side by side on the two cores)
   lane=${1:-all}
   for target in Adam RMSProp Momentum; do
@@ -67,7 +68,7 @@ adaptive() {   # the representation change: the default grammar plus one op, div
       run --algorithm regularized --restart-every 100 --out "$RUNS/adaptive-$target-restarts-20000"
     fi
     if [ "$lane" = all ] || [ "$lane" = local ]; then   # iterated local search, 2,000 random candidates per phase
-      gp-opt rediscover "$target" --grammar "$HERE/adaptive.toml" --algorithm local --budget 20000 --seeds "$seeds" \
+      gp-opt rediscover "$target" --grammar "$HERE/adaptive.toml" --algorithm local --budget 20000 --seeds 10 \
         --stop-when-solved --particles 5 --children 5 --init-factor 400 --out "$RUNS/adaptive-$target-local-20000"
     fi
     if [ "$lane" = all ] || [ "$lane" = evolution ]; then
