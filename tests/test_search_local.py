@@ -29,6 +29,8 @@ def test_the_one_edit_neighbourhood_of_adam():
         "out": {"op": "div", "inputs": ["v_hat", "h0"]}}})
     moved = dict(one_edit(decayed))["h0.in0=g2"].to_dict()["nodes"]["h0"]["inputs"][0]
     assert moved["from"] == "g2" and moved["decay"] == decayed.to_dict()["nodes"]["h0"]["inputs"][0]["decay"]
+    # and deleting a decay function is a move of its own: back to Adam
+    assert dict(one_edit(decayed))["h0.in0.decay=none"] == adam
 
 
 def test_valid_neighbours_are_screened_and_new():

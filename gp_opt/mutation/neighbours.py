@@ -1,10 +1,11 @@
 """The one-edit neighbourhood of an optimizer genome, for local search.
 
 :func:`one_edit` lists every genome one change away from a genome: on each active inner node, one
-input re-pointed to another drawable operand or hidden node (its decay function kept) or the op
-replaced by another drawable op of the same arity; and the momentum type changed. The same moves as
-mutation's ``connection``, ``op`` and ``momentum`` kinds (:mod:`.update`), all of them instead of
-one drawn at random; arity and decay changes are left to mutation (their new parts are random
+input re-pointed to another drawable operand or hidden node (its decay function kept), the decay
+function of one input edge deleted, or the op replaced by another drawable op of the same arity;
+and the momentum type changed. The same moves as mutation's ``connection``, ``op``, ``decay``
+(deletion) and ``momentum`` kinds (:mod:`.update`), all of them instead of one drawn at random;
+arity changes and new or changed decay functions are left to mutation (their new parts are random
 draws, not a finite list). A change that breaks a rule (a cycle, the output rule of SPEC section 2,
 two equal inputs) is not a neighbour.
 
@@ -31,7 +32,8 @@ from gp_opt.mutation.graph import weighted_ops
 
 def one_edit(genome: OptimizerGenome) -> list[tuple[str, OptimizerGenome]]:
     """``[(label, neighbour), ...]``: every genome one edit from ``genome`` (see the module
-    docstring), labelled ``node.inK=source``, ``node.op=name`` or ``momentum=type``."""
+    docstring), labelled ``node.inK=source``, ``node.inK.decay=none``, ``node.op=name`` or
+    ``momentum=type``."""
     grammar = genome.grammar
     spec = genome.to_dict()
     spec.pop("meta", None)
@@ -45,6 +47,8 @@ def one_edit(genome: OptimizerGenome) -> list[tuple[str, OptimizerGenome]]:
             for new in operands + [h for h in hidden if h != node]:
                 if new != source:
                     edits.append((f"{node}.in{i}={new}", _repoint(node, i, new)))
+            if isinstance(arg, dict):
+                edits.append((f"{node}.in{i}.decay=none", _repoint(node, i, source, keep_decay=False)))
         pool = grammar.update_unary if len(body["inputs"]) == 1 else grammar.update_binary
         names, _ = weighted_ops(grammar, pool)
         edits += [(f"{node}.op={op}", _set_op(node, op)) for op in names if op != body["op"]]
@@ -62,10 +66,10 @@ def one_edit(genome: OptimizerGenome) -> list[tuple[str, OptimizerGenome]]:
     return out
 
 
-def _repoint(node: str, i: int, source: str) -> Callable[[dict[str, Any]], None]:
+def _repoint(node: str, i: int, source: str, keep_decay: bool = True) -> Callable[[dict[str, Any]], None]:
     def apply(s: dict[str, Any]) -> None:
         arg = s["nodes"][node]["inputs"][i]
-        s["nodes"][node]["inputs"][i] = {**arg, "from": source} if isinstance(arg, dict) else source
+        s["nodes"][node]["inputs"][i] = {**arg, "from": source} if isinstance(arg, dict) and keep_decay else source
     return apply
 
 

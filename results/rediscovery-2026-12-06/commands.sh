@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The rediscovery table of 2026-12-06 (issue 20): every campaign, then the collected summaries.
-# Run from the repository root:  bash results/rediscovery-2026-12-06/commands.sh [main|rest|large|huge|adaptive|local_default|analyse|alternatives|collect]
+# Run from the repository root:  bash results/rediscovery-2026-12-06/commands.sh [main|rest|large|huge|adaptive|local_default|adaptive_analyse|analyse|alternatives|collect]
 # Campaign directories go to $RUNS (default /tmp/rediscovery-2026-12-06; each is resumable: the
 # same command continues it). Only their summaries are committed (collect copies them here).
 # Budgets are what two shared CPU cores allowed in about 40 CPU-minutes (see README.md).
@@ -87,6 +87,10 @@ local_default() {   # the control for the grammar: local search in the default g
   done
 }
 
+adaptive_analyse() {   # is each unsolved seed's best one edit from the target? (the adaptive campaigns)
+  python "$HERE/one_edit.py" "$RUNS"/adaptive-*-20000 > "$HERE/one_edit.txt"
+}
+
 alternatives() {   # other behavioural distances around Adam and RMSProp, 60,000 random genomes, and
   # every genome two edits from each target (is there a way in from the plateau?)
   python "$HERE/alternatives.py" --random 60000 > "$HERE/alternatives.txt"
@@ -131,8 +135,9 @@ case "${1:-all}" in
   huge) huge ;;
   adaptive) adaptive "${2:-all}" ;;
   local_default) local_default ;;
+  adaptive_analyse) adaptive_analyse ;;
   analyse) analyse ;;
   alternatives) alternatives ;;
   collect) collect ;;
-  all) main; rest; large; huge; adaptive; local_default; analyse; alternatives; collect ;;
+  all) main; rest; large; huge; adaptive; local_default; adaptive_analyse; analyse; alternatives; collect ;;
 esac
