@@ -54,37 +54,35 @@ huge() {   # the issue's budget: RMSProp and Adam at 20,000 candidates per seed,
 }
 
 adaptive() {   # the representation change: the default grammar plus one op, div_sqrt(x, y) = x/(sqrt|y| + eps)
-  # (adaptive.toml), at the budget; Adam on 10 seeds, RMSProp and SGD with momentum on 5: local
-  # search, regularized evolution with restarts, random search, and plain regularized evolution on
-  # Adam only. A seed stops at its first solution (the same rate and candidates to solution;
+  # (adaptive.toml), at the budget: local search on 10 seeds of Adam, RMSProp and SGD with
+  # momentum; regularized evolution with restarts and random search on 10 seeds of Adam and 5 of the
+  # others; plain regularized evolution on 10 seeds of Adam. A seed stops at its first solution (the same rate and candidates to solution;
   # README.md, "The adaptive grammar"). Lanes (run side by side on the two cores): local, restarts,
   # evolution, random
   lane=${1:-all}
   for target in Adam RMSProp Momentum; do
     seeds=5; [ "$target" = Adam ] && seeds=10
-    run() { gp-opt rediscover "$target" --grammar "$HERE/adaptive.toml" --budget 20000 --seeds "$seeds" \
-              --stop-when-solved --particles 5 --children 5 "$@"; }
+    run() { gp-opt rediscover "$target" --grammar "$HERE/adaptive.toml" --budget 20000 --stop-when-solved \
+              --particles 5 --children 5 "$@"; }
     if [ "$lane" = all ] || [ "$lane" = local ]; then   # 2,000 random candidates per phase
-      run --algorithm local --init-factor 400 --out "$RUNS/adaptive-$target-local-20000"
+      run --algorithm local --init-factor 400 --seeds 10 --out "$RUNS/adaptive-$target-local-20000"
     fi
     if [ "$lane" = all ] || [ "$lane" = restarts ]; then   # a fresh population every 100 cycles
-      run --algorithm regularized --restart-every 100 --init-factor 10 --out "$RUNS/adaptive-$target-restarts-20000"
+      run --algorithm regularized --restart-every 100 --init-factor 10 --seeds "$seeds" --out "$RUNS/adaptive-$target-restarts-20000"
     fi
     if { [ "$lane" = all ] || [ "$lane" = evolution ]; } && [ "$target" = Adam ]; then
-      run --algorithm regularized --init-factor 10 --out "$RUNS/adaptive-$target-regularized-20000"
+      run --algorithm regularized --init-factor 10 --seeds "$seeds" --out "$RUNS/adaptive-$target-regularized-20000"
     fi
     if [ "$lane" = all ] || [ "$lane" = random ]; then
-      run --algorithm random --init-factor 10 --out "$RUNS/adaptive-$target-random-20000"
+      run --algorithm random --init-factor 10 --seeds "$seeds" --out "$RUNS/adaptive-$target-random-20000"
     fi
   done
 }
 
-local_default() {   # the control for the grammar: local search in the default grammar, Adam and RMSProp,
-  # 3 seeds each at 20,000 candidates (README.md, "The adaptive grammar")
-  for target in Adam RMSProp; do
-    gp-opt rediscover "$target" --algorithm local --budget 20000 --seeds 3 --stop-when-solved \
-      --particles 5 --children 5 --init-factor 400 --out "$RUNS/$target-local-20000"
-  done
+local_default() {   # the control for the grammar: local search in the default grammar, Adam, 2 seeds at
+  # 20,000 candidates (README.md, "The adaptive rows")
+  gp-opt rediscover Adam --algorithm local --budget 20000 --seeds 2 --stop-when-solved \
+    --particles 5 --children 5 --init-factor 400 --out "$RUNS/Adam-local-20000"
 }
 
 adaptive_analyse() {   # is each unsolved seed's best one edit from the target? (the adaptive campaigns)
