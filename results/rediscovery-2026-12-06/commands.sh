@@ -56,9 +56,9 @@ huge() {   # the issue's budget: RMSProp and Adam at 20,000 candidates per seed,
 adaptive() {   # the representation change: the default grammar plus one op, div_sqrt(x, y) = x/(sqrt|y| + eps)
   # (adaptive.toml), at the budget: local search on 10 seeds of Adam, RMSProp and SGD with
   # momentum; regularized evolution with restarts and random search on 10 seeds of Adam and 5 of the
-  # others; plain regularized evolution on 10 seeds of Adam. A seed stops at its first solution (the same rate and candidates to solution;
-  # README.md, "The adaptive grammar"). Lanes (run side by side on the two cores): local, restarts,
-  # evolution, random
+  # others; plain regularized evolution on 10 seeds of Adam. A seed stops at its first solution (the
+  # same rate and candidates to solution; README.md, "The adaptive rows"). Lanes (run side by side on
+  # the two cores): local, restarts, evolution, random
   lane=${1:-all}
   for target in Adam RMSProp Momentum; do
     seeds=5; [ "$target" = Adam ] && seeds=10
