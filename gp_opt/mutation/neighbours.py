@@ -28,6 +28,7 @@ from gp_opt.errors import GenomeError
 from gp_opt.genome import OptimizerGenome
 from gp_opt.integrity import IntegrityConfig
 from gp_opt.mutation.graph import weighted_ops
+from gp_opt.mutation.valid import accept
 
 
 def one_edit(genome: OptimizerGenome) -> list[tuple[str, OptimizerGenome]]:
@@ -95,19 +96,6 @@ def valid_neighbours(genome: OptimizerGenome, key: Callable[[OptimizerGenome], A
     stats = stats if stats is not None else collections.Counter()
     kids = [child for _, child in one_edit(genome)]
     results = integrity.check_many(kids, integrity_config or integrity.DEFAULT_CONFIG) if kids else []
-    out: list[OptimizerGenome] = []
     taken: set[str] = set()
-    for child, res in zip(kids, results):
-        if not res.passed:
-            stats["invalid" if res.reason and res.reason.startswith("invalid genome") else "integrity_rejections"] += 1
-            continue
-        child.sign = res.sign
-        k = key(child)
-        ks = list(k) if isinstance(k, (list, tuple)) else [k]
-        if (seen is not None and any(x in seen for x in ks)) or any(x in taken for x in ks):
-            stats["duplicates"] += 1
-            continue
-        taken.update(ks)
-        out.append(child)
-    return out
+    return [child for child, res in zip(kids, results) if accept(child, res, key, seen, taken, stats)]
 

@@ -60,23 +60,29 @@ def mutate_many(genome: OptimizerGenome, rng: np.random.Generator, n: int,
         for child, res in zip(kids, results):
             if len(found) >= n:
                 break
-            if not res.passed:
-                if res.reason and res.reason.startswith("invalid genome"):
-                    stats["invalid"] += 1
-                else:
-                    stats["integrity_rejections"] += 1
-                continue
-            child.sign = res.sign   # the child is ours: apply the flip in place
-            k = key(child)
-            ks = list(k) if isinstance(k, (list, tuple)) else [k]   # several keys: any match is a duplicate
-            if (seen is not None and (k in seen if not isinstance(k, (list, tuple))
-                                      else any(x in seen for x in ks))) or any(x in found_keys for x in ks):
-                stats["duplicates"] += 1
-                continue
-            found_keys.update(ks)
-            found.append(child)
+            if accept(child, res, key, seen, found_keys, stats):
+                found.append(child)
         size = min(size * 2, 64)
     return found
+
+
+def accept(child: OptimizerGenome, res: Any, key: Callable[[OptimizerGenome], Any], seen: Container[str] | None,
+           taken: set[str], stats: collections.Counter) -> bool:
+    """Whether ``child`` (its integrity result ``res``) is kept: it passed (the flip applied to it in
+    place: the child is the caller's), and no key of it (``key`` returns one or a list: a match on
+    any is a duplicate) is in ``seen`` or ``taken``; its keys then join ``taken``. A refusal is
+    counted in ``stats`` (``invalid``, ``integrity_rejections``, ``duplicates``)."""
+    if not res.passed:
+        stats["invalid" if res.reason and res.reason.startswith("invalid genome") else "integrity_rejections"] += 1
+        return False
+    child.sign = res.sign
+    k = key(child)
+    ks = list(k) if isinstance(k, (list, tuple)) else [k]
+    if (seen is not None and any(x in seen for x in ks)) or any(x in taken for x in ks):
+        stats["duplicates"] += 1
+        return False
+    taken.update(ks)
+    return True
 
 
 def _as_keys(k: Any) -> list[str]:
